@@ -1,0 +1,156 @@
+"""The embedded engine: DuckDB over IDC's series index and the local store.
+
+A connection attaches an in-memory catalog named ``bigquery-public-data`` with one schema per
+IDC dataset name (``idc_v25``, ``idc_current``), whose views carry IDC's table names
+(``sql/duckdb/catalog.sql``). Templates are rendered as BigQuery SQL, transpiled once by sqlglot
+and cached, then run with bound parameters: a value never enters SQL text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from .. import render
+from ..errors import IdcsegError, StoreBusyError
+from ..spec import Query, validate_dataset
+from ..sqlcache import SqlCache
+from ..store import Store, index_dir, is_lock_error
+from . import normalise_frame
+
+
+def _literal(value: object) -> str:
+    """A DuckDB string literal, for the catalog's file paths (never for user values)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def transpile(sql: str) -> str:
+    """BigQuery Standard SQL → DuckDB SQL (``@param`` becomes ``$param``)."""
+    import sqlglot
+    from sqlglot.errors import SqlglotError
+
+    try:
+        return sqlglot.transpile(sql, read="bigquery", write="duckdb", pretty=True)[0] + "\n"
+    except SqlglotError as exc:
+        raise IdcsegError(f"cannot translate the query for DuckDB: {exc}") from None
+
+
+class DuckDBResult:
+    """A DuckDB result waiting to be fetched."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        self._cursor = cursor
+        self.columns: list[str] = [d[0] for d in cursor.description or []]
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """All rows as tuples of Python values."""
+        return self._cursor.fetchall()
+
+    def to_arrow(self) -> Any:
+        """All rows as a pyarrow Table."""
+        return self._cursor.fetch_arrow_table()
+
+    def to_pandas(self) -> Any:
+        """All rows as a pandas DataFrame with nullable dtypes."""
+        return normalise_frame(self._cursor.fetchdf())
+
+
+class DuckDBEngine:
+    """Run templates on the embedded DuckDB catalog.
+
+    Args:
+        store: the local store (default: ``$IDCSEG_HOME`` or the user data folder).
+        dataset: ``idc_current`` or ``idc_vNN``; the embedded index is the release of the
+            installed idc-index-data wheel, visible under both names.
+    """
+
+    name = "duckdb"
+
+    def __init__(self, store: Store | None = None, dataset: str | None = None) -> None:
+        self.store = store or Store()
+        self.dataset = validate_dataset(dataset)
+        self._sql = SqlCache(self.store.cache_dir / "sql")
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    @property
+    def release(self) -> str:
+        """The IDC release of the embedded index, as a dataset name (``idc_v25``)."""
+        from ..store import index_version
+
+        return f"idc_v{index_version().split('.')[0]}"
+
+    def _schemas(self) -> list[str]:
+        names = ["idc_current", self.release]
+        if self.dataset not in names:
+            raise IdcsegError(
+                f"the embedded index is IDC {self.release}; {self.dataset} is available on "
+                "BigQuery (--engine bigquery)"
+            )
+        return names
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The catalog connection (opened on first use)."""
+        if self._con is None:
+            self._con = self._open()
+        return self._con
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        store_path = self.store.ensure()
+        folder = index_dir()
+        self._schemas()  # refuses a release the embedded index does not hold
+        key = render.cache_key(
+            Query("duckdb/catalog.sql", {"store": str(store_path), "index": str(folder)}),
+            dataset=self.dataset,
+            target="duckdb-catalog",
+        )
+        catalog = self._sql.get_or_create(key, lambda: self._render_catalog(store_path, folder))
+        con = duckdb.connect()
+        try:
+            con.execute(catalog)
+        except duckdb.IOException as exc:
+            con.close()
+            if is_lock_error(exc):
+                raise StoreBusyError(
+                    f"the store {store_path} is being written by another idcseg process; "
+                    "try again when it has finished"
+                ) from None
+            raise IdcsegError(f"cannot open the store {store_path}: {exc}") from None
+        return con
+
+    def _render_catalog(self, store_path: object, folder: object) -> str:
+        import jinja2
+
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(render.template_dir())),
+            undefined=jinja2.StrictUndefined,
+        )
+        env.filters["literal"] = _literal
+        template = env.get_template("duckdb/catalog.sql")
+        return template.render(
+            store_path=str(store_path), index_dir=str(folder), schemas=self._schemas()
+        )
+
+    def sql(self, query: Query) -> str:
+        """The DuckDB SQL that runs *query* (rendered, transpiled, cached)."""
+        key = render.cache_key(query, dataset=self.dataset, target="duckdb")
+        return self._sql.get_or_create(
+            key, lambda: transpile(render.render(query, dataset=self.dataset, target="duckdb"))
+        )
+
+    def run(self, query: Query) -> DuckDBResult:
+        """Execute *query* with its parameters bound; return the pending result."""
+        sql = self.sql(query)
+        con = self.connection()
+        try:
+            cursor = con.execute(sql, dict(query.params))
+        except duckdb.Error as exc:
+            message = str(exc).strip().splitlines()[0]
+            raise IdcsegError(f"query {query.template} failed: {message}") from None
+        return DuckDBResult(cursor)
+
+    def close(self) -> None:
+        """Close the connection (reopened on next use)."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None

@@ -1,0 +1,192 @@
+"""Query specifications: validated filters and the query they describe.
+
+A :class:`Query` names a template in ``sql/``, the *structure* Jinja needs (which clauses exist)
+and the *values*, which only ever travel as query parameters. Everything here is validated
+before any SQL is rendered, so bad input fails with one clear line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import UsageError
+
+SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
+LABELMAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
+SEG_SOP_CLASSES: dict[str, tuple[str, ...]] = {
+    "binary": (SEGMENTATION_STORAGE,),
+    "labelmap": (LABELMAP_SEGMENTATION_STORAGE,),
+    "any": (SEGMENTATION_STORAGE, LABELMAP_SEGMENTATION_STORAGE),
+}
+
+_UID = re.compile(r"[0-9]+(\.[0-9]+)*")
+_DATASET = re.compile(r"idc_current|idc_v[1-9][0-9]{0,2}")
+DEFAULT_DATASET = "idc_current"
+SUMMARY_GROUPS = ("collection", "analysis_result")
+
+
+def validate_uid(value: str, what: str = "UID") -> str:
+    """Return *value* if it is a DICOM UID (digits and dots, at most 64 characters)."""
+    if not isinstance(value, str) or len(value) > 64 or not _UID.fullmatch(value):
+        raise UsageError(f"not a DICOM {what}: {value!r} (expected digits and dots, ≤ 64 chars)")
+    return value
+
+
+def validate_dataset(name: str | int | None) -> str:
+    """Normalise an IDC release to a dataset name: ``25``/``v25``/``idc_v25`` → ``idc_v25``.
+
+    ``None`` and ``current`` mean ``idc_current``. Anything else is refused before any SQL exists.
+    """
+    if name is None:
+        return DEFAULT_DATASET
+    text = str(name).strip()
+    if text.isdigit():
+        text = f"idc_v{text}"
+    elif text in ("current", "idc_current"):
+        text = "idc_current"
+    elif re.fullmatch(r"v[0-9]+", text):
+        text = f"idc_{text}"
+    if not _DATASET.fullmatch(text):
+        raise UsageError(
+            f"not an IDC release: {name!r} (use a number like 25, or idc_current / idc_vNN)"
+        )
+    return text
+
+
+def _texts(values: Iterable[str] | str | None) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        values = [values]
+    return tuple(str(v) for v in values if v is not None and str(v) != "")
+
+
+@dataclass(frozen=True)
+class SeriesFilter:
+    """Which SEG series to consider. Empty fields do not filter.
+
+    Text comparisons on collection, analysis result and body part are case-insensitive;
+    ``description`` matches any SeriesDescription containing the text (case-insensitive).
+    """
+
+    collection: tuple[str, ...] = ()
+    analysis_result: tuple[str, ...] = ()
+    patient: tuple[str, ...] = ()
+    study: tuple[str, ...] = ()
+    series: tuple[str, ...] = ()
+    body_part: tuple[str, ...] = ()
+    description: str | None = None
+    sop_class: str = "any"
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        collection: Iterable[str] | str | None = None,
+        analysis_result: Iterable[str] | str | None = None,
+        patient: Iterable[str] | str | None = None,
+        study: Iterable[str] | str | None = None,
+        series: Iterable[str] | str | None = None,
+        body_part: Iterable[str] | str | None = None,
+        description: str | None = None,
+        sop_class: str = "any",
+    ) -> SeriesFilter:
+        """Validate user input and build a filter (UIDs checked, texts normalised)."""
+        if sop_class not in SEG_SOP_CLASSES:
+            raise UsageError(
+                f"unknown --sop-class {sop_class!r} (choose from {', '.join(SEG_SOP_CLASSES)})"
+            )
+        return cls(
+            collection=tuple(v.lower() for v in _texts(collection)),
+            analysis_result=tuple(v.lower() for v in _texts(analysis_result)),
+            patient=_texts(patient),
+            study=tuple(validate_uid(v, "StudyInstanceUID") for v in _texts(study)),
+            series=tuple(validate_uid(v, "SeriesInstanceUID") for v in _texts(series)),
+            body_part=tuple(v.upper() for v in _texts(body_part)),
+            description=description or None,
+            sop_class=sop_class,
+        )
+
+    def structure(self) -> dict[str, bool]:
+        """Which filters are present: all Jinja may know about them."""
+        return {
+            "collection": bool(self.collection),
+            "analysis_result": bool(self.analysis_result),
+            "patient": bool(self.patient),
+            "study": bool(self.study),
+            "series": bool(self.series),
+            "body_part": bool(self.body_part),
+            "description": self.description is not None,
+        }
+
+    def params(self) -> dict[str, Any]:
+        """The filter values, as query parameters named like the template's ``@params``."""
+        params: dict[str, Any] = {"sop_class_uids": list(SEG_SOP_CLASSES[self.sop_class])}
+        for name in ("collection", "analysis_result", "patient", "study", "series", "body_part"):
+            values = getattr(self, name)
+            if values:
+                params[name] = list(values)
+        if self.description is not None:
+            params["description"] = self.description
+        return params
+
+
+def validate_limit(limit: int | None, what: str = "--limit") -> int | None:
+    """A row limit is a non-negative integer or None (no limit)."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise UsageError(f"{what} must be a whole number ≥ 0, not {limit!r}")
+    return limit
+
+
+@dataclass(frozen=True)
+class Query:
+    """A template, the structure it is rendered with, and the parameter values it binds."""
+
+    template: str
+    structure: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def series_query(f: SeriesFilter, limit: int | None = None) -> Query:
+    """SEG series matching *f* (``sql/series.sql``)."""
+    limit = validate_limit(limit)
+    params = f.params()
+    if limit is not None:
+        params["limit"] = limit
+    return Query("series.sql", {"f": f.structure(), "limit": limit is not None}, params)
+
+
+def summary_query(f: SeriesFilter, by: str = "collection", limit: int | None = None) -> Query:
+    """Counts of SEG series, studies and patients per collection or analysis result."""
+    if by not in SUMMARY_GROUPS:
+        raise UsageError(f"unknown --by {by!r} (choose from {', '.join(SUMMARY_GROUPS)})")
+    limit = validate_limit(limit)
+    params = f.params()
+    if limit is not None:
+        params["limit"] = limit
+    structure = {"f": f.structure(), "group_by": f"{by}_id", "limit": limit is not None}
+    return Query("summary.sql", structure, params)
+
+
+def random_query(f: SeriesFilter, n: int = 1, seed: int | str = 0) -> Query:
+    """*n* distinct studies holding a SEG, chosen reproducibly from *seed*."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise UsageError(f"-n must be a whole number ≥ 1, not {n!r}")
+    params = f.params()
+    params.update(seed=str(seed), n=n)
+    return Query("random.sql", {"f": f.structure()}, params)
+
+
+def viewer_urls_query(study: str, series: Iterable[str] = ()) -> Query:
+    """Viewer links for one study and some of its series."""
+    validate_uid(study, "StudyInstanceUID")
+    series = [validate_uid(s, "SeriesInstanceUID") for s in series]
+    params: dict[str, Any] = {"study": study}
+    if series:
+        params["series"] = series
+    return Query("viewer_urls.sql", {"has_series": bool(series)}, params)

@@ -1,0 +1,119 @@
+"""The local store: where idcseg keeps segment rows and series facts between runs.
+
+It lives in ``$IDCSEG_HOME`` or, by default, the platform's user data folder
+(``~/.local/share/idcseg`` on Linux). ``store.duckdb`` holds the tables of ``sql/duckdb/store.sql``;
+``cache/`` holds transpiled SQL. IDC's series index is not copied here: it is read in place from
+the installed ``idc-index-data`` wheel.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib.util import find_spec
+from pathlib import Path
+
+from .errors import IdcsegError, StoreBusyError
+
+HOME_ENV = "IDCSEG_HOME"
+
+
+def home() -> Path:
+    """The store folder: ``$IDCSEG_HOME`` if set, else the platform's user data dir."""
+    explicit = os.environ.get(HOME_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("idcseg", appauthor=False))
+
+
+def index_dir() -> Path:
+    """The folder of the installed idc-index-data wheel (found without importing it)."""
+    spec = find_spec("idc_index_data")
+    if spec is None or spec.origin is None:
+        raise IdcsegError("idc-index-data is not installed: pip install 'idc-index-data>=25,<26'")
+    folder = Path(spec.origin).resolve().parent
+    if not (folder / "idc_index.parquet").is_file():
+        raise IdcsegError(f"idc-index-data at {folder} has no idc_index.parquet")
+    return folder
+
+
+def index_version() -> str:
+    """The installed idc-index-data version, e.g. ``25.0.5`` (major = IDC release)."""
+    from importlib.metadata import version
+
+    return version("idc-index-data")
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """True when DuckDB refused a file because another process holds its lock."""
+    text = str(exc)
+    return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
+
+
+class Store:
+    """The local DuckDB store file and its cache folder."""
+
+    def __init__(self, folder: Path | str | None = None) -> None:
+        self.folder = Path(folder) if folder is not None else home()
+
+    @property
+    def path(self) -> Path:
+        """The DuckDB file holding segment rows and local series facts."""
+        return self.folder / "store.duckdb"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where transpiled SQL (and, with BigQuery, query results) are cached."""
+        return self.folder / "cache"
+
+    def exists(self) -> bool:
+        """True once the store file has been created."""
+        return self.path.is_file()
+
+    def ensure(self) -> Path:
+        """Create the store file with its schema if it does not exist yet.
+
+        The file is built under a temporary name and renamed into place, so a store is either
+        absent or complete.
+        """
+        if self.exists():
+            return self.path
+        import duckdb
+
+        from .render import template_dir
+
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IdcsegError(f"cannot create the store folder {self.folder}: {exc.strerror}") from None
+        tmp = self.path.with_name(f".store.{os.getpid()}.duckdb")
+        try:
+            con = duckdb.connect(str(tmp))
+            try:
+                con.execute((template_dir() / "duckdb" / "store.sql").read_text())
+            finally:
+                con.close()
+            if not self.exists():
+                os.replace(tmp, self.path)
+        except OSError as exc:
+            raise IdcsegError(f"cannot create the store {self.path}: {exc.strerror}") from None
+        finally:
+            for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+        return self.path
+
+    def connect(self, *, read_only: bool = False):  # noqa: ANN201 - duckdb imported lazily
+        """Open the store file itself (for writers: ingest, sync, fetch)."""
+        import duckdb
+
+        self.ensure()
+        try:
+            return duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if is_lock_error(exc):
+                raise StoreBusyError(
+                    f"the store {self.path} is in use by another idcseg process that is writing "
+                    "to it; wait for it to finish and try again"
+                ) from None
+            raise IdcsegError(f"cannot open the store {self.path}: {exc}") from None

@@ -1,0 +1,80 @@
+-- store.sql — schema of the local store (DuckDB dialect), created once per store file.
+--
+-- segmentations   one row per segment, IDC's BigQuery `segmentations` columns and types
+-- segment_labels  SegmentLabel / SegmentDescription, which IDC's view lacks,
+--                 keyed by (SOPInstanceUID, SegmentNumber)
+-- local_series    series-level facts (idc_index columns) of SEG series IDC's index does not know
+-- instances       where each stored SEG instance came from (file, bucket or BigQuery)
+-- meta            store schema version
+
+CREATE TABLE segmentations (
+  PatientID VARCHAR,
+  StudyInstanceUID VARCHAR,
+  SeriesInstanceUID VARCHAR,
+  SOPInstanceUID VARCHAR,
+  FrameOfReferenceUID VARCHAR,
+  SegmentationType VARCHAR,
+  AnatomicRegion STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodeMeaning VARCHAR),
+  AnatomicRegionModifier STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodeMeaning VARCHAR),
+  SegmentedPropertyCategory STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodeMeaning VARCHAR),
+  SegmentedPropertyType STRUCT(
+    CodeValue VARCHAR,
+    CodingSchemeDesignator VARCHAR,
+    CodeMeaning VARCHAR,
+    AnatomicRegionModifierSequence STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodeMeaning VARCHAR)[],
+    SegmentedPropertyTypeModifierCodeSequence STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodeMeaning VARCHAR)[]
+  ),
+  SegmentAlgorithmType VARCHAR,
+  SegmentAlgorithmName VARCHAR,
+  SegmentNumber BIGINT,
+  TrackingUID VARCHAR,
+  TrackingID VARCHAR,
+  segmented_SeriesInstanceUID VARCHAR,
+  viewer_url VARCHAR
+);
+
+CREATE TABLE segment_labels (
+  SOPInstanceUID VARCHAR NOT NULL,
+  SegmentNumber BIGINT NOT NULL,
+  SegmentLabel VARCHAR,
+  SegmentDescription VARCHAR,
+  PRIMARY KEY (SOPInstanceUID, SegmentNumber)
+);
+
+CREATE TABLE local_series (
+  collection_id VARCHAR,
+  analysis_result_id VARCHAR,
+  PatientID VARCHAR,
+  SeriesInstanceUID VARCHAR PRIMARY KEY,
+  StudyInstanceUID VARCHAR,
+  source_DOI VARCHAR,
+  StudyDate VARCHAR,
+  StudyDescription VARCHAR,
+  BodyPartExamined VARCHAR,
+  Modality VARCHAR,
+  SOPClassUID VARCHAR,
+  Manufacturer VARCHAR,
+  ManufacturerModelName VARCHAR,
+  SeriesDate VARCHAR,
+  SeriesDescription VARCHAR,
+  SeriesNumber VARCHAR,
+  instanceCount BIGINT,
+  license_short_name VARCHAR,
+  aws_bucket VARCHAR,
+  crdc_series_uuid VARCHAR,
+  series_aws_url VARCHAR,
+  series_size_MB DOUBLE
+);
+
+CREATE TABLE instances (
+  SOPInstanceUID VARCHAR PRIMARY KEY,
+  SeriesInstanceUID VARCHAR,
+  origin VARCHAR,        -- 'file', 'bucket' or 'bigquery'
+  location VARCHAR,      -- file path, object URL or dataset
+  size_bytes BIGINT,
+  mtime DOUBLE,
+  stored_at TIMESTAMP DEFAULT current_timestamp
+);
+
+CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+INSERT INTO meta VALUES ('schema_version', '1');

@@ -1,0 +1,162 @@
+{#-
+  macros.sql — the few things every template shares.
+
+  table(name)      fully qualified IDC table, e.g. `bigquery-public-data.idc_v25.segmentations`
+  seg_series()     series-level facts of IDC series, one row per SeriesInstanceUID.
+                   On BigQuery `dicom_all` has one row per instance, so it is aggregated
+                   to series level (as idc-index-data builds idc_index) before any join.
+                   The embedded engine's `dicom_all` is already series level (IDC's own
+                   idc_index), so it is read as it is. This is the one dialect difference.
+                   The caller's body is the WHERE condition on the instance/series rows.
+  viewer_*()       IDC viewer URLs (OHIF v3, OHIF v2, Slim) as SQL expressions.
+-#}
+
+{%- macro table(name) -%}
+`bigquery-public-data.{{ dataset }}.{{ name }}`
+{%- endmacro -%}
+
+{%- macro seg_series() -%}
+{%- if target == "bigquery" %}
+    SELECT
+      SeriesInstanceUID,
+      ANY_VALUE(collection_id) AS collection_id,
+      ANY_VALUE(analysis_result_id) AS analysis_result_id,
+      ANY_VALUE(PatientID) AS PatientID,
+      ANY_VALUE(StudyInstanceUID) AS StudyInstanceUID,
+      ANY_VALUE(Modality) AS Modality,
+      ANY_VALUE(SOPClassUID) AS SOPClassUID,
+      ANY_VALUE(NULLIF(SeriesDescription, '')) AS SeriesDescription,
+      ANY_VALUE(BodyPartExamined) AS BodyPartExamined,
+      ANY_VALUE(Manufacturer) AS Manufacturer,
+      COUNT(SOPInstanceUID) AS instanceCount,
+      SUM(SAFE_CAST(instance_size AS FLOAT64)) / 1000000. AS series_size_MB,
+      ANY_VALUE(license_short_name) AS license_short_name,
+      ANY_VALUE(source_DOI) AS source_DOI,
+      ANY_VALUE(aws_bucket) AS aws_bucket,
+      ANY_VALUE(crdc_series_uuid) AS crdc_series_uuid
+    FROM {{ table("dicom_all") }}
+    WHERE {{ caller() }}
+    GROUP BY SeriesInstanceUID
+{%- else %}
+    SELECT
+      SeriesInstanceUID,
+      collection_id,
+      analysis_result_id,
+      PatientID,
+      StudyInstanceUID,
+      Modality,
+      SOPClassUID,
+      SeriesDescription,
+      BodyPartExamined,
+      Manufacturer,
+      instanceCount,
+      series_size_MB,
+      license_short_name,
+      source_DOI,
+      aws_bucket,
+      crdc_series_uuid
+    FROM {{ table("dicom_all") }}
+    WHERE {{ caller() }}
+{%- endif %}
+{%- endmacro -%}
+
+{%- macro viewer_ohif_v3(study, series=None) -%}
+CONCAT('https://viewer.imaging.datacommons.cancer.gov/v3/viewer/?StudyInstanceUIDs=', {{ study }}
+{%- if series %}, '&initialSeriesInstanceUID=', {{ series }}{% endif %})
+{%- endmacro -%}
+
+{%- macro viewer_ohif_v2(study, series=None) -%}
+CONCAT('https://viewer.imaging.datacommons.cancer.gov/viewer/', {{ study }}
+{%- if series %}, '?SeriesInstanceUID=', {{ series }}{% endif %})
+{%- endmacro -%}
+
+{%- macro viewer_slim(study, series=None) -%}
+CONCAT('https://viewer.imaging.datacommons.cancer.gov/slim/studies/', {{ study }}
+{%- if series %}, '/series/', {{ series }}{% endif %})
+{%- endmacro -%}
+
+{#- The default link: Slim for studies holding slide microscopy, OHIF v3 otherwise. -#}
+{%- macro viewer_url(study, series, has_sm) -%}
+CASE WHEN {{ has_sm }} THEN {{ viewer_slim(study, series) }} ELSE {{ viewer_ohif_v3(study, series) }} END
+{%- endmacro -%}
+
+{#- OHIF v2 link opening a SEG together with the image series it segments (IDC's old viewer_url). -#}
+{%- macro viewer_seg_with_source(study, seg_series, source_series) -%}
+CONCAT('https://viewer.imaging.datacommons.cancer.gov/viewer/', {{ study }}, '?seriesInstanceUID=', {{ seg_series }}, ',', {{ source_series }})
+{%- endmacro -%}
+
+{#- Filters on series-level columns, for use inside seg_series(). -#}
+{%- macro series_filters(f) -%}
+{%- if f.collection %}
+    AND LOWER(collection_id) IN UNNEST(@collection)
+{%- endif %}
+{%- if f.analysis_result %}
+    AND LOWER(analysis_result_id) IN UNNEST(@analysis_result)
+{%- endif %}
+{%- if f.patient %}
+    AND PatientID IN UNNEST(@patient)
+{%- endif %}
+{%- if f.study %}
+    AND StudyInstanceUID IN UNNEST(@study)
+{%- endif %}
+{%- if f.series %}
+    AND SeriesInstanceUID IN UNNEST(@series)
+{%- endif %}
+{%- if f.description %}
+    AND STRPOS(LOWER(SeriesDescription), LOWER(@description)) > 0
+{%- endif %}
+{%- endmacro -%}
+
+
+{#-
+  selected_seg_series(f): the CTEs every series-level template starts from.
+    seg        SEG series (both SEG SOP classes) passing the series filters
+    segmented  the image series each of them segments, where IDC knows it
+    source     body part and modality of those image series
+    selected   seg + segmented_SeriesInstanceUID + BodyPartExamined (of the segmented
+               series where known, else the SEG's), with the body-part filter applied
+-#}
+{%- macro selected_seg_series(f) -%}
+  seg AS (
+    {%- call seg_series() %}SOPClassUID IN UNNEST(@sop_class_uids){{ series_filters(f) }}{% endcall %}
+  ),
+  segmented AS (
+    SELECT SeriesInstanceUID, ANY_VALUE(segmented_SeriesInstanceUID) AS segmented_SeriesInstanceUID
+    FROM {{ table("segmentations") }}
+    WHERE segmented_SeriesInstanceUID IS NOT NULL
+      AND SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM seg)
+    GROUP BY SeriesInstanceUID
+  ),
+  source AS (
+    SELECT
+      SeriesInstanceUID,
+      ANY_VALUE(BodyPartExamined) AS BodyPartExamined,
+      ANY_VALUE(Modality) AS Modality
+    FROM {{ table("dicom_all") }}
+    WHERE SeriesInstanceUID IN (SELECT segmented_SeriesInstanceUID FROM segmented)
+    GROUP BY SeriesInstanceUID
+  ),
+  selected AS (
+    SELECT
+      seg.*,
+      segmented.segmented_SeriesInstanceUID,
+      source.Modality AS segmented_Modality,
+      COALESCE(source.BodyPartExamined, seg.BodyPartExamined) AS segmented_BodyPartExamined
+    FROM seg
+    LEFT JOIN segmented ON segmented.SeriesInstanceUID = seg.SeriesInstanceUID
+    LEFT JOIN source ON source.SeriesInstanceUID = segmented.segmented_SeriesInstanceUID
+{%- if f.body_part %}
+    WHERE UPPER(COALESCE(source.BodyPartExamined, seg.BodyPartExamined)) IN UNNEST(@body_part)
+{%- endif %}
+  )
+{%- endmacro -%}
+
+{#- Studies (among those in `cte`) that hold a slide-microscopy series: they open in Slim. -#}
+{%- macro sm_studies(cte) -%}
+  sm_studies AS (
+    SELECT DISTINCT StudyInstanceUID
+    FROM {{ table("dicom_all") }}
+    WHERE Modality = 'SM'
+      AND StudyInstanceUID IN (SELECT StudyInstanceUID FROM {{ cte }})
+  )
+{%- endmacro -%}

@@ -1,0 +1,23 @@
+-- summary.sql — how many SEG series, studies and patients IDC has, per collection or per
+-- analysis result.
+--
+-- Returns: collection_id | analysis_result_id (the grouping), series_count, study_count,
+--   patient_count, size_MB; largest groups first.
+--
+-- Parameters: the series filters of series.sql (@sop_class_uids, @collection,
+--   @analysis_result, @patient, @study, @series, @body_part, @description), and @limit.
+{% import "macros.sql" as idc with context -%}
+WITH
+{{ idc.selected_seg_series(f) }}
+SELECT
+  {{ group_by }},
+  COUNT(*) AS series_count,
+  COUNT(DISTINCT StudyInstanceUID) AS study_count,
+  COUNT(DISTINCT PatientID) AS patient_count,
+  SUM(series_size_MB) AS size_MB
+FROM selected
+GROUP BY {{ group_by }}
+ORDER BY series_count DESC, {{ group_by }}
+{%- if limit is not none %}
+LIMIT @limit
+{%- endif %}
