@@ -134,6 +134,22 @@ class SeriesFilter:
         return params
 
 
+def parameter_type(value: Any) -> str:
+    """The BigQuery type of a parameter value: STRING, INT64, FLOAT64, BOOL or ARRAY<...>."""
+    if isinstance(value, list | tuple):
+        inner = {parameter_type(v) for v in value} or {"STRING"}
+        if len(inner) != 1:
+            raise ValueError(f"mixed parameter array {value!r}")
+        return f"ARRAY<{inner.pop()}>"
+    if isinstance(value, bool):
+        return "BOOL"
+    if isinstance(value, int):
+        return "INT64"
+    if isinstance(value, float):
+        return "FLOAT64"
+    return "STRING"
+
+
 def validate_limit(limit: int | None, what: str = "--limit") -> int | None:
     """A row limit is a non-negative integer or None (no limit)."""
     if limit is None:

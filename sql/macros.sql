@@ -114,12 +114,14 @@ CONCAT('https://viewer.imaging.datacommons.cancer.gov/viewer/', {{ study }}, '?s
     segmented  the image series each of them segments, where IDC knows it
     source     body part and modality of those image series
     selected   seg + segmented_SeriesInstanceUID + BodyPartExamined (of the segmented
-               series where known, else the SEG's), with the body-part filter applied
+               series where known, else the SEG's), with the body-part filter applied.
+  with_source=False skips segmented/source unless the body-part filter needs them.
 -#}
-{%- macro selected_seg_series(f) -%}
+{%- macro selected_seg_series(f, with_source=True) -%}
   seg AS (
     {%- call seg_series() %}SOPClassUID IN UNNEST(@sop_class_uids){{ series_filters(f) }}{% endcall %}
   ),
+{%- if with_source or f.body_part %}
   segmented AS (
     SELECT SeriesInstanceUID, ANY_VALUE(segmented_SeriesInstanceUID) AS segmented_SeriesInstanceUID
     FROM {{ table("segmentations") }}
@@ -149,6 +151,11 @@ CONCAT('https://viewer.imaging.datacommons.cancer.gov/viewer/', {{ study }}, '?s
     WHERE UPPER(COALESCE(source.BodyPartExamined, seg.BodyPartExamined)) IN UNNEST(@body_part)
 {%- endif %}
   )
+{%- else %}
+  selected AS (
+    SELECT * FROM seg
+  )
+{%- endif %}
 {%- endmacro -%}
 
 {#- Studies (among those in `cte`) that hold a slide-microscopy series: they open in Slim. -#}

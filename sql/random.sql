@@ -13,7 +13,7 @@
 --   @body_part, @description).
 {% import "macros.sql" as idc with context -%}
 WITH
-{{ idc.selected_seg_series(f) }},
+{{ idc.selected_seg_series(f, with_source=False) }},
   studies AS (
     SELECT
       StudyInstanceUID,

@@ -37,6 +37,6 @@ SELECT
 FROM selected
 LEFT JOIN sm_studies ON sm_studies.StudyInstanceUID = selected.StudyInstanceUID
 ORDER BY collection_id, PatientID, StudyInstanceUID, SeriesInstanceUID
-{%- if limit is not none %}
+{%- if limit %}
 LIMIT @limit
 {%- endif %}

@@ -8,7 +8,7 @@
 --   @analysis_result, @patient, @study, @series, @body_part, @description), and @limit.
 {% import "macros.sql" as idc with context -%}
 WITH
-{{ idc.selected_seg_series(f) }}
+{{ idc.selected_seg_series(f, with_source=False) }}
 SELECT
   {{ group_by }},
   COUNT(*) AS series_count,
@@ -18,6 +18,6 @@ SELECT
 FROM selected
 GROUP BY {{ group_by }}
 ORDER BY series_count DESC, {{ group_by }}
-{%- if limit is not none %}
+{%- if limit %}
 LIMIT @limit
 {%- endif %}

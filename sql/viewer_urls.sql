@@ -1,7 +1,8 @@
 -- viewer_urls.sql — IDC viewer links for one study and, optionally, some of its series.
 --
 -- Returns one row for the study (SeriesInstanceUID NULL) when @series is empty, else one row
--- per requested series found in the study: StudyInstanceUID, SeriesInstanceUID, Modality,
+-- per requested series: StudyInstanceUID, SeriesInstanceUID, Modality, in_study (FALSE when the
+--   series is not part of the study),
 --   viewer ('slim' when the study holds slide microscopy, else 'ohif_v3'), viewer_url (that
 --   viewer's link), ohif_v3_url, ohif_v2_url, slim_url (NULL unless the study holds
 --   slide microscopy), segmented_SeriesInstanceUID and seg_viewer_url (a SEG opened together with
@@ -29,11 +30,17 @@ WITH
   ),
   wanted AS (
 {%- if has_series %}
-    SELECT SeriesInstanceUID, Modality
-    FROM study_series
-    WHERE SeriesInstanceUID IN UNNEST(@series)
+    SELECT
+      requested AS SeriesInstanceUID,
+      study_series.Modality,
+      study_series.SeriesInstanceUID IS NOT NULL AS in_study
+    FROM UNNEST(@series) AS requested
+    LEFT JOIN study_series ON study_series.SeriesInstanceUID = requested
 {%- else %}
-    SELECT CAST(NULL AS STRING) AS SeriesInstanceUID, CAST(NULL AS STRING) AS Modality
+    SELECT
+      CAST(NULL AS STRING) AS SeriesInstanceUID,
+      CAST(NULL AS STRING) AS Modality,
+      TRUE AS in_study
 {%- endif %}
   ),
   segmented AS (
@@ -46,6 +53,7 @@ SELECT
   study.StudyInstanceUID,
   wanted.SeriesInstanceUID,
   wanted.Modality,
+  wanted.in_study,
   CASE WHEN study.has_sm THEN 'slim' ELSE 'ohif_v3' END AS viewer,
   {{ idc.viewer_url("study.StudyInstanceUID", series_col, "study.has_sm") }} AS viewer_url,
   {{ idc.viewer_ohif_v3("study.StudyInstanceUID", series_col) }} AS ohif_v3_url,

@@ -89,6 +89,17 @@ class DuckDBEngine:
             )
         return names
 
+    def describe(self) -> dict[str, str]:
+        """Where the data comes from: IDC release, index wheel, store file."""
+        from ..store import index_version
+
+        return {
+            "idc_release": self.release,
+            "idc_index_data": index_version(),
+            "index": str(index_dir() / "idc_index.parquet"),
+            "store": str(self.store.path),
+        }
+
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The catalog connection (opened on first use)."""
         if self._con is None:

@@ -1,0 +1,163 @@
+"""The typer application and the options every query command shares."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    name="idcseg",
+    help=(
+        "Find DICOM Segmentations in NCI Imaging Data Commons (IDC): SEG series, segments and "
+        "viewer links, offline from IDC's index (default) or on Google BigQuery."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        envvar="IDCSEG_ENGINE",
+        help="duckdb: embedded, offline (default). bigquery: IDC's tables on Google BigQuery.",
+        rich_help_panel="Engine",
+    ),
+]
+VersionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--idc-version",
+        help="IDC release: 25, idc_v25 or current (default: current).",
+        rich_help_panel="Engine",
+    ),
+]
+FormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format", "-f", help="table, csv, json, jsonl or parquet.", rich_help_panel="Output"
+    ),
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output", "-o", help="Write to FILE instead of stdout.", rich_help_panel="Output"
+    ),
+]
+LimitOpt = Annotated[
+    int | None, typer.Option("--limit", help="At most N rows.", rich_help_panel="Output")
+]
+
+_FILTERS = "Filters"
+# name -> (annotation, default); appended to a command by @series_filters
+SERIES_FILTER_OPTIONS: dict[str, Any] = {
+    "collection": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--collection",
+            "-c",
+            help="collection_id, e.g. lidc_idri (repeatable).",
+            rich_help_panel=_FILTERS,
+        ),
+    ],
+    "analysis_result": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--analysis-result",
+            "-a",
+            help="analysis_result_id, e.g. dicom_lidc_idri_nodules (repeatable).",
+            rich_help_panel=_FILTERS,
+        ),
+    ],
+    "patient": Annotated[
+        list[str] | None,
+        typer.Option("--patient", help="PatientID (repeatable).", rich_help_panel=_FILTERS),
+    ],
+    "study": Annotated[
+        list[str] | None,
+        typer.Option("--study", help="StudyInstanceUID (repeatable).", rich_help_panel=_FILTERS),
+    ],
+    "series": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--series", help="SeriesInstanceUID of a SEG (repeatable).", rich_help_panel=_FILTERS
+        ),
+    ],
+    "body_part": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--body-part",
+            help="BodyPartExamined of the segmented series (else the SEG's), e.g. CHEST.",
+            rich_help_panel=_FILTERS,
+        ),
+    ],
+    "description": Annotated[
+        str | None,
+        typer.Option(
+            "--description",
+            help="Text in SeriesDescription (case-insensitive).",
+            rich_help_panel=_FILTERS,
+        ),
+    ],
+    "sop_class": Annotated[
+        str,
+        typer.Option(
+            "--sop-class",
+            help="binary (Segmentation Storage), labelmap (Label Map Segmentation Storage) or any.",
+            rich_help_panel=_FILTERS,
+        ),
+    ],
+}
+_FILTER_DEFAULTS = {"sop_class": "any"}
+
+
+def series_filters(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the series filter options; it receives them as ``filters: SeriesFilter``."""
+    signature = inspect.signature(func, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "filters"]
+    added = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=annotation,
+            default=_FILTER_DEFAULTS.get(name),
+        )
+        for name, annotation in SERIES_FILTER_OPTIONS.items()
+    ]
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        from ..spec import SeriesFilter
+
+        values = {name: kwargs.pop(name) for name in SERIES_FILTER_OPTIONS}
+        return func(filters=SeriesFilter.build(**values), **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {
+        **{k: v for k, v in func.__annotations__.items() if k != "filters"},
+        **SERIES_FILTER_OPTIONS,
+    }
+    return wrapper
+
+
+def make_engine(engine: str, idc_version: str | None) -> Any:
+    """The engine a command runs on."""
+    from ..engines import get_engine
+
+    return get_engine(engine, dataset=idc_version)
+
+
+def emit(query: Any, engine: str, idc_version: str | None, fmt: str, output: Path | None) -> int:
+    """Run *query* and write its rows; return the row count."""
+    from ..output import check_target, write_result
+
+    check_target(fmt, output)
+    result = make_engine(engine, idc_version).run(query)
+    return write_result(result, fmt, output)

@@ -1,0 +1,98 @@
+"""Every template renders to BigQuery SQL that sqlglot parses, with values only as parameters."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+import sqlglot
+
+from idcseg import render, spec
+from idcseg.engines.duckdb import transpile
+
+HOSTILE = "x'; DROP TABLE t; -- `\\ \" ü"
+
+
+def all_filters() -> list[spec.SeriesFilter]:
+    """Each filter alone, none, and all together (with hostile values)."""
+    full = spec.SeriesFilter.build(
+        collection=HOSTILE,
+        analysis_result=HOSTILE,
+        patient=HOSTILE,
+        study="1.2.3",
+        series="1.2.4",
+        body_part=HOSTILE,
+        description=HOSTILE,
+        sop_class="labelmap",
+    )
+    singles = [spec.SeriesFilter.build()]
+    for name in ("collection", "analysis_result", "patient", "body_part", "description"):
+        singles.append(spec.SeriesFilter.build(**{name: HOSTILE}))
+    singles.append(spec.SeriesFilter.build(study="1.2.3"))
+    singles.append(spec.SeriesFilter.build(series="1.2.4"))
+    return [*singles, full]
+
+
+def all_queries() -> list[spec.Query]:
+    queries = [
+        spec.viewer_urls_query("1.2.3"),
+        spec.viewer_urls_query("1.2.3", ["1.2.4"]),
+        spec.Query("info.sql"),
+    ]
+    for f, limit in itertools.product(all_filters(), (None, 5)):
+        queries.append(spec.series_query(f, limit))
+        queries.append(spec.summary_query(f, "analysis_result", limit))
+        queries.append(spec.summary_query(f, "collection", limit))
+        queries.append(spec.random_query(f, n=3, seed=HOSTILE))
+    return queries
+
+
+def test_every_template_is_covered() -> None:
+    used = {q.template.removesuffix(".sql") for q in all_queries()}
+    assert used == set(render.template_names())
+
+
+@pytest.mark.parametrize("dataset", ["idc_current", "idc_v25"])
+@pytest.mark.parametrize("target", render.TARGETS)
+def test_templates_parse_as_bigquery_and_hold_no_values(dataset: str, target: str) -> None:
+    for query in all_queries():
+        sql = render.render(query, dataset=dataset, target=target)
+        assert sqlglot.parse_one(sql, read="bigquery") is not None
+        # values never reach the SQL text
+        assert "DROP TABLE" not in sql and "1.2.3" not in sql and "ü" not in sql
+        # every parameter bound is used, every @name used is bound
+        body = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+        used = set(re.findall(r"@([a-z_]+)", body))
+        assert used == set(query.params), (query.template, used, set(query.params))
+        assert f"`bigquery-public-data.{dataset}." in sql
+        assert transpile(sql)
+
+
+def test_each_template_has_a_header_comment() -> None:
+    for name in render.template_names():
+        text = (render.template_dir() / f"{name}.sql").read_text()
+        assert text.startswith(f"-- {name}.sql — "), name
+        assert "Parameters" in text and "Returns" in text, name
+
+
+def test_bigquery_rendering_aggregates_dicom_all_to_series_level() -> None:
+    sql = render.render(spec.series_query(spec.SeriesFilter.build()), target="bigquery")
+    assert "GROUP BY SeriesInstanceUID" in sql and "COUNT(SOPInstanceUID) AS instanceCount" in sql
+    random_sql = render.render(spec.random_query(spec.SeriesFilter.build()))
+    body = "\n".join(line for line in random_sql.splitlines() if not line.startswith("--"))
+    assert "RAND()" not in body and "TO_HEX(MD5(CONCAT(@seed, StudyInstanceUID)))" in body
+
+
+@pytest.mark.parametrize("bad", ["idc_v", "v", "idc_v25; DROP", "idc_v25`", "bigquery", "-1", ""])
+def test_dataset_names_are_validated(bad: str) -> None:
+    with pytest.raises(spec.UsageError):
+        render.render(spec.series_query(spec.SeriesFilter.build()), dataset=bad)
+
+
+@pytest.mark.parametrize(
+    ("given", "name"),
+    [(25, "idc_v25"), ("v7", "idc_v7"), ("current", "idc_current"), (None, "idc_current")],
+)
+def test_dataset_names_normalise(given: object, name: str) -> None:
+    assert spec.validate_dataset(given) == name  # type: ignore[arg-type]
