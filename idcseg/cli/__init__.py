@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from .app import app
@@ -40,4 +41,13 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         code = 0
+    except Exception as exc:  # a bug: one line, and the traceback on request
+        if os.environ.get("IDCSEG_DEBUG"):
+            raise
+        print(
+            f"idcseg: internal error: {type(exc).__name__}: {exc} "
+            "(set IDCSEG_DEBUG=1 to see the traceback)",
+            file=sys.stderr,
+        )
+        code = 70
     sys.exit(code if isinstance(code, int) else 0)

@@ -70,10 +70,10 @@ def random(
 
     from ..spec import random_query
 
+    chosen = secrets.randbelow(1_000_000) if seed is None else seed
+    query = random_query(filters, n=n, seed=chosen)
     if seed is None:
-        seed = secrets.randbelow(1_000_000)
-        print(f"seed {seed} (use --seed {seed} to get the same studies again)", file=sys.stderr)
-    query = random_query(filters, n=n, seed=seed)
+        print(f"seed {chosen} (use --seed {chosen} to get the same studies again)", file=sys.stderr)
     if fmt == "url":
         _print_urls(make_engine(engine, idc_version).run(query), output)
     else:

@@ -49,7 +49,8 @@ class DuckDBResult:
 
     def to_arrow(self) -> Any:
         """All rows as a pyarrow Table."""
-        return self._cursor.fetch_arrow_table()
+        fetch = getattr(self._cursor, "to_arrow_table", None) or self._cursor.fetch_arrow_table
+        return fetch()
 
     def to_pandas(self) -> Any:
         """All rows as a pandas DataFrame with nullable dtypes."""
