@@ -206,3 +206,127 @@ def viewer_urls_query(study: str, series: Iterable[str] = ()) -> Query:
     if series:
         params["series"] = series
     return Query("viewer_urls.sql", {"has_series": bool(series)}, params)
+
+
+ALGORITHM_TYPES = ("AUTOMATIC", "SEMIAUTOMATIC", "MANUAL")
+CODE_FILTERS = ("structure", "category", "anatomy", "modifier")
+FACETS = (*CODE_FILTERS, "algorithm_type", "algorithm_name")
+PER = ("segment", "series")
+
+
+@dataclass(frozen=True)
+class SegmentFilter:
+    """Which segments to consider. Code filters hold resolved :class:`~idcseg.codes.CodeMatch`.
+
+    Build it with :meth:`build`, which resolves meanings, ``SCHEME:VALUE`` codes and DICOM
+    concept keywords (see :mod:`idcseg.codes`).
+    """
+
+    structure: Any = None
+    category: Any = None
+    anatomy: Any = None
+    modifier: Any = None
+    algorithm_type: tuple[str, ...] = ()
+    algorithm_name: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        structure: Iterable[str] | str | None = None,
+        category: Iterable[str] | str | None = None,
+        anatomy: Iterable[str] | str | None = None,
+        modifier: Iterable[str] | str | None = None,
+        algorithm_type: Iterable[str] | str | None = None,
+        algorithm_name: str | None = None,
+    ) -> SegmentFilter:
+        """Validate and resolve user input."""
+        from .codes import resolve_all
+
+        types = tuple(v.upper() for v in _texts(algorithm_type))
+        for value in types:
+            if value not in ALGORITHM_TYPES:
+                raise UsageError(
+                    f"unknown --algorithm-type {value!r} (choose from {', '.join(ALGORITHM_TYPES)})"
+                )
+        return cls(
+            structure=resolve_all(_texts(structure)),
+            category=resolve_all(_texts(category)),
+            anatomy=resolve_all(_texts(anatomy)),
+            modifier=resolve_all(_texts(modifier)),
+            algorithm_type=types,
+            algorithm_name=algorithm_name or None,
+        )
+
+    def structure_flags(self) -> dict[str, Any]:
+        """Which filters exist (and, for codes, whether codes and/or meanings are matched)."""
+        flags: dict[str, Any] = {}
+        for name in CODE_FILTERS:
+            match = getattr(self, name)
+            flags[name] = (
+                {"codes": bool(match.codes), "meanings": bool(match.meanings)} if match else None
+            )
+        flags["algorithm_type"] = bool(self.algorithm_type)
+        flags["algorithm_name"] = self.algorithm_name is not None
+        return flags
+
+    def params(self) -> dict[str, Any]:
+        """Filter values as query parameters."""
+        params: dict[str, Any] = {}
+        for name in CODE_FILTERS:
+            match = getattr(self, name)
+            if match and match.codes:
+                params[f"{name}_codes"] = list(match.codes)
+            if match and match.meanings:
+                params[f"{name}_meanings"] = list(match.meanings)
+        if self.algorithm_type:
+            params["algorithm_type"] = list(self.algorithm_type)
+        if self.algorithm_name is not None:
+            params["algorithm_name"] = self.algorithm_name
+        return params
+
+
+def _segment_params(f: SeriesFilter, g: SegmentFilter) -> dict[str, Any]:
+    params = {k: v for k, v in f.params().items() if k not in ("sop_class_uids", "body_part")}
+    params.update(g.params())
+    return params
+
+
+def _no_body_part(f: SeriesFilter) -> None:
+    if f.body_part:
+        raise UsageError("--body-part is a series filter: use --anatomy for segments")
+
+
+def find_query(
+    f: SeriesFilter, g: SegmentFilter, per: str = "segment", limit: int | None = None
+) -> Query:
+    """Segments (or SEG series with their segments aggregated) matching *f* and *g*."""
+    if per not in PER:
+        raise UsageError(f"unknown --per {per!r} (choose from {', '.join(PER)})")
+    _no_body_part(f)
+    limit = validate_limit(limit)
+    params = _segment_params(f, g)
+    if limit is not None:
+        params["limit"] = limit
+    structure = {
+        "f": f.structure(),
+        "g": g.structure_flags(),
+        "per": per,
+        "limit": limit is not None,
+    }
+    return Query("find.sql", structure, params)
+
+
+def facets_query(
+    f: SeriesFilter, g: SegmentFilter, by: str = "structure", limit: int | None = None
+) -> Query:
+    """Counts of segments and series per value of one facet."""
+    if by not in FACETS:
+        raise UsageError(f"unknown --by {by!r} (choose from {', '.join(FACETS)})")
+    _no_body_part(f)
+    limit = validate_limit(limit)
+    params = _segment_params(f, g)
+    if limit is not None:
+        params["limit"] = limit
+    structure = {"f": f.structure(), "g": g.structure_flags(), "by": by, "limit": limit is not None}
+    return Query("facets.sql", structure, params)

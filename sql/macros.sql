@@ -167,3 +167,104 @@ CONCAT('https://viewer.imaging.datacommons.cancer.gov/viewer/', {{ study }}, '?s
       AND StudyInstanceUID IN (SELECT StudyInstanceUID FROM {{ cte }})
   )
 {%- endmacro -%}
+
+{#- A table of the local store (embedded engine only): segment labels, ingested files. -#}
+{%- macro store_table(name) -%}
+`store.main.{{ name }}`
+{%- endmacro -%}
+
+{#-
+  code_match(expr, name, m): does the code RECORD `expr` match code filter `name`?
+  By (scheme, value) against @<name>_codes ("SCHEME:VALUE" strings), and/or by lower-case
+  meaning against @<name>_meanings. `m` says which of the two parameters exist.
+-#}
+{%- macro code_match(expr, name, m) -%}
+(
+{%- if m.codes %}CONCAT({{ expr }}.CodingSchemeDesignator, ':', {{ expr }}.CodeValue) IN UNNEST(@{{ name }}_codes){% endif %}
+{%- if m.codes and m.meanings %} OR {% endif %}
+{%- if m.meanings %}LOWER({{ expr }}.CodeMeaning) IN UNNEST(@{{ name }}_meanings){% endif -%}
+)
+{%- endmacro -%}
+
+{#-
+  selected_segments(f, g): the CTEs every segment-level template starts from.
+    segments      rows of `segmentations` passing the segment filters `g` (label maps'
+                  Background segment 0 is never a structure, so it is left out)
+    series_facts  series-level facts of their SEG series (collection, analysis result, ...),
+                  with the series filters `f` applied
+    labels        SegmentLabel / SegmentDescription of those segments (IDC's view lacks them:
+                  on BigQuery they come from dicom_all.SegmentSequence, embedded from the store)
+    matched       segments joined to series_facts (inner join when a series filter is given)
+-#}
+{%- macro selected_segments(f, g) -%}
+  segments AS (
+    SELECT s.*
+    FROM {{ table("segmentations") }} AS s
+    WHERE NOT (
+        s.SegmentNumber = 0
+        AND s.SegmentedPropertyType.CodingSchemeDesignator = 'DCM'
+        AND s.SegmentedPropertyType.CodeValue = '125040')
+{%- if g.structure %}
+      AND {{ code_match("s.SegmentedPropertyType", "structure", g.structure) }}
+{%- endif %}
+{%- if g.category %}
+      AND {{ code_match("s.SegmentedPropertyCategory", "category", g.category) }}
+{%- endif %}
+{%- if g.anatomy %}
+      AND {{ code_match("s.AnatomicRegion", "anatomy", g.anatomy) }}
+{%- endif %}
+{%- if g.modifier %}
+      AND (
+        {{ code_match("s.AnatomicRegionModifier", "modifier", g.modifier) }}
+        OR EXISTS (
+          SELECT 1
+          FROM UNNEST(s.SegmentedPropertyType.SegmentedPropertyTypeModifierCodeSequence) AS m
+          WHERE {{ code_match("m", "modifier", g.modifier) }}))
+{%- endif %}
+{%- if g.algorithm_type %}
+      AND UPPER(s.SegmentAlgorithmType) IN UNNEST(@algorithm_type)
+{%- endif %}
+{%- if g.algorithm_name %}
+      AND STRPOS(LOWER(s.SegmentAlgorithmName), LOWER(@algorithm_name)) > 0
+{%- endif %}
+{%- if f.series %}
+      AND s.SeriesInstanceUID IN UNNEST(@series)
+{%- endif %}
+  ),
+  series_facts AS (
+    {%- call seg_series() %}SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM segments){{ series_filters(f) }}{% endcall %}
+  ),
+  matched AS (
+    SELECT
+      series_facts.collection_id,
+      series_facts.analysis_result_id,
+      series_facts.crdc_series_uuid IS NOT NULL AS in_idc,
+      segments.*
+    FROM segments
+    {% if f.collection or f.analysis_result or f.patient or f.study or f.description %}JOIN{% else %}LEFT JOIN{% endif %} series_facts
+      ON series_facts.SeriesInstanceUID = segments.SeriesInstanceUID
+  )
+{%- endmacro -%}
+
+{#- Segment labels of the segments in `cte` (columns SOPInstanceUID, SegmentNumber, SegmentLabel, SegmentDescription). -#}
+{%- macro segment_labels(cte) -%}
+{%- if target == "bigquery" %}
+    SELECT d.SOPInstanceUID, seq.SegmentNumber, seq.SegmentLabel, seq.SegmentDescription
+    FROM {{ table("dicom_all") }} AS d
+    CROSS JOIN UNNEST(d.SegmentSequence) AS seq
+    WHERE d.SOPInstanceUID IN (SELECT SOPInstanceUID FROM {{ cte }})
+{%- else %}
+    SELECT SOPInstanceUID, SegmentNumber, SegmentLabel, SegmentDescription
+    FROM {{ store_table("segment_labels") }}
+    WHERE SOPInstanceUID IN (SELECT SOPInstanceUID FROM {{ cte }})
+{%- endif %}
+{%- endmacro -%}
+
+{#- The link for a SEG series: with the series it segments when known (OHIF v2), else OHIF v3; NULL outside IDC. -#}
+{%- macro seg_link(study, seg, source, in_idc) -%}
+CASE
+    WHEN NOT {{ in_idc }} THEN NULL
+    WHEN {{ source }} IS NOT NULL THEN {{ viewer_seg_with_source(study, seg, source) }}
+    ELSE {{ viewer_ohif_v3(study, seg) }}
+  END
+{%- endmacro -%}

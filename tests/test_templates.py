@@ -40,6 +40,22 @@ def all_queries() -> list[spec.Query]:
         spec.viewer_urls_query("1.2.3", ["1.2.4"]),
         spec.Query("info.sql"),
     ]
+    segment_filters = [
+        spec.SegmentFilter.build(),
+        spec.SegmentFilter.build(structure="SCT:27925004"),
+        spec.SegmentFilter.build(
+            structure=HOSTILE, category="Tissue", anatomy=["Liver", "SRT:T-62000"],
+            modifier="Left", algorithm_type=["automatic", "MANUAL"], algorithm_name=HOSTILE,
+        ),
+    ]
+    series_filters = [spec.SeriesFilter.build(),
+                      spec.SeriesFilter.build(collection=HOSTILE, series="1.2.4",
+                                              description=HOSTILE)]
+    for f, g, limit in itertools.product(series_filters, segment_filters, (None, 5)):
+        queries.append(spec.find_query(f, g, "segment", limit))
+        queries.append(spec.find_query(f, g, "series", limit))
+        for by in spec.FACETS:
+            queries.append(spec.facets_query(f, g, by, limit))
     for f, limit in itertools.product(all_filters(), (None, 5)):
         queries.append(spec.series_query(f, limit))
         queries.append(spec.summary_query(f, "analysis_result", limit))

@@ -115,36 +115,119 @@ SERIES_FILTER_OPTIONS: dict[str, Any] = {
         ),
     ],
 }
-_FILTER_DEFAULTS = {"sop_class": "any"}
+_DEFAULTS = {"sop_class": "any"}
+
+_SEGMENTS = "Segment filters"
+_CODE_HELP = (
+    "a meaning (any case), SCHEME:VALUE (SCT:27925004) or a DICOM concept keyword; "
+    "SNOMED-RT and SNOMED-CT codes match each other (repeatable)."
+)
+SEGMENT_FILTER_OPTIONS: dict[str, Any] = {
+    "structure": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--structure",
+            "-s",
+            help=f"Segmented property type: {_CODE_HELP}",
+            rich_help_panel=_SEGMENTS,
+        ),
+    ],
+    "category": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--category",
+            help=f"Segmented property category: {_CODE_HELP}",
+            rich_help_panel=_SEGMENTS,
+        ),
+    ],
+    "anatomy": Annotated[
+        list[str] | None,
+        typer.Option("--anatomy", help=f"Anatomic region: {_CODE_HELP}", rich_help_panel=_SEGMENTS),
+    ],
+    "modifier": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--modifier",
+            help=f"Type or region modifier, e.g. Left: {_CODE_HELP}",
+            rich_help_panel=_SEGMENTS,
+        ),
+    ],
+    "algorithm_type": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--algorithm-type",
+            help="AUTOMATIC, SEMIAUTOMATIC or MANUAL (exact; repeatable).",
+            rich_help_panel=_SEGMENTS,
+        ),
+    ],
+    "algorithm_name": Annotated[
+        str | None,
+        typer.Option(
+            "--algorithm-name",
+            help="Text in SegmentAlgorithmName (any case).",
+            rich_help_panel=_SEGMENTS,
+        ),
+    ],
+}
 
 
-def series_filters(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Give a command the series filter options; it receives them as ``filters: SeriesFilter``."""
+def _inject(
+    func: Callable[..., Any], name: str, options: dict[str, Any], build: Callable[..., Any]
+) -> Callable[..., Any]:
+    """Add *options* to a typer command; it receives ``build(**their values)`` as *name*."""
     signature = inspect.signature(func, eval_str=True)
-    own = [p for p in signature.parameters.values() if p.name != "filters"]
+    own = [p for p in signature.parameters.values() if p.name != name]
     added = [
         inspect.Parameter(
-            name,
+            option,
             inspect.Parameter.KEYWORD_ONLY,
             annotation=annotation,
-            default=_FILTER_DEFAULTS.get(name),
+            default=_DEFAULTS.get(option),
         )
-        for name, annotation in SERIES_FILTER_OPTIONS.items()
+        for option, annotation in options.items()
     ]
 
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> Any:
-        from ..spec import SeriesFilter
-
-        values = {name: kwargs.pop(name) for name in SERIES_FILTER_OPTIONS}
-        return func(filters=SeriesFilter.build(**values), **kwargs)
+        values = {option: kwargs.pop(option) for option in options}
+        return func(**{name: build(**values)}, **kwargs)
 
     wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {
-        **{k: v for k, v in func.__annotations__.items() if k != "filters"},
-        **SERIES_FILTER_OPTIONS,
+        **{k: v for k, v in func.__annotations__.items() if k != name},
+        **options,
     }
     return wrapper
+
+
+def _build_series_filter(**values: Any) -> Any:
+    from ..spec import SeriesFilter
+
+    return SeriesFilter.build(**values)
+
+
+def series_filters(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the series filter options; it receives them as ``filters: SeriesFilter``."""
+    return _inject(func, "filters", SERIES_FILTER_OPTIONS, _build_series_filter)
+
+
+def segment_series_filters(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The series filters that apply to segments (no --body-part, no --sop-class)."""
+    options = {
+        k: v for k, v in SERIES_FILTER_OPTIONS.items() if k not in ("body_part", "sop_class")
+    }
+    return _inject(func, "filters", options, _build_series_filter)
+
+
+def segment_filters(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the segment filter options; it receives ``segment_filter: SegmentFilter``."""
+
+    def build(**values: Any) -> Any:
+        from ..spec import SegmentFilter
+
+        return SegmentFilter.build(**values)
+
+    return _inject(func, "segment_filter", SEGMENT_FILTER_OPTIONS, build)
 
 
 def make_engine(engine: str, idc_version: str | None) -> Any:
