@@ -109,25 +109,66 @@ CONCAT('https://viewer.imaging.datacommons.cancer.gov/viewer/', {{ study }}, '?s
 
 
 {#-
+  seg_index(): IDC's series-level segmentation index, one row per SEG series:
+    SeriesInstanceUID, SegmentationType, total_segments, AlgorithmType, AlgorithmName
+    (comma-joined distinct values), segmented_SeriesInstanceUID, and arrays of the distinct
+    CodeMeanings of SegmentedPropertyCategory, SegmentedPropertyType and AnatomicRegion.
+  On BigQuery it is aggregated from `segmentations` the way idc-index-data builds seg_index.
+  Embedded, it is IDC's published seg_index.parquet (`idcseg index fetch`) plus the same
+  aggregation of locally stored segment rows for series that file does not describe.
+-#}
+{%- macro seg_index_aggregate(where=None) -%}
+    SELECT
+      SeriesInstanceUID,
+      MIN(SegmentationType) AS SegmentationType,
+      COUNT(DISTINCT SegmentNumber) AS total_segments,
+      STRING_AGG(DISTINCT SegmentAlgorithmType, ',' ORDER BY SegmentAlgorithmType) AS AlgorithmType,
+      STRING_AGG(DISTINCT SegmentAlgorithmName, ',' ORDER BY SegmentAlgorithmName) AS AlgorithmName,
+      MIN(segmented_SeriesInstanceUID) AS segmented_SeriesInstanceUID,
+      ARRAY_AGG(DISTINCT SegmentedPropertyCategory.CodeMeaning IGNORE NULLS ORDER BY SegmentedPropertyCategory.CodeMeaning) AS SegmentedPropertyCategory_CodeMeanings,
+      ARRAY_AGG(DISTINCT SegmentedPropertyType.CodeMeaning IGNORE NULLS ORDER BY SegmentedPropertyType.CodeMeaning) AS SegmentedPropertyType_CodeMeanings,
+      ARRAY_AGG(DISTINCT AnatomicRegion.CodeMeaning IGNORE NULLS ORDER BY AnatomicRegion.CodeMeaning) AS AnatomicRegion_CodeMeanings
+    FROM {{ table("segmentations") }}
+{%- if where %}
+    WHERE {{ where }}
+{%- endif %}
+    GROUP BY SeriesInstanceUID
+{%- endmacro -%}
+
+{%- macro seg_index(cte) -%}
+{%- if target == "bigquery" %}
+{{ seg_index_aggregate("SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM " ~ cte ~ ")") }}
+{%- else %}
+    SELECT *
+    FROM `local.main.idc_seg_index`
+    WHERE SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM {{ cte }})
+    UNION ALL
+{{ seg_index_aggregate("SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM " ~ cte ~ ") AND SeriesInstanceUID NOT IN (SELECT SeriesInstanceUID FROM `local.main.idc_seg_index`)") }}
+{%- endif %}
+{%- endmacro -%}
+
+{#- Does the string array `arr` hold one of the lower-case values in @param? -#}
+{%- macro any_meaning(arr, param) -%}
+EXISTS (SELECT 1 FROM UNNEST({{ arr }}) AS v WHERE LOWER(v) IN UNNEST(@{{ param }}))
+{%- endmacro -%}
+
+{#-
   selected_seg_series(f): the CTEs every series-level template starts from.
     seg        SEG series (both SEG SOP classes) passing the series filters
-    segmented  the image series each of them segments, where IDC knows it
-    source     body part and modality of those image series
-    selected   seg + segmented_SeriesInstanceUID + BodyPartExamined (of the segmented
-               series where known, else the SEG's), with the body-part filter applied.
-  with_source=False skips segmented/source unless the body-part filter needs them.
+    seg_index  their series-level segment summary (see seg_index())
+    source     modality and body part of the image series they segment
+    selected   seg + the seg_index columns + segmented_Modality and segmented_BodyPartExamined
+               (of the segmented series where known, else the SEG's), with the filters on
+               those columns applied
+  with_source=False skips seg_index/source unless a filter needs them.
 -#}
 {%- macro selected_seg_series(f, with_source=True) -%}
   seg AS (
     {%- call seg_series() %}SOPClassUID IN UNNEST(@sop_class_uids){{ series_filters(f) }}{% endcall %}
   ),
-{%- if with_source or f.body_part %}
-  segmented AS (
-    SELECT SeriesInstanceUID, ANY_VALUE(segmented_SeriesInstanceUID) AS segmented_SeriesInstanceUID
-    FROM {{ table("segmentations") }}
-    WHERE segmented_SeriesInstanceUID IS NOT NULL
-      AND SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM seg)
-    GROUP BY SeriesInstanceUID
+{%- if with_source or f.body_part or f.seg_index %}
+  seg_index AS (
+{{- seg_index("seg") }}
   ),
   source AS (
     SELECT
@@ -135,20 +176,51 @@ CONCAT('https://viewer.imaging.datacommons.cancer.gov/viewer/', {{ study }}, '?s
       ANY_VALUE(BodyPartExamined) AS BodyPartExamined,
       ANY_VALUE(Modality) AS Modality
     FROM {{ table("dicom_all") }}
-    WHERE SeriesInstanceUID IN (SELECT segmented_SeriesInstanceUID FROM segmented)
+    WHERE SeriesInstanceUID IN (SELECT segmented_SeriesInstanceUID FROM seg_index)
     GROUP BY SeriesInstanceUID
   ),
   selected AS (
     SELECT
       seg.*,
-      segmented.segmented_SeriesInstanceUID,
+      seg_index.SegmentationType,
+      seg_index.total_segments,
+      seg_index.AlgorithmType,
+      seg_index.AlgorithmName,
+      seg_index.SegmentedPropertyCategory_CodeMeanings,
+      seg_index.SegmentedPropertyType_CodeMeanings,
+      seg_index.AnatomicRegion_CodeMeanings,
+      seg_index.segmented_SeriesInstanceUID,
       source.Modality AS segmented_Modality,
       COALESCE(source.BodyPartExamined, seg.BodyPartExamined) AS segmented_BodyPartExamined
     FROM seg
-    LEFT JOIN segmented ON segmented.SeriesInstanceUID = seg.SeriesInstanceUID
-    LEFT JOIN source ON source.SeriesInstanceUID = segmented.segmented_SeriesInstanceUID
+    LEFT JOIN seg_index ON seg_index.SeriesInstanceUID = seg.SeriesInstanceUID
+    LEFT JOIN source ON source.SeriesInstanceUID = seg_index.segmented_SeriesInstanceUID
+    WHERE TRUE
 {%- if f.body_part %}
-    WHERE UPPER(COALESCE(source.BodyPartExamined, seg.BodyPartExamined)) IN UNNEST(@body_part)
+      AND UPPER(COALESCE(source.BodyPartExamined, seg.BodyPartExamined)) IN UNNEST(@body_part)
+{%- endif %}
+{%- if f.structure %}
+      AND {{ any_meaning("seg_index.SegmentedPropertyType_CodeMeanings", "structure_meanings") }}
+{%- endif %}
+{%- if f.category %}
+      AND {{ any_meaning("seg_index.SegmentedPropertyCategory_CodeMeanings", "category_meanings") }}
+{%- endif %}
+{%- if f.anatomy %}
+      AND {{ any_meaning("seg_index.AnatomicRegion_CodeMeanings", "anatomy_meanings") }}
+{%- endif %}
+{%- if f.algorithm_type %}
+      AND EXISTS (
+        SELECT 1 FROM UNNEST(SPLIT(seg_index.AlgorithmType, ',')) AS token
+        WHERE token IN UNNEST(@algorithm_type))
+{%- endif %}
+{%- if f.algorithm_name %}
+      AND STRPOS(LOWER(seg_index.AlgorithmName), LOWER(@algorithm_name)) > 0
+{%- endif %}
+{%- if f.min_segments %}
+      AND seg_index.total_segments >= @min_segments
+{%- endif %}
+{%- if f.source_modality %}
+      AND UPPER(source.Modality) IN UNNEST(@source_modality)
 {%- endif %}
   )
 {%- else %}

@@ -10,7 +10,9 @@
 --
 -- Parameters: @seed STRING, @n INT64 (number of studies), and the series filters of
 --   series.sql (@sop_class_uids, @collection, @analysis_result, @patient, @study, @series,
---   @body_part, @description).
+--   @body_part, @description and the
+--   seg_index filters: @structure_meanings, @category_meanings, @anatomy_meanings,
+--   @algorithm_type, @algorithm_name, @min_segments, @source_modality).
 {% import "macros.sql" as idc with context -%}
 WITH
 {{ idc.selected_seg_series(f, with_source=False) }},

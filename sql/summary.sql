@@ -5,7 +5,9 @@
 --   patient_count, size_MB; largest groups first.
 --
 -- Parameters: the series filters of series.sql (@sop_class_uids, @collection,
---   @analysis_result, @patient, @study, @series, @body_part, @description), and @limit.
+--   @analysis_result, @patient, @study, @series, @body_part, @description and the
+--   seg_index filters: @structure_meanings, @category_meanings, @anatomy_meanings,
+--   @algorithm_type, @algorithm_name, @min_segments, @source_modality), and @limit.
 {% import "macros.sql" as idc with context -%}
 WITH
 {{ idc.selected_seg_series(f, with_source=False) }}

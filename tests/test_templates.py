@@ -31,6 +31,17 @@ def all_filters() -> list[spec.SeriesFilter]:
         singles.append(spec.SeriesFilter.build(**{name: HOSTILE}))
     singles.append(spec.SeriesFilter.build(study="1.2.3"))
     singles.append(spec.SeriesFilter.build(series="1.2.4"))
+    singles.append(
+        spec.SeriesFilter.build(
+            structure=HOSTILE,
+            category="Tissue",
+            anatomy="Liver",
+            algorithm_type="manual",
+            algorithm_name=HOSTILE,
+            min_segments=2,
+            source_modality="ct",
+        )
+    )
     return [*singles, full]
 
 
@@ -44,13 +55,18 @@ def all_queries() -> list[spec.Query]:
         spec.SegmentFilter.build(),
         spec.SegmentFilter.build(structure="SCT:27925004"),
         spec.SegmentFilter.build(
-            structure=HOSTILE, category="Tissue", anatomy=["Liver", "SRT:T-62000"],
-            modifier="Left", algorithm_type=["automatic", "MANUAL"], algorithm_name=HOSTILE,
+            structure=HOSTILE,
+            category="Tissue",
+            anatomy=["Liver", "SRT:T-62000"],
+            modifier="Left",
+            algorithm_type=["automatic", "MANUAL"],
+            algorithm_name=HOSTILE,
         ),
     ]
-    series_filters = [spec.SeriesFilter.build(),
-                      spec.SeriesFilter.build(collection=HOSTILE, series="1.2.4",
-                                              description=HOSTILE)]
+    series_filters = [
+        spec.SeriesFilter.build(),
+        spec.SeriesFilter.build(collection=HOSTILE, series="1.2.4", description=HOSTILE),
+    ]
     for f, g, limit in itertools.product(series_filters, segment_filters, (None, 5)):
         queries.append(spec.find_query(f, g, "segment", limit))
         queries.append(spec.find_query(f, g, "series", limit))

@@ -115,6 +115,57 @@ SERIES_FILTER_OPTIONS: dict[str, Any] = {
         ),
     ],
 }
+_INDEX = "Segment filters (from IDC's seg_index, fetched on first use)"
+_MEANING = "a CodeMeaning one of the series' segments has (any case) or SCHEME:VALUE"
+SEG_INDEX_OPTIONS: dict[str, Any] = {
+    "structure": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--structure",
+            "-s",
+            help=f"Segmented property type: {_MEANING}.",
+            rich_help_panel=_INDEX,
+        ),
+    ],
+    "category": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--category", help=f"Segmented property category: {_MEANING}.", rich_help_panel=_INDEX
+        ),
+    ],
+    "anatomy": Annotated[
+        list[str] | None,
+        typer.Option("--anatomy", help=f"Anatomic region: {_MEANING}.", rich_help_panel=_INDEX),
+    ],
+    "algorithm_type": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--algorithm-type",
+            help="AUTOMATIC, SEMIAUTOMATIC or MANUAL (exact).",
+            rich_help_panel=_INDEX,
+        ),
+    ],
+    "algorithm_name": Annotated[
+        str | None,
+        typer.Option(
+            "--algorithm-name",
+            help="Text in the algorithm names (any case).",
+            rich_help_panel=_INDEX,
+        ),
+    ],
+    "min_segments": Annotated[
+        int | None,
+        typer.Option("--min-segments", help="At least N segments.", rich_help_panel=_INDEX),
+    ],
+    "source_modality": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source-modality",
+            help="Modality of the segmented series, e.g. CT.",
+            rich_help_panel=_INDEX,
+        ),
+    ],
+}
 _DEFAULTS = {"sop_class": "any"}
 
 _SEGMENTS = "Segment filters"
@@ -208,7 +259,8 @@ def _build_series_filter(**values: Any) -> Any:
 
 def series_filters(func: Callable[..., Any]) -> Callable[..., Any]:
     """Give a command the series filter options; it receives them as ``filters: SeriesFilter``."""
-    return _inject(func, "filters", SERIES_FILTER_OPTIONS, _build_series_filter)
+    options = {**SERIES_FILTER_OPTIONS, **SEG_INDEX_OPTIONS}
+    return _inject(func, "filters", options, _build_series_filter)
 
 
 def segment_series_filters(func: Callable[..., Any]) -> Callable[..., Any]:
