@@ -26,10 +26,11 @@
 --   @min_segments       INT64          fewest segments (optional)
 --   @source_modality    ARRAY<STRING>  Modality of the segmented image series (optional)
 --   @limit              INT64          maximum rows (optional)
-{% import "macros.sql" as idc with context -%}
+{% import "macros/series.sql" as series_sql with context -%}
+{% import "macros/viewer.sql" as viewer with context -%}
 WITH
-{{ idc.selected_seg_series(f) }},
-{{ idc.sm_studies("selected") }}
+{{ series_sql.selected_seg_series(f) }},
+{{ series_sql.sm_studies("selected") }}
 SELECT
   selected.collection_id,
   selected.analysis_result_id,
@@ -50,7 +51,7 @@ SELECT
   selected.series_size_MB,
   selected.license_short_name,
   selected.source_DOI,
-  {{ idc.viewer_url("selected.StudyInstanceUID", "selected.SeriesInstanceUID", "sm_studies.StudyInstanceUID IS NOT NULL") }} AS viewer_url
+  {{ viewer.default("selected.StudyInstanceUID", "selected.SeriesInstanceUID", "sm_studies.StudyInstanceUID IS NOT NULL") }} AS viewer_url
 FROM selected
 LEFT JOIN sm_studies ON sm_studies.StudyInstanceUID = selected.StudyInstanceUID
 ORDER BY collection_id, PatientID, StudyInstanceUID, SeriesInstanceUID

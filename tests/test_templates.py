@@ -128,3 +128,46 @@ def test_dataset_names_are_validated(bad: str) -> None:
 )
 def test_dataset_names_normalise(given: object, name: str) -> None:
     assert spec.validate_dataset(given) == name  # type: ignore[arg-type]
+
+
+OLD_SEGMENTATIONS = {  # IDC v1–v12: no study/series UIDs, algorithm name or viewer_url
+    "segmentations": {
+        "PatientID",
+        "SOPInstanceUID",
+        "FrameOfReferenceUID",
+        "SegmentNumber",
+        "SegmentAlgorithmType",
+        "TrackingUID",
+        "TrackingID",
+        "SegmentedPropertyCategory",
+        "SegmentedPropertyType",
+        "AnatomicRegion",
+        "AnatomicRegionModifier",
+    },
+}
+
+
+def test_older_releases_adapt_or_name_the_missing_column() -> None:
+    f, g = spec.SeriesFilter.build(), spec.SegmentFilter.build(structure="Liver")
+    sql = render.render(spec.find_query(f, g), dataset="idc_v12", columns=OLD_SEGMENTATIONS)
+    assert "inst.SeriesInstanceUID" in sql  # series UIDs come from dicom_all by SOPInstanceUID
+    assert "seg.SegmentationType" not in sql and "CAST(NULL AS STRING) AS SegmentationType" in sql
+    sqlglot.parse_one(sql, read="bigquery")
+    with pytest.raises(
+        spec.UsageError, match="idc_v12 has no column segmentations.SegmentAlgorithmName"
+    ):
+        render.render(
+            spec.find_query(f, spec.SegmentFilter.build(algorithm_name="nnU-Net")),
+            dataset="idc_v12",
+            columns=OLD_SEGMENTATIONS,
+        )
+
+
+def test_label_maps_reach_bigquery_through_dicom_all() -> None:
+    sql = render.render(spec.find_query(spec.SeriesFilter.build(), spec.SegmentFilter.build()))
+    assert "CROSS JOIN UNNEST(d.SegmentSequence) AS seq" in sql
+    assert "d.SOPClassUID = '1.2.840.10008.5.1.4.1.1.66.7'" in sql
+    duck = render.render(
+        spec.find_query(spec.SeriesFilter.build(), spec.SegmentFilter.build()), target="duckdb"
+    )
+    assert "66.7" not in duck  # the local store holds label maps' rows itself
