@@ -18,7 +18,8 @@ lives in its own virtualenv and runs as a subprocess:
   loopback-only sockets.  It waits for readiness, reports start-up time and RSS, makes
   clients and stops the process cleanly.
 * :func:`offline_google_env` is the environment that keeps google-auth from probing the GCE
-  metadata server (and HTTP proxies from seeing loopback traffic).
+  metadata server (and HTTP proxies from seeing loopback traffic); :func:`loopback_only`
+  makes any other socket use in the test process fail loudly.
 * :func:`segmentations_schema`, :func:`dicom_all_schema`, :func:`create_idc_dataset` and
   :func:`load_idc_fixture` recreate IDC's ``bigquery-public-data.idc_vNN`` tables (nested
   RECORDs included) from rows given as Python dicts, so IDC SQL runs verbatim.
@@ -31,10 +32,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -139,6 +142,60 @@ def restore_env(
             env.pop(name, None)
         else:
             env[name] = value
+
+
+def _is_loopback(host: object) -> bool:
+    if host is None:
+        return True
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str):
+        return False
+    if host.lower() in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@contextlib.contextmanager
+def loopback_only() -> Iterator[None]:
+    """Within the block, a socket connect or name lookup off 127.0.0.1/::1 raises ``OSError``.
+
+    A cheap proof, in the test process, that a test talks to nothing but the emulator (the
+    emulator process installs the same guard on itself).  Restores ``socket`` afterwards.
+    """
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def check(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+            raise OSError(f"test guard: connection to {address!r} refused (loopback only)")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        check(self, address)
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        check(self, address)
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _is_loopback(host):
+            raise socket.gaierror(f"test guard: name lookup of {host!r} refused")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = getaddrinfo
+    try:
+        yield
+    finally:
+        socket.socket.connect = real_connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
+        socket.getaddrinfo = real_getaddrinfo
 
 
 # --------------------------------------------------------------------------------------------
