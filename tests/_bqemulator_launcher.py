@@ -81,8 +81,8 @@ def install_loopback_guard() -> None:
             raise socket.gaierror(f"idcseg test guard: name lookup of {host!r} refused")
         return real_getaddrinfo(host, *args, **kwargs)
 
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
     socket.getaddrinfo = getaddrinfo
 
 
@@ -98,7 +98,7 @@ def disable_extension_downloads(empty_repo: Path) -> None:
         conn.execute(f"SET custom_extension_repository = '{repo}'")
         conn.execute(f"SET autoinstall_extension_repository = '{repo}'")
 
-    DuckDBEngine._load_spatial = _offline_extensions  # type: ignore[method-assign]
+    DuckDBEngine._load_spatial = _offline_extensions  # type: ignore[method-assign,unused-ignore]
 
 
 async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:

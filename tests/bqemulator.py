@@ -187,8 +187,8 @@ def loopback_only() -> Iterator[None]:
             raise socket.gaierror(f"test guard: name lookup of {host!r} refused")
         return real_getaddrinfo(host, *args, **kwargs)
 
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
     socket.getaddrinfo = getaddrinfo
     try:
         yield
@@ -287,7 +287,7 @@ def ensure_emulator_python(
             [sys.executable, "-m", "venv", str(venv_dir)],
             [
                 str(python), "-m", "pip", "install", "--disable-pip-version-check",
-                "--quiet", "--timeout", "60", "--retries", "2", "-r", str(requirements),
+                "--quiet", "--timeout", "30", "--retries", "1", "-r", str(requirements),
             ],
         ]  # fmt: skip
         for cmd in steps:
@@ -328,7 +328,7 @@ def make_client(endpoint: str, project: str = DEFAULT_CLIENT_PROJECT) -> bigquer
 
     return bigquery.Client(
         project=project,
-        credentials=AnonymousCredentials(),
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
         client_options={"api_endpoint": endpoint},
     )
 
@@ -474,7 +474,7 @@ class BQEmulator:
     def _ready(self, opener: urllib.request.OpenerDirector) -> bool:
         try:
             with opener.open(self.endpoint + "/readyz", timeout=2) as response:
-                return json.load(response).get("status") == "ok"
+                return bool(json.load(response).get("status") == "ok")
         except (OSError, ValueError, urllib.error.URLError):
             return False
 

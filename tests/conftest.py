@@ -80,7 +80,7 @@ def bq_client(bq_emulator: BQEmulator) -> Iterator[bigquery.Client]:
     """A real BigQuery client on the session emulator; jobs run in project ``idcseg-test``."""
     client = bq_emulator.make_client()
     yield client
-    client.close()
+    client.close()  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture(scope="session")

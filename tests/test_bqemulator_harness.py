@@ -90,7 +90,7 @@ def test_lifecycle_startup_and_rss(tmp_path: Any, record_property: Any) -> None:
         rss, peak = emulator.rss_kib()
         client = emulator.make_client("lifecycle")
         assert run(client, "SELECT 1 AS one") == (["one"], [(1,)])
-        client.close()
+        client.close()  # type: ignore[no-untyped-call]
         port, process = emulator.rest_port, emulator.process
     assert process is not None and process.returncode == 0  # SIGTERM -> clean shutdown
     assert emulator.process is None
@@ -365,6 +365,7 @@ def test_dry_run(bq_client: bigquery.Client) -> None:
     assert job.dry_run is True
     assert job.total_bytes_processed == 0  # BigQuery: the real estimate; never 0 for IDC tables
     assert job.total_bytes_billed is None
+    assert job.schema is not None
     assert [f.name for f in job.schema] == ["SeriesInstanceUID", "meaning"]
     with pytest.raises(BadRequest):
         bq_client.query(f"SELECT no_such_column FROM {SEG}", job_config=config)
