@@ -92,6 +92,8 @@ def test_lifecycle_startup_and_rss(tmp_path: Any, record_property: Any) -> None:
         assert run(client, "SELECT 1 AS one") == (["one"], [(1,)])
         client.close()  # type: ignore[no-untyped-call]
         port, process = emulator.rest_port, emulator.process
+        stopping = time.perf_counter()
+    stop_seconds = time.perf_counter() - stopping
     assert process is not None and process.returncode == 0  # SIGTERM -> clean shutdown
     assert emulator.process is None
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -103,6 +105,7 @@ def test_lifecycle_startup_and_rss(tmp_path: Any, record_property: Any) -> None:
         "server_start_s": emulator.server_start_seconds,
         "rss_mib": rss and round(rss / 1024),
         "peak_rss_mib": peak and round(peak / 1024),
+        "stop_s": round(stop_seconds, 2),
     }
     for key, value in figures.items():
         record_property(key, value)
