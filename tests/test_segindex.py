@@ -381,3 +381,35 @@ def test_progress_reports_fallback(server: LocalServer, capsys: pytest.CaptureFi
     segindex.fetch(urls=[server.base + GITHUB, server.base + GCS], progress=True)
     err = capsys.readouterr().err
     assert f"{server.url(at(GITHUB))}: HTTP 404 Not Found; trying the next source" in err
+
+
+def test_cli_fetch_and_status(cli, server: LocalServer, isolated_home: Path) -> None:  # noqa: ANN001
+    run = cli("index", "status", "-f", "json")
+    assert run.code == 0, run.err
+    assert json.loads(run.out)["present"] is False
+
+    server.route(at(GCS), GOOD)
+    server.route(at(GCS) + ".sha256", f"{GOOD_SHA}  seg_index.parquet\n".encode())
+    run = cli("index", "fetch", "--url", server.base + GITHUB, "--url", server.base + GCS)
+    assert run.code == 0, run.err
+    target = store_dir(isolated_home) / VERSION / "seg_index.parquet"
+    assert run.out.strip() == str(target)
+    assert "HTTP 404" in run.err and "3 rows" in run.err and "sha256 verified" in run.err
+
+    info = json.loads(cli("index", "status", "-f", "json").out)
+    assert info["present"] is True and info["rows"] == 3 and info["path"] == str(target)
+    assert info["sha256"] == GOOD_SHA and info["source"] == server.url(at(GCS))
+    text = cli("index", "status").out
+    assert "present" in text and GOOD_SHA in text
+
+    run = cli("index", "fetch", "--url", server.base + GCS)  # present: no download
+    assert run.code == 0 and run.out.strip() == str(target) and "already present" in run.err
+
+
+def test_cli_fetch_failure_is_one_line(cli, server: LocalServer, isolated_home: Path) -> None:  # noqa: ANN001
+    run = cli("index", "fetch", "-q", "--url", server.base + GITHUB, "--timeout", "2")
+    assert run.code == 1
+    assert run.out == ""
+    assert run.err.count("\n") == 1 and run.err.startswith("idcseg: error: cannot fetch")
+    assert "HTTP 404" in run.err
+    assert json.loads(cli("index", "status", "-f", "json").out)["present"] is False
