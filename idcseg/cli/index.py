@@ -114,7 +114,8 @@ def status(
             f"folder     {segindex.root()}",
         ]
     else:
-        check = "verified" if info["sha256_verified"] else "computed (no published checksum)"
+        verified = info["sha256_verified"]
+        check = "matches the source's .sha256" if verified else "no published checksum"
         lines = [
             f"seg_index {info['version']}: present",
             f"path       {info['path']}",
