@@ -67,10 +67,6 @@ class Store:
         """Where transpiled SQL (and, with BigQuery, query results) are cached."""
         return self.folder / "cache"
 
-    def seg_index_path(self, version: str | None = None) -> Path:
-        """Where IDC's seg_index.parquet for idc-index-data *version* is kept once fetched."""
-        return self.folder / "seg_index" / (version or index_version()) / "seg_index.parquet"
-
     def exists(self) -> bool:
         """True once the store file has been created."""
         return self.path.is_file()

@@ -14,11 +14,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from httpserver import LocalServer
 
 from idcseg import segindex
 from idcseg.errors import IdcsegError
 from idcseg.store import index_dir, index_version
+from tests.httpserver import LocalServer
 
 VERSION = index_version()
 ROWS = [

@@ -111,8 +111,10 @@ class DuckDBEngine:
         store_path = self.store.ensure()
         folder = index_dir()
         self._schemas()  # refuses a release the embedded index does not hold
-        seg_index = self.store.seg_index_path()
-        seg_index_path = str(seg_index) if seg_index.is_file() else None
+        from .. import segindex
+
+        seg_index = segindex.path(folder=self.store.folder)
+        seg_index_path = str(seg_index) if seg_index else None
         paths = {"store": str(store_path), "index": str(folder), "seg_index": seg_index_path}
         key = render.cache_key(
             Query("duckdb/catalog.sql", paths), dataset=self.dataset, target="duckdb-catalog"
@@ -156,18 +158,19 @@ class DuckDBEngine:
 
     def _ensure_seg_index(self) -> None:
         """Fetch IDC's seg_index.parquet on first use of a filter that reads it."""
-        if self.store.seg_index_path().is_file():
-            return
         import sys
 
         from .. import segindex
+
+        if segindex.path(folder=self.store.folder):
+            return
 
         print(
             "idcseg: this filter reads IDC's seg_index, which is not stored yet; fetching it "
             "once (idcseg index fetch)",
             file=sys.stderr,
         )
-        segindex.fetch()
+        segindex.fetch(folder=self.store.folder)
         self.close()
 
     def run(self, query: Query) -> DuckDBResult:
