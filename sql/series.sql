@@ -44,7 +44,7 @@ SELECT
   selected.total_segments,
   selected.AlgorithmType,
   selected.AlgorithmName,
-  ARRAY_TO_STRING(selected.SegmentedPropertyType_CodeMeanings, ', ') AS structures,
+  NULLIF(ARRAY_TO_STRING(selected.SegmentedPropertyType_CodeMeanings, ', '), '') AS structures,
   selected.segmented_SeriesInstanceUID,
   selected.segmented_Modality,
   selected.instanceCount,

@@ -621,10 +621,18 @@ def dicom_all_schema() -> list[bigquery.SchemaField]:
             SchemaField("TrackingUID", "STRING"),
         ],
     )
+    referenced = SchemaField(
+        "ReferencedSeriesSequence",
+        "RECORD",
+        mode="REPEATED",
+        fields=[SchemaField("SeriesInstanceUID", "STRING")],
+    )
     return [
         *(SchemaField(name, "STRING") for name in strings),
+        SchemaField("SegmentationType", "STRING"),
         SchemaField("instance_size", "INTEGER"),
         segment,
+        referenced,
     ]
 
 
@@ -870,6 +878,10 @@ def dicom_all_rows(series: Iterable[Series], version: int = 25) -> list[dict[str
                     "crdc_instance_uuid": _crdc(sop),
                     "instance_size": 500_000 + 1000 * n,
                     "SegmentSequence": [_segment_item(seg) for seg in s.segments],
+                    "SegmentationType": s.segmentation_type,
+                    "ReferencedSeriesSequence": (
+                        [{"SeriesInstanceUID": s.segmented_series}] if s.segmented_series else []
+                    ),
                 }
             )
     return rows

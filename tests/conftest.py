@@ -58,6 +58,8 @@ def isolated_home(
     home = tmp_path_factory.mktemp("idcseg-home")
     monkeypatch.setenv("IDCSEG_HOME", str(home))
     monkeypatch.delenv("IDCSEG_ENGINE", raising=False)
+    # an accidental download must fail at once on this machine, never reach the network
+    monkeypatch.setenv("IDCSEG_INDEX_URLS", "http://127.0.0.1:9/{version}/seg_index.parquet")
     return home
 
 

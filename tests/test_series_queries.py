@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pandas as pd
 import pytest
 
 import idcseg
@@ -183,7 +184,7 @@ def test_viewer_urls_for_study_and_series(index_db) -> None:  # noqa: ANN001
     )
     assert row.ohif_v2_url == f"{base}/viewer/{study}?SeriesInstanceUID={seg}"
     assert row.Modality == "SEG" and bool(row.in_study)
-    assert row.slim_url is None or row.slim_url != row.slim_url  # NA
+    assert pd.isna(row.slim_url)
 
 
 def test_viewer_urls_pick_slim_for_slide_microscopy(index_db) -> None:  # noqa: ANN001

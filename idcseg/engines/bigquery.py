@@ -13,6 +13,7 @@ import json
 import math
 import os
 import time
+import warnings
 from importlib.util import find_spec
 from typing import Any
 
@@ -21,7 +22,7 @@ from ..errors import IdcsegError, UsageError
 from ..resultcache import ResultCache, cache_key
 from ..spec import Query, parameter_type, validate_dataset
 from ..store import Store
-from . import normalise_frame
+from . import normalise_frame, sql_kind
 
 ENDPOINT_ENV = "IDCSEG_BIGQUERY_ENDPOINT"
 PUBLIC_PROJECT = "bigquery-public-data"
@@ -55,8 +56,15 @@ def _python(value: Any) -> Any:
 class FrameResult:
     """Rows that arrived as a pandas DataFrame (from BigQuery or the result cache)."""
 
-    def __init__(self, frame: Any, *, cached: bool = False, estimate: cost.Estimate | None = None):
-        self.frame = frame
+    def __init__(
+        self,
+        frame: Any,
+        *,
+        kinds: dict[str, str] | None = None,
+        cached: bool = False,
+        estimate: cost.Estimate | None = None,
+    ):
+        self.frame = normalise_frame(frame, kinds)
         self.cached = cached
         self.estimate = estimate
         self.columns: list[str] = [str(c) for c in frame.columns]
@@ -69,7 +77,7 @@ class FrameResult:
 
     def to_pandas(self) -> Any:
         """All rows as a DataFrame with nullable dtypes."""
-        return normalise_frame(self.frame)
+        return self.frame
 
     def to_arrow(self) -> Any:
         """All rows as a pyarrow Table."""
@@ -216,8 +224,13 @@ class BigQueryEngine:
     # -- queries ----------------------------------------------------------------------------
 
     def sql(self, query: Query) -> str:
-        """The BigQuery SQL of *query* for this dataset's columns."""
-        return render.render(query, dataset=self.dataset, target="bigquery", columns=self.columns())
+        """The BigQuery SQL of *query* for this dataset's columns, as sent.
+
+        Comment lines are dropped: template headers name @parameters, and some BigQuery front
+        ends (emulators) count those as placeholders.
+        """
+        text = render.render(query, dataset=self.dataset, target="bigquery", columns=self.columns())
+        return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
 
     @staticmethod
     def parameters(query: Query) -> list[Any]:
@@ -259,12 +272,15 @@ class BigQueryEngine:
                 return FrameResult(frame, cached=True)
         estimate = self.estimate(query)
         cost.check(estimate, self.max_bytes)
-        frame = self._execute(sql, query, estimate)
+        frame, kinds = self._execute(sql, query, estimate)
+        result = FrameResult(frame, kinds=kinds, estimate=estimate)
         if self.cache:
-            results.put(key, frame)
-        return FrameResult(frame, estimate=estimate)
+            results.put(key, result.frame)
+        return result
 
-    def _execute(self, sql: str, query: Query, estimate: cost.Estimate) -> Any:
+    def _execute(
+        self, sql: str, query: Query, estimate: cost.Estimate
+    ) -> tuple[Any, dict[str, str]]:
         from google.cloud import bigquery
 
         config = bigquery.QueryJobConfig(
@@ -274,12 +290,19 @@ class BigQueryEngine:
             job = self.client.query(sql, job_config=config)
             rows = job.result()
             storage = find_spec("google.cloud.bigquery_storage") is not None
-            frame = rows.to_dataframe(create_bqstorage_client=storage)
+            with warnings.catch_warnings():  # the client suggests pandas-gbq; this is the same API
+                warnings.simplefilter("ignore", PendingDeprecationWarning)
+                frame = rows.to_dataframe(create_bqstorage_client=storage)
         except IdcsegError:
             raise
         except Exception as exc:
             raise cost.interpret_job_error(exc, estimate, self.max_bytes) from None
-        return restore_column_names(frame, sql)
+        frame = restore_column_names(frame, sql)
+        kinds = {
+            name: sql_kind(field.field_type) if field.mode != "REPEATED" else "other"
+            for name, field in zip(frame.columns, rows.schema, strict=True)
+        }
+        return frame, kinds
 
 
 def restore_column_names(frame: Any, sql: str) -> Any:

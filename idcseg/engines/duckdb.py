@@ -8,6 +8,7 @@ and cached, then run with bound parameters: a value never enters SQL text.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -17,7 +18,7 @@ from ..errors import IdcsegError, StoreBusyError
 from ..spec import Query, validate_dataset
 from ..sqlcache import SqlCache
 from ..store import Store, index_dir, is_lock_error
-from . import normalise_frame
+from . import normalise_frame, sql_kind
 
 
 def _literal(value: object) -> str:
@@ -42,6 +43,7 @@ class DuckDBResult:
     def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
         self._cursor = cursor
         self.columns: list[str] = [d[0] for d in cursor.description or []]
+        self.kinds = {d[0]: sql_kind(str(d[1])) for d in cursor.description or []}
 
     def rows(self) -> list[tuple[Any, ...]]:
         """All rows as tuples of Python values."""
@@ -54,7 +56,7 @@ class DuckDBResult:
 
     def to_pandas(self) -> Any:
         """All rows as a pandas DataFrame with nullable dtypes."""
-        return normalise_frame(self._cursor.fetchdf())
+        return normalise_frame(self._cursor.fetchdf(), self.kinds)
 
 
 class DuckDBEngine:
@@ -62,15 +64,28 @@ class DuckDBEngine:
 
     Args:
         store: the local store (default: ``$IDCSEG_HOME`` or the user data folder).
+        index_folder: a folder holding an ``idc_index.parquet`` to use instead of the installed
+            idc-index-data wheel's (e.g. a test world, or another release's files).
+        fetch_seg_index: download IDC's seg_index.parquet on first use of a filter that reads
+            it (default: yes with the wheel's index, no with *index_folder*); without it,
+            those filters see the segment rows of the local store only.
         dataset: ``idc_current`` or ``idc_vNN``; the embedded index is the release of the
             installed idc-index-data wheel, visible under both names.
     """
 
     name = "duckdb"
 
-    def __init__(self, store: Store | None = None, dataset: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Store | None = None,
+        dataset: str | None = None,
+        index_folder: Path | str | None = None,
+        fetch_seg_index: bool | None = None,
+    ) -> None:
         self.store = store or Store()
         self.dataset = validate_dataset(dataset)
+        self.index_folder = Path(index_folder) if index_folder is not None else None
+        self.fetch_seg_index = index_folder is None if fetch_seg_index is None else fetch_seg_index
         self._sql = SqlCache(self.store.cache_dir / "sql")
         self._con: duckdb.DuckDBPyConnection | None = None
 
@@ -97,7 +112,7 @@ class DuckDBEngine:
         return {
             "idc_release": self.release,
             "idc_index_data": index_version(),
-            "index": str(index_dir() / "idc_index.parquet"),
+            "index": str((self.index_folder or index_dir()) / "idc_index.parquet"),
             "store": str(self.store.path),
         }
 
@@ -109,7 +124,7 @@ class DuckDBEngine:
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         store_path = self.store.ensure()
-        folder = index_dir()
+        folder = self.index_folder or index_dir()
         self._schemas()  # refuses a release the embedded index does not hold
         from .. import segindex
 
@@ -145,6 +160,7 @@ class DuckDBEngine:
         return template.render(
             store_path=paths["store"],
             index_dir=paths["index"],
+            index_files=sorted(p.name for p in Path(str(paths["index"])).glob("*.parquet")),
             seg_index_path=paths["seg_index"],
             schemas=self._schemas(),
         )
@@ -175,7 +191,7 @@ class DuckDBEngine:
 
     def run(self, query: Query) -> DuckDBResult:
         """Execute *query* with its parameters bound; return the pending result."""
-        if query.structure.get("f", {}).get("seg_index"):
+        if self.fetch_seg_index and query.structure.get("f", {}).get("seg_index"):
             self._ensure_seg_index()
         sql = self.sql(query)
         con = self.connection()

@@ -39,9 +39,8 @@ CREATE VIEW "bigquery-public-data".{{ schema }}.dicom_all AS
 CREATE VIEW "bigquery-public-data".{{ schema }}.segmentations AS
   SELECT * FROM store.main.segmentations;
 
-CREATE VIEW "bigquery-public-data".{{ schema }}.collections_index AS
-  SELECT * FROM read_parquet({{ (index_dir ~ "/collections_index.parquet") | literal }});
-
-CREATE VIEW "bigquery-public-data".{{ schema }}.analysis_results_index AS
-  SELECT * FROM read_parquet({{ (index_dir ~ "/analysis_results_index.parquet") | literal }});
+{% for name in ("collections_index", "analysis_results_index") if name ~ ".parquet" in index_files %}
+CREATE VIEW "bigquery-public-data".{{ schema }}.{{ name }} AS
+  SELECT * FROM read_parquet({{ (index_dir ~ "/" ~ name ~ ".parquet") | literal }});
+{% endfor %}
 {% endfor %}

@@ -20,32 +20,73 @@
 {% import "macros/idc.sql" as idc with context %}
 {% import "macros/segments.sql" as segments with context %}
 
+{#- Distinct meanings are collected with SELECT DISTINCT, then ARRAY_AGG: the same result as
+    ARRAY_AGG(DISTINCT m IGNORE NULLS ORDER BY m), in a form every engine here runs alike. -#}
 {%- macro seg_index_aggregate(where) -%}
-    SELECT
-      SeriesInstanceUID,
-      MIN(SegmentationType) AS SegmentationType,
-      COUNT(DISTINCT SegmentNumber) AS total_segments,
-      STRING_AGG(DISTINCT SegmentAlgorithmType, ',' ORDER BY SegmentAlgorithmType) AS AlgorithmType,
-      STRING_AGG(DISTINCT SegmentAlgorithmName, ',' ORDER BY SegmentAlgorithmName) AS AlgorithmName,
-      MIN(segmented_SeriesInstanceUID) AS segmented_SeriesInstanceUID,
-      ARRAY_AGG(DISTINCT category_meaning IGNORE NULLS ORDER BY category_meaning) AS SegmentedPropertyCategory_CodeMeanings,
-      ARRAY_AGG(DISTINCT type_meaning IGNORE NULLS ORDER BY type_meaning) AS SegmentedPropertyType_CodeMeanings,
-      ARRAY_AGG(DISTINCT region_meaning IGNORE NULLS ORDER BY region_meaning) AS AnatomicRegion_CodeMeanings
-    FROM ({{ segments.segment_rows() }}
-    ) AS rows
-    WHERE {{ where }}
-    GROUP BY SeriesInstanceUID
+    (
+      WITH
+        seg_rows AS (
+          SELECT *
+          FROM ({{ segments.segment_rows() }}
+          ) AS r
+          WHERE {{ where }}
+        ),
+        per_series AS (
+          SELECT
+            SeriesInstanceUID,
+            MIN(SegmentationType) AS SegmentationType,
+            COUNT(DISTINCT SegmentNumber) AS total_segments,
+            STRING_AGG(DISTINCT SegmentAlgorithmType, ',' ORDER BY SegmentAlgorithmType) AS AlgorithmType,
+            STRING_AGG(DISTINCT SegmentAlgorithmName, ',' ORDER BY SegmentAlgorithmName) AS AlgorithmName,
+            MIN(segmented_SeriesInstanceUID) AS segmented_SeriesInstanceUID
+          FROM seg_rows
+          GROUP BY SeriesInstanceUID
+        ),
+        meanings AS (
+          SELECT DISTINCT SeriesInstanceUID, 'category' AS kind, category_meaning AS meaning
+          FROM seg_rows WHERE category_meaning IS NOT NULL
+          UNION ALL
+          SELECT DISTINCT SeriesInstanceUID, 'type' AS kind, type_meaning AS meaning
+          FROM seg_rows WHERE type_meaning IS NOT NULL
+          UNION ALL
+          SELECT DISTINCT SeriesInstanceUID, 'region' AS kind, region_meaning AS meaning
+          FROM seg_rows WHERE region_meaning IS NOT NULL
+        ),
+        arrays AS (
+          SELECT
+            SeriesInstanceUID,
+            ARRAY_AGG(IF(kind = 'category', meaning, NULL) IGNORE NULLS ORDER BY meaning) AS categories,
+            ARRAY_AGG(IF(kind = 'type', meaning, NULL) IGNORE NULLS ORDER BY meaning) AS types,
+            ARRAY_AGG(IF(kind = 'region', meaning, NULL) IGNORE NULLS ORDER BY meaning) AS regions
+          FROM meanings
+          GROUP BY SeriesInstanceUID
+        )
+      SELECT
+        per_series.SeriesInstanceUID,
+        per_series.SegmentationType,
+        per_series.total_segments,
+        per_series.AlgorithmType,
+        per_series.AlgorithmName,
+        per_series.segmented_SeriesInstanceUID,
+        arrays.categories AS SegmentedPropertyCategory_CodeMeanings,
+        arrays.types AS SegmentedPropertyType_CodeMeanings,
+        arrays.regions AS AnatomicRegion_CodeMeanings
+      FROM per_series
+      LEFT JOIN arrays ON arrays.SeriesInstanceUID = per_series.SeriesInstanceUID
+    )
 {%- endmacro -%}
 
 {%- macro seg_index(cte) -%}
 {%- if target == "bigquery" %}
-{{ seg_index_aggregate("SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM " ~ cte ~ ")") }}
+    SELECT *
+    FROM {{ seg_index_aggregate("SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM " ~ cte ~ ")") }}
 {%- else %}
     SELECT *
     FROM `local.main.idc_seg_index`
     WHERE SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM {{ cte }})
     UNION ALL
-{{ seg_index_aggregate("SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM " ~ cte ~ ") AND SeriesInstanceUID NOT IN (SELECT SeriesInstanceUID FROM `local.main.idc_seg_index`)") }}
+    SELECT *
+    FROM {{ seg_index_aggregate("SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM " ~ cte ~ ") AND SeriesInstanceUID NOT IN (SELECT SeriesInstanceUID FROM `local.main.idc_seg_index`)") }}
 {%- endif %}
 {%- endmacro -%}
 
