@@ -73,6 +73,11 @@ class Estimate:
         return f"{human(self.bytes)} (≈ ${self.usd:.4f} on demand at ${USD_PER_TIB}/TiB)"
 
 
+def estimate_from_job(job: object) -> Estimate:
+    """The estimate a (dry-run) BigQuery job reports; unknown counts as 0 bytes."""
+    return Estimate(int(getattr(job, "total_bytes_processed", None) or 0))
+
+
 class CostLimitError(IdcsegError):
     """A query would scan (or did try to scan) more than ``--max-bytes`` allows."""
 

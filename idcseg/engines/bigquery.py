@@ -259,7 +259,7 @@ class BigQueryEngine:
             raise
         except Exception as exc:
             raise cost.interpret_job_error(exc, None, self.max_bytes) from None
-        return cost.Estimate(int(job.total_bytes_processed or 0))
+        return cost.estimate_from_job(job)
 
     def run(self, query: Query) -> FrameResult:
         """Run *query* under the cost cap (or return its cached result)."""

@@ -1,0 +1,227 @@
+"""The BigQuery engine as a user meets it: CLI, cost guard, cache, drift, bad input.
+
+Everything runs against bqemulator on 127.0.0.1 through the real google-cloud-bigquery client.
+What the emulator cannot show — real bytes processed, a maximum_bytes_billed refusal — is
+tested by giving the cost step real client job objects and API errors to interpret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.api_core import exceptions as api_exceptions
+from google.cloud import bigquery
+
+from idcseg import cost, spec
+from idcseg.engines.bigquery import BigQueryEngine
+from idcseg.store import Store
+from tests.conftest import run_cli
+
+SEG2 = "2.25.2.1.2"  # the legacy SRT-coded LIDC SEG of the fixture world
+
+
+@pytest.fixture
+def bq_env(bq_emulator: Any, bq_idc: Any) -> dict[str, str]:
+    """Environment pointing the CLI at the emulator."""
+    return {"IDCSEG_BIGQUERY_ENDPOINT": bq_emulator.endpoint, "GOOGLE_CLOUD_PROJECT": "idcseg-test"}
+
+
+def engine(client: Any, tmp_path: Path, dataset: str = "idc_v25", **options: Any) -> BigQueryEngine:
+    return BigQueryEngine(dataset, client=client, store=Store(tmp_path), **options)
+
+
+def test_cli_series_and_find_on_bigquery(bq_env: dict[str, str]) -> None:
+    run = run_cli(
+        "series",
+        "--engine",
+        "bigquery",
+        "--idc-version",
+        "25",
+        "-c",
+        "lidc_idri",
+        "-f",
+        "json",
+        env=bq_env,
+    )
+    assert run.code == 0, run.err
+    rows = json.loads(run.out)
+    assert {r["SeriesInstanceUID"] for r in rows} == {"2.25.2.1.2", "2.25.2.1.3"}
+    found = run_cli(
+        "find",
+        "--engine",
+        "bigquery",
+        "--idc-version",
+        "25",
+        "--structure",
+        "SCT:27925004",
+        "-f",
+        "json",
+        env=bq_env,
+    )
+    assert found.code == 0, found.err
+    (row,) = json.loads(found.out)
+    assert row["SeriesInstanceUID"] == SEG2 and row["structure_code"] == "SRT:M-03010"
+    assert row["SegmentLabel"] == "Nodule 1"
+    assert row["viewer_url"].endswith(f"?seriesInstanceUID={SEG2},2.25.2.1.1")
+
+
+def test_cli_dry_run_prints_the_estimate_and_runs_nothing(
+    bq_env: dict[str, str], tmp_path: Path
+) -> None:
+    run = run_cli(
+        "summary",
+        "--engine",
+        "bigquery",
+        "--idc-version",
+        "25",
+        "--dry-run",
+        env={**bq_env, "IDCSEG_HOME": str(tmp_path)},
+    )
+    assert run.code == 0, run.err
+    assert run.out == "" and run.err.startswith("dry run: this query would scan ")
+    assert "$" in run.err and "TiB" in run.err
+    assert not list((tmp_path / "cache").glob("bigquery/results/*.parquet"))
+
+
+def test_results_are_cached_and_refreshed(bq_client: Any, bq_idc: Any, tmp_path: Path) -> None:
+    query = spec.series_query(spec.SeriesFilter.build(collection="nlst"))
+    first = engine(bq_client, tmp_path).run(query)
+    assert not first.cached and first.estimate is not None
+    again = engine(bq_client, tmp_path).run(query)
+    assert again.cached and again.to_pandas().equals(first.to_pandas())
+    assert not engine(bq_client, tmp_path, refresh=True).run(query).cached
+    assert not engine(bq_client, tmp_path, cache=False).run(query).cached
+
+
+def test_current_entries_expire_pinned_ones_do_not(
+    bq_client: Any, bq_idc: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from idcseg.resultcache import ResultCache
+
+    query = spec.summary_query(spec.SeriesFilter.build())
+    engine(bq_client, tmp_path).run(query)
+    cache = ResultCache(tmp_path / "cache" / "bigquery" / "results")
+    (entry,) = cache.folder.glob("*.parquet")
+    old = entry.stat().st_mtime - 10 * 86400
+    os.utime(entry, (old, old))
+    assert cache.get(entry.stem, "idc_v25") is not None
+    assert cache.get(entry.stem, "idc_current") is None
+
+
+def test_over_the_cap_is_refused_before_running() -> None:
+    with pytest.raises(cost.CostLimitError) as refused:
+        cost.check(cost.Estimate(3 * 10**12), max_bytes=25 * 10**9)
+    message = str(refused.value)
+    assert "would scan 3.0 TB" in message and "--max-bytes" in message and "$" in message
+
+
+def test_a_real_dry_run_job_is_read_for_bytes() -> None:
+    """A QueryJob as the API returns it for a dry run of a large scan."""
+    client = bigquery.Client(project="p", credentials=_anonymous())
+    job = bigquery.QueryJob.from_api_repr(
+        {
+            "jobReference": {"projectId": "p", "jobId": "j"},
+            "configuration": {"query": {"query": "SELECT 1"}, "dryRun": True},
+            "statistics": {"query": {"totalBytesProcessed": str(7 * 2**40)}},
+            "status": {"state": "DONE"},
+        },
+        client,
+    )
+    estimate = cost.estimate_from_job(job)
+    assert estimate.bytes == 7 * 2**40 and round(estimate.usd, 2) == 43.75
+
+
+def test_a_maximum_bytes_billed_refusal_is_reported_with_the_flag() -> None:
+    refusal = api_exceptions.BadRequest(
+        "Query exceeded limit for bytes billed: 25000000000. 60000000000 or higher required.",
+        errors=[{"reason": "bytesBilledLimitExceeded", "message": "Query exceeded limit"}],
+    )
+    error = cost.interpret_job_error(refusal, cost.Estimate(60 * 10**9), 25 * 10**9)
+    assert isinstance(error, cost.CostLimitError)
+    assert "60.0 GB" in str(error) and "--max-bytes" in str(error)
+    other = cost.interpret_job_error(api_exceptions.BadRequest("Unrecognized name: foo"), None, 1)
+    assert not isinstance(other, cost.CostLimitError) and "Unrecognized name: foo" in str(other)
+
+
+@pytest.mark.parametrize("text", ["25GB", "1.5TiB", "500 MB", 1000])
+def test_sizes_parse(text: Any) -> None:
+    assert cost.parse_bytes(text) > 0
+
+
+@pytest.mark.parametrize("text", ["lots", "-1GB", "0", "5 parsecs"])
+def test_bad_sizes_are_refused(text: str) -> None:
+    with pytest.raises(spec.UsageError):
+        cost.parse_bytes(text)
+
+
+def test_an_older_release_adapts_and_names_what_it_lacks(
+    bq_client: Any, bq_idc: Any, tmp_path: Path
+) -> None:
+    old = engine(bq_client, tmp_path, dataset="idc_v12")
+    assert "SeriesInstanceUID" not in old.columns()["segmentations"]
+    rows = old.run(
+        spec.find_query(spec.SeriesFilter.build(), spec.SegmentFilter.build(structure="Liver"))
+    ).to_pandas()
+    assert list(rows.SeriesInstanceUID) == ["2.25.1.1.2"]  # found through dicom_all by SOP UID
+    with pytest.raises(
+        spec.UsageError, match="idc_v12 has no column segmentations.SegmentAlgorithmName"
+    ):
+        old.run(
+            spec.find_query(spec.SeriesFilter.build(), spec.SegmentFilter.build(algorithm_name="x"))
+        )
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "x'; DROP TABLE t; --",
+        "`bigquery-public-data`",
+        "--",
+        ";",
+        "\u00c5ngstr\u00f6m \u2713",
+        "a" * 10_000,
+        "\\'",
+    ],
+)
+def test_hostile_values_travel_as_parameters_and_match_nothing(
+    bq_client: Any, bq_idc: Any, tmp_path: Path, hostile: str
+) -> None:
+    e = engine(bq_client, tmp_path, cache=False)
+    f = spec.SeriesFilter.build(collection=hostile, description=hostile, patient=hostile)
+    assert e.run(spec.series_query(f)).to_pandas().empty
+    g = spec.SegmentFilter.build(structure=hostile, algorithm_name=hostile)
+    assert e.run(spec.find_query(spec.SeriesFilter.build(), g)).to_pandas().empty
+    assert len(e.run(spec.series_query(spec.SeriesFilter.build())).to_pandas()) == 5  # still there
+
+
+@pytest.mark.parametrize(
+    "dataset", ["idc_v25; DROP", "bigquery-public-data.idc_v25", "v", "idc_vx"]
+)
+def test_bad_datasets_are_refused_before_any_call(dataset: str) -> None:
+    with pytest.raises(spec.UsageError):
+        BigQueryEngine(dataset, client=object())
+    run = run_cli("series", "--engine", "bigquery", "--idc-version", dataset)
+    assert run.code == 2 and "not an IDC release" in run.err and "Traceback" not in run.err
+
+
+def test_missing_credentials_or_project_is_one_clear_line(tmp_path: Path) -> None:
+    env = {
+        "GOOGLE_CLOUD_PROJECT": "",
+        "GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "none.json"),
+        "CLOUDSDK_CONFIG": str(tmp_path),
+        "IDCSEG_BIGQUERY_ENDPOINT": "",
+    }
+    run = run_cli("series", "--engine", "bigquery", "--limit", "1", env=env)
+    assert run.code == 2, run.err
+    (line,) = run.err.strip().splitlines()
+    assert line.startswith("idcseg: error: ") and ("credentials" in line or "project" in line)
+
+
+def _anonymous() -> Any:
+    from google.auth.credentials import AnonymousCredentials
+
+    return AnonymousCredentials()
