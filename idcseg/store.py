@@ -86,7 +86,9 @@ class Store:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise IdcsegError(f"cannot create the store folder {self.folder}: {exc.strerror}") from None
+            raise IdcsegError(
+                f"cannot create the store folder {self.folder}: {exc.strerror}"
+            ) from None
         tmp = self.path.with_name(f".store.{os.getpid()}.duckdb")
         try:
             con = duckdb.connect(str(tmp))
