@@ -58,6 +58,7 @@ HEADER_STOP_TAG = 0x52000000
 BACKGROUND_CODE = ("125040", "DCM")
 VIEWER_BASE = "https://viewer.imaging.datacommons.cancer.gov/viewer/"
 _DEFLATED = "1.2.840.10008.1.2.1.99"
+_NATIVE_LITTLE_ENDIAN = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
 
 #: The columns of the store's ``segmentations`` table (IDC's view), in order.
 SEGMENTATION_COLUMNS = (
@@ -194,6 +195,7 @@ def _parse(fp: IO[bytes], *, prefix: bool) -> Dataset:
         sop = _sop_class(ds)
     except Exception as exc:
         raise Malformed(f"unreadable SOPClassUID: {exc}") from None
+    header_end = fp.tell()
     ended = not fp.read(4)
     if sop is None:
         if ended:
@@ -209,7 +211,82 @@ def _parse(fp: IO[bytes], *, prefix: bool) -> Dataset:
             raise short("before SegmentSequence")
     elif ended:
         raise short("before the pixel data")
+    elif not prefix:
+        _check_pixel_data_end(fp, ds, transfer_syntax, header_end)
     return ds
+
+
+_PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"
+_SCAN_CHUNK = 1 << 20
+
+
+def _check_pixel_data_end(
+    fp: IO[bytes], ds: Dataset, transfer_syntax: str | None, header_end: int
+) -> None:
+    """Raise :class:`Truncated` when native pixel data runs past the end of the file.
+
+    The header announces how many bytes of pixel data follow (Rows × Columns × frames × bits).
+    PixelData is the last element, so in a whole file its tag sits exactly that far (plus its
+    own 8- or 12-byte header) before the end: one small read confirms it. Only when it is not
+    there (a cut file, or one with trailing padding or padded frames) is the rest of the file
+    scanned for a PixelData element that fits. Encapsulated (compressed) pixel data and
+    big-endian files are not checked.
+    """
+    need = _native_pixel_bytes(ds, transfer_syntax)
+    if need is None:
+        return
+    need += need % 2
+    implicit = transfer_syntax == "1.2.840.10008.1.2"
+    head = 8 if implicit else 12
+    size = fp.seek(0, io.SEEK_END)
+    if size - header_end < need + head:
+        raise Truncated(f"the file ends inside the pixel data ({size - header_end} bytes left)")
+    fp.seek(size - need - head)
+    if _pixel_data_length(fp.read(head), implicit) == need:
+        return
+    fp.seek(header_end)
+    position, carry = header_end, b""
+    while chunk := fp.read(_SCAN_CHUNK):
+        data = carry + chunk
+        base = position - len(carry)
+        hit = data.find(_PIXEL_DATA_TAG)
+        while 0 <= hit <= len(data) - head:
+            length = _pixel_data_length(data[hit : hit + head], implicit)
+            if length is not None and length >= need and base + hit + head + length <= size:
+                return
+            hit = data.find(_PIXEL_DATA_TAG, hit + 1)
+        carry = data[-(head - 1) :]
+        position += len(chunk)
+    raise Truncated("the file ends inside the pixel data")
+
+
+def _pixel_data_length(raw: bytes, implicit: bool) -> int | None:
+    """The value length of a little-endian (7FE0,0010) element header in *raw*, else None."""
+    if len(raw) < (8 if implicit else 12) or raw[:4] != _PIXEL_DATA_TAG:
+        return None
+    if implicit:
+        return int.from_bytes(raw[4:8], "little")
+    if raw[4:8] not in (b"OB\0\0", b"OW\0\0"):
+        return None
+    return int.from_bytes(raw[8:12], "little")
+
+
+def _native_pixel_bytes(ds: Dataset, transfer_syntax: str | None) -> int | None:
+    """Bytes of uncompressed pixel data the header announces; ``None`` when the pixel data is
+    encapsulated, big endian, or the header does not say."""
+    if not transfer_syntax or transfer_syntax not in _NATIVE_LITTLE_ENDIAN:
+        return None
+    try:
+        bits = (
+            int(ds.Rows)
+            * int(ds.Columns)
+            * int(ds.get("NumberOfFrames") or 1)
+            * int(ds.get("SamplesPerPixel") or 1)
+            * int(ds.BitsAllocated)
+        )
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return (bits + 7) // 8
 
 
 def read_header(source: str | os.PathLike[str] | IO[bytes]) -> Dataset:

@@ -139,9 +139,9 @@ class Seg:
                 [code_item(self.region_modifier)]
             )
         if self.type_modifier is not None:
-            desc.SegmentedPropertyTypeCodeSequence[0].SegmentedPropertyTypeModifierCodeSequence = (
-                Sequence([code_item(self.type_modifier)])
-            )
+            desc.SegmentedPropertyTypeCodeSequence[
+                0
+            ].SegmentedPropertyTypeModifierCodeSequence = Sequence([code_item(self.type_modifier)])
         if self.description is not None:
             desc.SegmentDescription = self.description
         return desc
@@ -187,13 +187,38 @@ CASES: list[Case] = [
         "binary_multi",
         "BINARY",
         [
-            Seg(1, "Liver", ANATOMICAL_STRUCTURE, LIVER, "AUTOMATIC", "TotalSegmentator",
-                region=ABDOMEN, tracking_id="liver-1", tracking_uid=generate_uid(),
-                description="whole liver"),
-            Seg(2, "Kidney L", ANATOMICAL_STRUCTURE, KIDNEY, "SEMIAUTOMATIC", "SlicerEditor",
-                type_modifier=LEFT),
-            Seg(3, "Kidney R", ANATOMICAL_STRUCTURE, KIDNEY, "SEMIAUTOMATIC", "SlicerEditor",
-                type_modifier=RIGHT, region=ABDOMEN, region_modifier=RIGHT),
+            Seg(
+                1,
+                "Liver",
+                ANATOMICAL_STRUCTURE,
+                LIVER,
+                "AUTOMATIC",
+                "TotalSegmentator",
+                region=ABDOMEN,
+                tracking_id="liver-1",
+                tracking_uid=generate_uid(),
+                description="whole liver",
+            ),
+            Seg(
+                2,
+                "Kidney L",
+                ANATOMICAL_STRUCTURE,
+                KIDNEY,
+                "SEMIAUTOMATIC",
+                "SlicerEditor",
+                type_modifier=LEFT,
+            ),
+            Seg(
+                3,
+                "Kidney R",
+                ANATOMICAL_STRUCTURE,
+                KIDNEY,
+                "SEMIAUTOMATIC",
+                "SlicerEditor",
+                type_modifier=RIGHT,
+                region=ABDOMEN,
+                region_modifier=RIGHT,
+            ),
         ],
     ),
     Case(
@@ -205,18 +230,41 @@ CASES: list[Case] = [
         "labelmap",
         "LABELMAP",
         [
-            Seg(1, "Lung L", ANATOMICAL_STRUCTURE_DCMQI, LUNG, "AUTOMATIC", "nnU-Net",
-                type_modifier=LEFT),
-            Seg(2, "Lung R", ANATOMICAL_STRUCTURE_DCMQI, LUNG, "AUTOMATIC", "nnU-Net",
-                type_modifier=RIGHT),
+            Seg(
+                1,
+                "Lung L",
+                ANATOMICAL_STRUCTURE_DCMQI,
+                LUNG,
+                "AUTOMATIC",
+                "nnU-Net",
+                type_modifier=LEFT,
+            ),
+            Seg(
+                2,
+                "Lung R",
+                ANATOMICAL_STRUCTURE_DCMQI,
+                LUNG,
+                "AUTOMATIC",
+                "nnU-Net",
+                type_modifier=RIGHT,
+            ),
         ],
     ),
     Case(
         "legacy_srt",
         "BINARY",
         [
-            Seg(1, "Nodule 1", SRT_MORPH_ALTERED, SRT_NODULE, "MANUAL", region=SRT_LUNG,
-                region_modifier=SRT_LEFT, tracking_id="Nodule 1", tracking_uid=generate_uid()),
+            Seg(
+                1,
+                "Nodule 1",
+                SRT_MORPH_ALTERED,
+                SRT_NODULE,
+                "MANUAL",
+                region=SRT_LUNG,
+                region_modifier=SRT_LEFT,
+                tracking_id="Nodule 1",
+                tracking_uid=generate_uid(),
+            ),
         ],
         edit=_refs_as_source_images,
     ),
