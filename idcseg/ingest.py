@@ -603,34 +603,42 @@ def _store_batch(
     busy_timeout: float,
     report: IngestReport,
 ) -> None:
-    """Write *batch*; if the database refuses it, retry file by file and fail only the culprits."""
-    import duckdb
+    """Write *batch*; if the database refuses it, retry file by file and fail only the culprits.
 
+    Ctrl-C is held back until the batch is committed and counted.
+    """
     con = _connect(store, busy_timeout, report)
     try:
-        try:
-            with _sigint_held():
-                written = _write(con, batch, local)
-        except (duckdb.IOException, duckdb.FatalException) as exc:
-            raise IdcsegError(f"cannot write to the store {store.path}: {exc}") from None
-        except duckdb.Error:
-            written = None
-        if written is not None:
-            _count(report, batch, local, written)
-            return
-        for rec in batch:
-            try:
-                with _sigint_held():
-                    written = _write(con, [rec], local)
-            except (duckdb.IOException, duckdb.FatalException) as exc:
-                raise IdcsegError(f"cannot write to the store {store.path}: {exc}") from None
-            except duckdb.Error as exc:
-                message = str(exc).strip().splitlines()[0]
-                report.fail(rec.path, "StoreError", f"cannot store: {message}")
-                continue
-            _count(report, [rec], local, written)
+        with _sigint_held():
+            if not _try_write(con, store, batch, local, report, alone=False):
+                for rec in batch:
+                    _try_write(con, store, [rec], local, report, alone=True)
     finally:
         con.close()
+
+
+def _try_write(
+    con: Any,
+    store: Store,
+    records: list[_Parsed],
+    local: set[str],
+    report: IngestReport,
+    *,
+    alone: bool,
+) -> bool:
+    import duckdb
+
+    try:
+        written = _write(con, records, local)
+    except (duckdb.IOException, duckdb.FatalException) as exc:
+        raise IdcsegError(f"cannot write to the store {store.path}: {exc}") from None
+    except duckdb.Error as exc:
+        if alone:
+            message = str(exc).strip().splitlines()[0]
+            report.fail(records[0].path, "StoreError", f"cannot store: {message}")
+        return False
+    _count(report, records, local, written)
+    return True
 
 
 def _count(report: IngestReport, batch: list[_Parsed], local: set[str], written: int) -> None:

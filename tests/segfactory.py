@@ -158,13 +158,14 @@ class Case:
 
 
 def _drop_optional(ds: Dataset) -> None:
-    """Remove optional series attributes and the reference to the segmented series."""
+    """Remove optional series attributes and every reference to the source images."""
     for keyword in (
         "SeriesDescription",
         "BodyPartExamined",
         "StudyDescription",
         "SeriesDate",
         "ReferencedSeriesSequence",
+        "SourceImageSequence",
     ):
         if keyword in ds:
             delattr(ds, keyword)
@@ -327,3 +328,23 @@ def make_all(folder: Path, n_slices: int = 3) -> dict[str, Path]:
     """The CT series under ``folder/ct`` and one SEG per case under ``folder/seg``."""
     ct = make_ct_series(folder / "ct", n_slices)
     return {case.name: make_seg(case, ct, folder / "seg" / f"{case.name}.dcm") for case in CASES}
+
+
+def clone_seg(
+    src: Path,
+    dst: Path,
+    *,
+    sop_instance_uid: str | None = None,
+    series_instance_uid: str | None = None,
+    edit: Callable[[Dataset], None] | None = None,
+) -> Path:
+    """Copy the SEG *src* to *dst* with a new SOPInstanceUID (and series, unless given)."""
+    ds = pydicom.dcmread(src)
+    ds.SOPInstanceUID = sop_instance_uid or generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.SeriesInstanceUID = series_instance_uid or generate_uid()
+    if edit is not None:
+        edit(ds)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(dst, enforce_file_format=True)
+    return dst
