@@ -11,6 +11,14 @@ import segfactory
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_store(tmp_path_factory: pytest.TempPathFactory):
+    """A fallback store for the whole session, should a test undo its own setting."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IDCSEG_HOME", str(tmp_path_factory.mktemp("idcseg-session-home")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _private_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own store: the real one is never touched."""
