@@ -29,9 +29,7 @@ def template_dir() -> Path:
 
 def template_names() -> list[str]:
     """User-facing templates (macros excluded), without the ``.sql`` suffix."""
-    return sorted(
-        p.stem for p in template_dir().glob("*.sql") if p.name != "macros.sql"
-    )
+    return sorted(p.stem for p in template_dir().glob("*.sql") if p.name != "macros.sql")
 
 
 @cache
