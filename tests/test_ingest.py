@@ -245,7 +245,7 @@ def test_mixed_folder_reports_failures_and_stores_the_rest(corpus, tmp_path):
         "NotDicom": 1,
         "NotSegmentation": 1,
         "Truncated": 1,
-        "OSError": 1,
+        "Unreadable": 1,
     }
     assert count("instances") == 5
     assert_consistent()
