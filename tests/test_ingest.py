@@ -436,3 +436,19 @@ def test_engine_sees_ingested_rows(seg_dir):
         engine.close()
     assert n == 3
     assert series == [("SEG", 1)]
+
+
+def test_symlinks_and_repeated_paths_are_read_once(corpus, tmp_path):
+    folder = tmp_path / "links"
+    folder.mkdir()
+    target = shutil.copy(corpus.segs["legacy_srt"], folder / "real.dcm")
+    (folder / "link.dcm").symlink_to(target)
+    report = ingest([folder, target, folder / "link.dcm"], progress=False)
+    assert (report.files_seen, report.files_ingested) == (1, 1)
+    assert query("SELECT location FROM instances") == [{"location": str(Path(target).resolve())}]
+
+
+def test_empty_folder_writes_nothing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    report = ingest([tmp_path / "empty"], progress=False)
+    assert report.ok and report.files_seen == 0 and not Store().exists()
