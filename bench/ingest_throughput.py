@@ -37,7 +37,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
 N_SLICES = 220
 SIZE = 256
@@ -63,7 +62,8 @@ def generate(cache: Path, n_files: int) -> list[Path]:
     import highdicom as hd
     import numpy as np
     import pydicom
-    import segfactory
+
+    from tests import segfactory
 
     t0 = time.perf_counter()
     template = cache / "template.dcm"

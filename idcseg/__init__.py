@@ -1,0 +1,27 @@
+"""idcseg — find DICOM Segmentations in NCI Imaging Data Commons.
+
+Series and segments of IDC's DICOM SEG objects, with viewer links, as pandas DataFrames: offline
+on IDC's own index (DuckDB, the default) or on Google BigQuery, from the same SQL templates.
+
+>>> import idcseg
+>>> idcseg.series(analysis_result="dicom_lidc_idri_nodules", limit=3)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .api import Explorer, random_studies, series, sql, summary, viewer_urls
+from .errors import IdcsegError, StoreBusyError, UsageError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Explorer",
+    "IdcsegError",
+    "StoreBusyError",
+    "UsageError",
+    "random_studies",
+    "series",
+    "sql",
+    "summary",
+    "viewer_urls",
+]

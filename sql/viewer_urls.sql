@@ -1,14 +1,17 @@
 -- viewer_urls.sql — IDC viewer links for one study and, optionally, some of its series.
 --
 -- Returns one row for the study (SeriesInstanceUID NULL) when @series is empty, else one row
--- per requested series found in the study: StudyInstanceUID, SeriesInstanceUID, Modality,
+-- per requested series: StudyInstanceUID, SeriesInstanceUID, Modality, in_study (FALSE when the
+--   series is not part of the study),
 --   viewer ('slim' when the study holds slide microscopy, else 'ohif_v3'), viewer_url (that
 --   viewer's link), ohif_v3_url, ohif_v2_url, slim_url (NULL unless the study holds
 --   slide microscopy), segmented_SeriesInstanceUID and seg_viewer_url (a SEG opened together with
 --   the image series it segments, OHIF v2; NULL unless the series is a SEG whose source is known).
 --
 -- Parameters: @study STRING, @series ARRAY<STRING> (may be empty).
-{% import "macros.sql" as idc with context -%}
+{% import "macros/idc.sql" as idc with context -%}
+{% import "macros/viewer.sql" as viewer with context -%}
+{% import "macros/series.sql" as series_sql with context -%}
 {% set series_col = "wanted.SeriesInstanceUID" if has_series else None -%}
 WITH
   study_series AS (
@@ -29,30 +32,34 @@ WITH
   ),
   wanted AS (
 {%- if has_series %}
-    SELECT SeriesInstanceUID, Modality
-    FROM study_series
-    WHERE SeriesInstanceUID IN UNNEST(@series)
+    SELECT
+      requested AS SeriesInstanceUID,
+      study_series.Modality,
+      study_series.SeriesInstanceUID IS NOT NULL AS in_study
+    FROM UNNEST(@series) AS requested
+    LEFT JOIN study_series ON study_series.SeriesInstanceUID = requested
 {%- else %}
-    SELECT CAST(NULL AS STRING) AS SeriesInstanceUID, CAST(NULL AS STRING) AS Modality
+    SELECT
+      CAST(NULL AS STRING) AS SeriesInstanceUID,
+      CAST(NULL AS STRING) AS Modality,
+      TRUE AS in_study
 {%- endif %}
   ),
   segmented AS (
-    SELECT SeriesInstanceUID, ANY_VALUE(segmented_SeriesInstanceUID) AS segmented_SeriesInstanceUID
-    FROM {{ idc.table("segmentations") }}
-    WHERE StudyInstanceUID = @study AND segmented_SeriesInstanceUID IS NOT NULL
-    GROUP BY SeriesInstanceUID
+{{- series_sql.seg_index("wanted") }}
   )
 SELECT
   study.StudyInstanceUID,
   wanted.SeriesInstanceUID,
   wanted.Modality,
+  wanted.in_study,
   CASE WHEN study.has_sm THEN 'slim' ELSE 'ohif_v3' END AS viewer,
-  {{ idc.viewer_url("study.StudyInstanceUID", series_col, "study.has_sm") }} AS viewer_url,
-  {{ idc.viewer_ohif_v3("study.StudyInstanceUID", series_col) }} AS ohif_v3_url,
-  {{ idc.viewer_ohif_v2("study.StudyInstanceUID", series_col) }} AS ohif_v2_url,
-  CASE WHEN study.has_sm THEN {{ idc.viewer_slim("study.StudyInstanceUID", series_col) }} END AS slim_url,
+  {{ viewer.default("study.StudyInstanceUID", series_col, "study.has_sm") }} AS viewer_url,
+  {{ viewer.ohif_v3("study.StudyInstanceUID", series_col) }} AS ohif_v3_url,
+  {{ viewer.ohif_v2("study.StudyInstanceUID", series_col) }} AS ohif_v2_url,
+  CASE WHEN study.has_sm THEN {{ viewer.slim("study.StudyInstanceUID", series_col) }} END AS slim_url,
   segmented.segmented_SeriesInstanceUID,
-  {{ idc.viewer_seg_with_source("study.StudyInstanceUID", "wanted.SeriesInstanceUID", "segmented.segmented_SeriesInstanceUID") }} AS seg_viewer_url
+  {{ viewer.seg_with_source("study.StudyInstanceUID", "wanted.SeriesInstanceUID", "segmented.segmented_SeriesInstanceUID") }} AS seg_viewer_url
 FROM study
 CROSS JOIN wanted
 LEFT JOIN segmented ON segmented.SeriesInstanceUID = wanted.SeriesInstanceUID

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pydicom
 import pytest
-import segfactory
-from dicomref import expected_rows, first_referenced_sop
 
 from idcseg import dicomseg
 from idcseg.dicomseg import (
@@ -19,6 +17,8 @@ from idcseg.dicomseg import (
     SegReadError,
     Truncated,
 )
+from tests import segfactory
+from tests.dicomref import expected_rows, first_referenced_sop
 
 ROW_KEYS = set(dicomseg.SEGMENTATION_COLUMNS) | set(dicomseg.LABEL_COLUMNS)
 CASE_NAMES = [case.name for case in segfactory.CASES]

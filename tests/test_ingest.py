@@ -11,14 +11,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import segfactory
-from dicomref import expected_rows
 
 from idcseg import dicomseg
 from idcseg import ingest as ingest_mod
 from idcseg.errors import StoreBusyError
 from idcseg.ingest import IngestInterrupted, ingest
 from idcseg.store import Store, index_dir
+from tests import segfactory
+from tests.dicomref import expected_rows
 
 
 def query(sql: str, params=None) -> list[dict]:

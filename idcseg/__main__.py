@@ -1,0 +1,5 @@
+"""``python -m idcseg`` runs the command line."""
+
+from .cli import main
+
+main()

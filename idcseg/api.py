@@ -1,0 +1,151 @@
+"""The Python API: the CLI's questions as functions returning pandas DataFrames.
+
+>>> import idcseg
+>>> idcseg.series(analysis_result="dicom_lidc_idri_nodules", limit=5)   # doctest: +SKIP
+>>> idcseg.random_studies(n=3, seed=42, collection="lidc_idri")         # doctest: +SKIP
+
+Every function takes ``engine`` ("duckdb", the embedded default, or "bigquery") and
+``idc_version`` (``None`` for ``idc_current``, or e.g. ``25``); or use an :class:`Explorer` to
+keep one engine (and its connection) across calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from . import spec
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Texts = str | Iterable[str] | None
+
+
+class Explorer:
+    """Ask questions of one engine.
+
+    Args:
+        engine: ``"duckdb"`` (embedded, offline; default) or ``"bigquery"``, or an engine object.
+        idc_version: IDC release (``25``, ``"idc_v25"``) or ``None`` for ``idc_current``.
+        **options: passed to the engine (e.g. ``project=`` for BigQuery).
+    """
+
+    def __init__(
+        self, engine: Any = "duckdb", idc_version: str | int | None = None, **options: Any
+    ) -> None:
+        if isinstance(engine, str):
+            from .engines import get_engine
+
+            engine = get_engine(engine, dataset=spec.validate_dataset(idc_version), **options)
+        self.engine = engine
+
+    def query(self, query: spec.Query) -> pd.DataFrame:
+        """Run a :class:`~idcseg.spec.Query` and return its rows as a DataFrame."""
+        return self.engine.run(query).to_pandas()
+
+    def series(self, *, limit: int | None = None, **filters: Any) -> pd.DataFrame:
+        """SEG series, one row each, with a ``viewer_url`` column.
+
+        Filters (combined with AND; a list means any of its values):
+        ``collection``, ``analysis_result`` (any case), ``patient``, ``study``, ``series``,
+        ``body_part`` (of the segmented series where known), ``description`` (text anywhere),
+        ``sop_class`` (``binary``, ``labelmap`` or ``any``), and — from IDC's seg_index —
+        ``structure``, ``category``, ``anatomy`` (CodeMeanings, any case), ``algorithm_type``
+        (``AUTOMATIC``, ``SEMIAUTOMATIC``, ``MANUAL``), ``algorithm_name`` (text),
+        ``min_segments`` and ``source_modality`` (of the segmented series, e.g. ``CT``).
+        """
+        return self.query(spec.series_query(_series_filter(filters), limit))
+
+    def random_studies(self, n: int = 1, seed: int | str = 0, **filters: Any) -> pd.DataFrame:
+        """*n* distinct studies holding a SEG, chosen reproducibly by *seed*.
+
+        Accepts the filters of :meth:`series`. The same seed returns the same studies on any
+        machine and either engine.
+        """
+        return self.query(spec.random_query(_series_filter(filters), n=n, seed=seed))
+
+    def summary(
+        self, by: str = "collection", limit: int | None = None, **filters: Any
+    ) -> pd.DataFrame:
+        """SEG series, study and patient counts per ``collection`` or ``analysis_result``."""
+        return self.query(spec.summary_query(_series_filter(filters), by=by, limit=limit))
+
+    def viewer_urls(self, study: str, series: Iterable[str] = ()) -> pd.DataFrame:
+        """Viewer links (OHIF v3, OHIF v2, Slim, SEG with its source) for a study or series."""
+        return self.query(spec.viewer_urls_query(study, list(series)))
+
+
+def _series_filter(filters: dict[str, Any]) -> spec.SeriesFilter:
+    try:
+        return spec.SeriesFilter.build(**filters)
+    except TypeError as exc:
+        raise spec.UsageError(f"unknown filter: {exc}") from None
+
+
+def series(
+    engine: Any = "duckdb", idc_version: str | int | None = None, **filters: Any
+) -> pd.DataFrame:
+    """SEG series as a DataFrame; see :meth:`Explorer.series` for the filters."""
+    return Explorer(engine, idc_version).series(**filters)
+
+
+def random_studies(
+    n: int = 1,
+    seed: int | str = 0,
+    engine: Any = "duckdb",
+    idc_version: str | int | None = None,
+    **filters: Any,
+) -> pd.DataFrame:
+    """Reproducible random studies with a SEG; see :meth:`Explorer.random_studies`."""
+    return Explorer(engine, idc_version).random_studies(n=n, seed=seed, **filters)
+
+
+def summary(
+    by: str = "collection",
+    engine: Any = "duckdb",
+    idc_version: str | int | None = None,
+    **filters: Any,
+) -> pd.DataFrame:
+    """Counts per collection or analysis result; see :meth:`Explorer.summary`."""
+    return Explorer(engine, idc_version).summary(by=by, **filters)
+
+
+def viewer_urls(
+    study: str,
+    series: Iterable[str] = (),
+    engine: Any = "duckdb",
+    idc_version: str | int | None = None,
+) -> pd.DataFrame:
+    """Viewer links for a study or some of its series; see :meth:`Explorer.viewer_urls`."""
+    return Explorer(engine, idc_version).viewer_urls(study, series)
+
+
+def sql(
+    template: str, idc_version: str | int | None = None, **structure_and_params: Any
+) -> tuple[str, dict[str, Any]]:
+    """The BigQuery SQL and parameters of a series-level template, e.g. ``sql("series")``.
+
+    Keyword arguments are the filters of :meth:`Explorer.series` plus ``limit``, ``by``, ``n``
+    and ``seed`` where the template takes them.
+    """
+    from .render import render
+
+    options = {
+        k: structure_and_params.pop(k)
+        for k in ("limit", "by", "n", "seed")
+        if k in structure_and_params
+    }
+    f = _series_filter(structure_and_params)
+    builders = {
+        "series": lambda: spec.series_query(f, options.get("limit")),
+        "summary": lambda: spec.summary_query(
+            f, options.get("by", "collection"), options.get("limit")
+        ),
+        "random": lambda: spec.random_query(f, options.get("n", 1), options.get("seed", 0)),
+    }
+    name = template.removesuffix(".sql")
+    if name not in builders:
+        raise spec.UsageError(f"no template {template!r} (choose from {', '.join(builders)})")
+    query = builders[name]()
+    return render(query, dataset=spec.validate_dataset(idc_version)), dict(query.params)

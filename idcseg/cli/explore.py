@@ -1,0 +1,296 @@
+"""Series-level commands: series, random, summary, url, sql, info."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .app import (
+    FormatOpt,
+    LimitOpt,
+    OutputOpt,
+    app,
+    emit,
+    engine_options,
+    series_filters,
+)
+
+
+@app.command()
+@engine_options
+@series_filters
+def series(
+    engine: Any,
+    filters: Any,
+    limit: LimitOpt = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:
+    """List DICOM Segmentation series, one row each, with a viewer link.
+
+    \b
+    Examples:
+      idcseg series --analysis-result dicom_lidc_idri_nodules --limit 5
+      idcseg series --collection nlst --body-part CHEST --format csv -o nlst.csv
+      idcseg series --sop-class labelmap --format json
+    """
+    from ..spec import series_query
+
+    emit(series_query(filters, limit), engine, fmt, output)
+
+
+@app.command()
+@engine_options
+@series_filters
+def random(
+    engine: Any,
+    filters: Any,
+    n: Annotated[int, typer.Option("-n", help="Number of distinct studies.")] = 1,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Same seed, same studies, on any machine.")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="url (default), table, csv, json or jsonl.")
+    ] = "url",
+    output: OutputOpt = None,
+) -> None:
+    """Open random studies that contain a segmentation: prints viewer links.
+
+    \b
+    Examples:
+      idcseg random --collection lidc_idri
+      idcseg random -n 3 --seed 42 --analysis-result totalsegmentator_ct_segmentations
+    """
+    import secrets
+
+    from ..spec import random_query
+
+    chosen = secrets.randbelow(1_000_000) if seed is None else seed
+    query = random_query(filters, n=n, seed=chosen)
+    if seed is None:
+        print(f"seed {chosen} (use --seed {chosen} to get the same studies again)", file=sys.stderr)
+    if fmt == "url" and not engine.dry_run:
+        _print_urls(engine.create().run(query), output)
+    else:
+        emit(query, engine, fmt, output)
+
+
+def _print_urls(result: Any, output: Path | None, column: str = "viewer_url") -> None:
+    from ..errors import IdcsegError
+    from ..output import check_target
+
+    check_target("csv", output)
+    index = result.columns.index(column)
+    urls = [row[index] for row in result.rows() if row[index]]
+    if not urls:
+        raise IdcsegError("nothing matched: no viewer link to print")
+    text = "".join(f"{u}\n" for u in urls)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+
+
+@app.command()
+@engine_options
+@series_filters
+def summary(
+    engine: Any,
+    filters: Any,
+    by: Annotated[str, typer.Option("--by", help="collection or analysis_result.")] = "collection",
+    limit: LimitOpt = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:
+    """Count SEG series, studies and patients per collection or analysis result.
+
+    \b
+    Examples:
+      idcseg summary
+      idcseg summary --by analysis_result --sop-class labelmap
+    """
+    from ..spec import summary_query
+
+    emit(
+        summary_query(filters, by=by.replace("-", "_"), limit=limit),
+        engine,
+        fmt,
+        output,
+    )
+
+
+VIEWERS = {
+    "auto": "viewer_url",
+    "ohif_v3": "ohif_v3_url",
+    "ohif_v2": "ohif_v2_url",
+    "slim": "slim_url",
+    "seg": "seg_viewer_url",
+}
+
+
+@app.command()
+@engine_options
+def url(
+    engine: Any,
+    study: Annotated[str, typer.Argument(help="StudyInstanceUID.")],
+    series_uids: Annotated[
+        list[str] | None, typer.Argument(metavar="[SERIES_UID]...", help="SeriesInstanceUIDs.")
+    ] = None,
+    viewer: Annotated[
+        str,
+        typer.Option(
+            "--viewer",
+            help="auto (Slim for slide microscopy, else OHIF v3), ohif_v3, ohif_v2, slim, or "
+            "seg (a SEG opened with the series it segments).",
+        ),
+    ] = "auto",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="url (default): links only; or table, csv, json.")
+    ] = "url",
+    output: OutputOpt = None,
+) -> None:
+    """Print IDC viewer links for a study, or for some of its series.
+
+    \b
+    Examples:
+      idcseg url 1.3.6.1.4.1.14519.5.2.1.6279.6001.298806137288633453246975630178
+      idcseg url STUDY_UID SERIES_UID --viewer ohif_v2
+      idcseg url STUDY_UID SERIES_UID --format table
+    """
+    from ..errors import IdcsegError, UsageError
+    from ..spec import viewer_urls_query
+
+    if viewer not in VIEWERS:
+        raise UsageError(f"unknown --viewer {viewer!r} (choose from {', '.join(VIEWERS)})")
+    wanted = list(series_uids or [])
+    query = viewer_urls_query(study, wanted)
+    if engine.dry_run:
+        emit(query, engine, "table", None)
+        return
+    result = engine.create().run(query)
+    rows = result.rows()
+    if not rows:
+        raise IdcsegError(f"study {study} is not in the IDC index")
+    in_study = result.columns.index("in_study")
+    missing = [row[1] for row in rows if not row[in_study]]
+    if missing:
+        raise IdcsegError(f"series {missing[0]} is not in study {study}")
+    column = VIEWERS[viewer]
+    index = result.columns.index(column)
+    if fmt == "url":
+        empty = [row for row in rows if not row[index]]
+        if empty:
+            why = (
+                "the study holds no slide microscopy"
+                if viewer == "slim"
+                else "it is not a SEG whose segmented series is known (ingest or sync it first)"
+            )
+            raise IdcsegError(f"no {viewer} link for {empty[0][1] or study}: {why}")
+        text = "".join(f"{row[index]}\n" for row in rows)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text)
+        return
+    from ..output import write_result
+
+    write_result(_Rows(result.columns, rows), fmt, output)
+
+
+class _Rows:
+    """Rows already fetched, in the shape output.write_result expects."""
+
+    def __init__(self, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+        self.columns, self._rows = columns, rows
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        return self._rows
+
+
+@app.command()
+@engine_options
+@series_filters
+def sql(
+    engine: Any,
+    filters: Any,
+    template: Annotated[str, typer.Argument(help="series, summary, random or viewer_urls.")],
+    limit: LimitOpt = None,
+    by: Annotated[str, typer.Option("--by", help="summary: collection or analysis_result.")] = (
+        "collection"
+    ),
+    n: Annotated[int, typer.Option("-n", help="random: number of studies.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="random: seed.")] = 0,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="sql (default) or json.")] = "sql",
+) -> None:
+    """Print a template's BigQuery SQL and its parameters, ready for BigQuery.
+
+    The SQL uses named parameters (@name); pass them with `bq query --parameter=NAME:TYPE:VALUE`
+    or the client libraries' query parameters. No value is ever written into the SQL text.
+
+    \b
+    Examples:
+      idcseg sql series --collection lidc_idri --limit 10
+      idcseg sql summary --by analysis_result --format json
+    """
+    import json
+
+    from ..render import render
+    from ..spec import (
+        parameter_type,
+        random_query,
+        series_query,
+        summary_query,
+        validate_dataset,
+        viewer_urls_query,
+    )
+
+    builders = {
+        "series": lambda: series_query(filters, limit),
+        "summary": lambda: summary_query(filters, by=by.replace("-", "_"), limit=limit),
+        "random": lambda: random_query(filters, n=n, seed=seed),
+        "viewer_urls": lambda: viewer_urls_query((filters.study or ("",))[0], filters.series),
+    }
+    name = template.removesuffix(".sql")
+    if name not in builders:
+        from ..errors import UsageError
+
+        raise UsageError(f"no template {template!r} (choose from {', '.join(builders)})")
+    query = builders[name]()
+    text = render(query, dataset=validate_dataset(engine.idc_version), target="bigquery")
+    params = [{"name": k, "type": parameter_type(v), "value": v} for k, v in query.params.items()]
+    if fmt == "json":
+        print(json.dumps({"sql": text, "parameters": params}, indent=1))
+        return
+    sys.stdout.write(text)
+    if params:
+        print("-- Query parameters:")
+        for p in params:
+            print(f"--   @{p['name']} {p['type']} = {json.dumps(p['value'])}")
+
+
+@app.command()
+@engine_options
+def info(
+    engine: Any,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text (default) or json.")] = "text",
+) -> None:
+    """Show the engine, IDC release, where the index and the store are, and row counts."""
+    import json
+
+    from ..spec import Query
+
+    eng = engine.create()
+    facts: dict[str, Any] = {"engine": eng.name, "dataset": eng.dataset}
+    facts.update(eng.describe())
+    if eng.name == "duckdb":
+        result = eng.run(Query("info.sql"))
+        facts.update(zip(result.columns, result.rows()[0], strict=True))
+    if fmt == "json":
+        print(json.dumps(facts, indent=1, default=str))
+    else:
+        width = max(len(k) for k in facts)
+        for key, value in facts.items():
+            print(f"{key.ljust(width)}  {value}")

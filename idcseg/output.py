@@ -1,0 +1,145 @@
+"""Writing results: a readable table on a terminal, or csv / json / jsonl / parquet.
+
+Works from a :class:`~idcseg.engines.Result` without building a DataFrame (pandas costs ~0.5 s
+to import); parquet goes through pyarrow. Files are written to a temporary name and renamed, so
+an interrupted write never leaves a half file behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import sys
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import UsageError
+
+FORMATS = ("table", "csv", "json", "jsonl", "parquet")
+
+
+def check_target(fmt: str, output: Path | None) -> None:
+    """Refuse an unknown format or an unwritable --output before any query runs."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown --format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if fmt == "parquet" and output is None:
+        raise UsageError("--format parquet needs --output FILE")
+    if output is None:
+        return
+    folder = output.parent if str(output.parent) else Path(".")
+    if output.is_dir():
+        raise UsageError(f"cannot write {output}: it is a folder")
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {output}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
+        raise UsageError(f"cannot write {output}: permission denied")
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready value: strings stay strings (UIDs), NaN becomes null."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}" if abs(value) < 1e6 else f"{value:.0f}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(_plain(value), ensure_ascii=False)
+    return str(value)
+
+
+def format_table(columns: list[str], rows: list[tuple[Any, ...]], max_width: int = 60) -> str:
+    """Aligned plain-text columns; long cells are cut with '…' except URLs and UIDs."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    keep = [c.lower().endswith(("url", "uid", "uids", "_series")) for c in columns]
+    for row in cells:
+        for i, text in enumerate(row):
+            if not keep[i] and len(text) > max_width:
+                row[i] = text[: max_width - 1] + "…"
+    widths = [len(c) for c in columns]
+    for row in cells:
+        for i, text in enumerate(row):
+            widths[i] = max(widths[i], len(text))
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in cells:
+        lines.append("  ".join(t.ljust(w) for t, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def _write_text(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, out: IO[str]) -> None:
+    if fmt == "table":
+        out.write(format_table(columns, rows))
+        out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+    elif fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_cell(v) for v in row])
+    elif fmt == "json":
+        records = [dict(zip(columns, map(_plain, row), strict=True)) for row in rows]
+        json.dump(records, out, ensure_ascii=False, indent=1)
+        out.write("\n")
+    elif fmt == "jsonl":
+        for row in rows:
+            record = dict(zip(columns, map(_plain, row), strict=True))
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+@contextmanager
+def _atomic(path: Path, mode: str):  # noqa: ANN202
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(
+            tmp, mode, **({"encoding": "utf-8", "newline": ""} if "b" not in mode else {})
+        ) as fh:
+            yield fh
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_result(result: Any, fmt: str = "table", output: Path | None = None) -> int:
+    """Write *result* as *fmt* to *output* (or stdout); return the number of rows."""
+    check_target(fmt, output)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        table = result.to_arrow()
+        assert output is not None
+        with _atomic(output, "wb") as fh:
+            pq.write_table(table, fh)
+        return table.num_rows
+    columns, rows = result.columns, result.rows()
+    if output is None:
+        buffer = io.StringIO()
+        _write_text(columns, rows, fmt, buffer)
+        sys.stdout.write(buffer.getvalue())
+    else:
+        with _atomic(output, "w") as fh:
+            _write_text(columns, rows, fmt, fh)
+    return len(rows)

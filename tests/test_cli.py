@@ -1,0 +1,191 @@
+"""The command line as a user meets it: outputs, formats and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+LIDC = ["--analysis-result", "dicom_lidc_idri_nodules"]
+
+
+def test_series_table_on_a_terminal(cli) -> None:  # noqa: ANN001
+    run = cli("series", *LIDC, "--limit", "3")
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert lines[0].split()[:3] == ["collection_id", "analysis_result_id", "PatientID"]
+    assert len(lines) == 2 + 3 + 1 and lines[-1] == "(3 rows)"
+    assert "https://viewer.imaging.datacommons.cancer.gov/v3/viewer/?StudyInstanceUIDs=" in lines[2]
+
+
+def test_json_and_jsonl_are_valid_with_uids_as_strings(cli, index_db) -> None:  # noqa: ANN001
+    run = cli("series", *LIDC, "--limit", "5", "--format", "json")
+    records = json.loads(run.out)
+    assert len(records) == 5
+    for record in records:
+        assert isinstance(record["SeriesInstanceUID"], str)
+        assert isinstance(record["StudyInstanceUID"], str)
+        assert isinstance(record["instanceCount"], int)
+    lines = cli("series", *LIDC, "--limit", "5", "--format", "jsonl").out.splitlines()
+    assert [json.loads(line) for line in lines] == records
+
+
+def test_csv_and_parquet_files(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    out_csv, out_pq = tmp_path / "s.csv", tmp_path / "s.parquet"
+    assert (
+        cli("series", "-c", "lidc_idri", "--limit", "7", "-f", "csv", "-o", str(out_csv)).code == 0
+    )
+    rows = list(csv.DictReader(io.StringIO(out_csv.read_text())))
+    assert len(rows) == 7 and rows[0]["collection_id"] == "lidc_idri"
+    assert (
+        cli("series", "-c", "lidc_idri", "--limit", "7", "-f", "parquet", "-o", str(out_pq)).code
+        == 0
+    )
+    table = pq.read_table(out_pq)
+    assert table.num_rows == 7
+    assert table.column("SeriesInstanceUID").to_pylist() == [r["SeriesInstanceUID"] for r in rows]
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_random_prints_reproducible_viewer_links(cli) -> None:  # noqa: ANN001
+    first = cli("random", "-n", "3", "--seed", "7", "-c", "lidc_idri")
+    again = cli("random", "-n", "3", "--seed", "7", "-c", "lidc_idri")
+    assert first.code == 0 and first.out == again.out
+    links = first.out.splitlines()
+    assert len(links) == len(set(links)) == 3
+    assert all(
+        u.startswith("https://viewer.imaging.datacommons.cancer.gov/v3/viewer/?StudyInstanceUIDs=")
+        for u in links
+    )
+    unseeded = cli("random", "-c", "lidc_idri")
+    assert unseeded.code == 0 and "--seed" in unseeded.err
+
+
+def test_summary_and_info(cli) -> None:  # noqa: ANN001
+    run = cli("summary", "--by", "analysis_result", "--limit", "2", "-f", "json")
+    top = json.loads(run.out)
+    assert top[0]["analysis_result_id"] == "totalsegmentator_ct_segmentations"
+    info = json.loads(cli("info", "-f", "json").out)
+    assert info["idc_release"] == "idc_v25" and info["seg_series"] == 193283
+    assert info["store"].startswith(os.environ["IDCSEG_HOME"])
+
+
+def test_url_command(cli, index_db) -> None:  # noqa: ANN001
+    study, seg = index_db.execute(
+        "SELECT StudyInstanceUID, SeriesInstanceUID FROM idx WHERE collection_id = 'lidc_idri' "
+        "AND Modality = 'SEG' ORDER BY 1, 2 LIMIT 1"
+    ).fetchone()
+    base = "https://viewer.imaging.datacommons.cancer.gov"
+    assert cli("url", study).out == f"{base}/v3/viewer/?StudyInstanceUIDs={study}\n"
+    assert (
+        cli("url", study, seg, "--viewer", "ohif_v2").out
+        == f"{base}/viewer/{study}?SeriesInstanceUID={seg}\n"
+    )
+    table = cli("url", study, seg, "-f", "json")
+    assert json.loads(table.out)[0]["ohif_v3_url"].endswith(f"&initialSeriesInstanceUID={seg}")
+
+
+def test_sql_prints_bigquery_sql_with_parameters(cli) -> None:  # noqa: ANN001
+    run = cli("sql", "series", "--collection", "lidc_idri", "--limit", "10", "--idc-version", "25")
+    assert run.code == 0
+    assert "`bigquery-public-data.idc_v25.dicom_all`" in run.out
+    assert "LOWER(collection_id) IN UNNEST(@collection)" in run.out
+    assert '--   @collection ARRAY<STRING> = ["lidc_idri"]' in run.out
+    assert "--   @limit INT64 = 10" in run.out
+    payload = json.loads(cli("sql", "summary", "-f", "json").out)
+    assert (
+        payload["sql"].startswith("-- summary.sql")
+        and payload["parameters"][0]["name"] == "sop_class_uids"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["series", "--limit", "-1"], "--limit must be a whole number"),
+        (["series", "--limit", "many"], "Invalid value for '--limit'"),
+        (["series", "--sop-class", "rtstruct"], "unknown --sop-class"),
+        (["series", "--study", "1.2.3'; DROP TABLE x"], "not a DICOM StudyInstanceUID"),
+        (["series", "--format", "xml"], "unknown --format"),
+        (["series", "--idc-version", "25; DROP"], "not an IDC release"),
+        (["series", "--engine", "sqlite"], "unknown engine"),
+        (["series", "-o", "/nonexistent-dir/x.csv"], "does not exist"),
+        (["series", "--format", "parquet"], "needs --output"),
+        (["url", "1.2.3.4"], "not in the IDC index"),
+        (["url", "1.2.x"], "not a DICOM StudyInstanceUID"),
+        (["random", "-n", "0"], "-n must be"),
+        (["summary", "--by", "modality"], "unknown --by"),
+        (["sql", "nosuch"], "no template"),
+        (["series", "--bogus"], "No such option"),
+    ],
+)
+def test_bad_input_is_one_line_and_non_zero(cli, args: list[str], message: str) -> None:  # noqa: ANN001
+    run = cli(*args)
+    assert run.code != 0
+    assert "Traceback" not in run.err
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("idcseg: error: ") and message in lines[0], (
+        run.err
+    )
+
+
+def test_unwritable_output_is_refused_and_existing_file_kept(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    target = folder / "keep.csv"
+    target.write_text("precious\n")
+    folder.chmod(0o500)
+    target.chmod(0o400)
+    try:
+        run = cli("series", "--limit", "1", "-f", "csv", "-o", str(target))
+        if os.geteuid() != 0:  # root may write anyway
+            assert run.code == 2 and "cannot write" in run.err
+        assert target.read_text() in ("precious\n",) or run.code == 0
+    finally:
+        folder.chmod(0o700)
+
+
+def test_sql_values_in_filters_match_nothing(cli) -> None:  # noqa: ANN001
+    run = cli("series", "--collection", "lidc_idri' OR 1=1; --", "-f", "json")
+    assert run.code == 0 and json.loads(run.out) == []
+
+
+def test_help_teaches(cli) -> None:  # noqa: ANN001
+    run = cli("series", "--help")
+    assert run.code == 0 and "Examples:" in run.out and "--analysis-result" in run.out
+    assert cli().code == 2 or cli().code == 0
+
+
+def test_cli_does_not_import_pandas_or_bigquery(cli) -> None:  # noqa: ANN001
+    code = (
+        "import sys, runpy; sys.argv=['idcseg','series','--limit','1','-f','json'];"
+        "\ntry: runpy.run_module('idcseg', run_name='__main__')"
+        "\nexcept SystemExit: pass"
+        "\nbad=[m for m in ('pandas','google.cloud.bigquery') if m in sys.modules]"
+        "\nprint('HEAVY', bad)"
+    )
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=os.environ
+    )
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+
+
+def test_python_dash_m_and_console_script_agree(cli) -> None:  # noqa: ANN001
+    import shutil
+    import subprocess
+
+    exe = shutil.which("idcseg")
+    if exe is None:
+        pytest.skip("console script not on PATH")
+    a = subprocess.run(
+        [exe, "summary", "--limit", "2", "-f", "csv"], capture_output=True, text=True
+    )
+    assert a.stdout == cli("summary", "--limit", "2", "-f", "csv").out
