@@ -156,3 +156,33 @@ def bq_client(bq_emulator: BQEmulator) -> Iterator[bigquery.Client]:
 def bq_idc(bq_client: bigquery.Client) -> dict[str, dict[str, bigquery.Table]]:
     """IDC-shaped ``bigquery-public-data.idc_v25`` and ``idc_v12`` (read-only by convention)."""
     return load_idc_fixture(bq_client)
+
+
+# --- SEG files made at test time (tests/segfactory.py) -----------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A fallback IDCSEG_HOME for the whole session, should a test undo its own setting."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IDCSEG_HOME", str(tmp_path_factory.mktemp("idcseg-session-home")))
+        yield
+
+
+@dataclass
+class Corpus:
+    """SEG files made with highdicom for the reader and ingest tests."""
+
+    folder: Path
+    segs: dict[str, Path]  # case name -> SEG file
+    ct: list[Path]  # the source CT slices
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    """One SEG per :data:`tests.segfactory.CASES` entry, plus the CT series they segment."""
+    from tests import segfactory
+
+    folder = tmp_path_factory.mktemp("corpus")
+    segs = segfactory.make_all(folder)
+    return Corpus(folder, segs, sorted((folder / "ct").glob("*.dcm")))
