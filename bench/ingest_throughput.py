@@ -12,7 +12,7 @@ Then, in this one process, on the same (page-cached) files it times:
 
 - ``idcseg.dicomseg.read_header`` (pydicom ``read_partial`` stopping at (5200,0000)), alone and
   with ``segment_rows``;
-- ``idcseg.ingest.ingest`` end to end into a fresh store (one process, one core);
+- ``idcseg.ingestion.ingest`` end to end into a fresh store (one process, one core);
 - ``pydicom.dcmread(stop_before_pixels=True)``;
 - highdicom ``segread`` on a subset;
 
@@ -139,7 +139,7 @@ def _time_each(files: list[Path], read) -> list[float]:  # noqa: ANN001
 
 
 def _ingest_seconds(files: list[Path]) -> float:
-    from idcseg.ingest import ingest
+    from idcseg.ingestion import ingest
     from idcseg.store import Store
 
     with tempfile.TemporaryDirectory(prefix="idcseg-bench-") as home:
@@ -155,7 +155,7 @@ def _ingest_seconds(files: list[Path]) -> float:
 RSS_CHILD = """
 import json, resource, sys, tempfile
 sys.path.insert(0, sys.argv[1])
-from idcseg.ingest import ingest
+from idcseg.ingestion import ingest
 from idcseg.store import Store
 
 def hwm():

@@ -9,7 +9,18 @@ on IDC's own index (DuckDB, the default) or on Google BigQuery, from the same SQ
 
 from __future__ import annotations
 
-from .api import Explorer, random_studies, series, sql, summary, viewer_urls
+from .api import (
+    Explorer,
+    describe,
+    facets,
+    find,
+    ingest,
+    random_studies,
+    series,
+    sql,
+    summary,
+    viewer_urls,
+)
 from .errors import IdcsegError, StoreBusyError, UsageError
 
 __version__ = "0.1.0"
@@ -19,6 +30,10 @@ __all__ = [
     "IdcsegError",
     "StoreBusyError",
     "UsageError",
+    "describe",
+    "facets",
+    "find",
+    "ingest",
     "random_studies",
     "series",
     "sql",

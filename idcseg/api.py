@@ -12,6 +12,7 @@ keep one engine (and its connection) across calls.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import spec
@@ -71,6 +72,29 @@ class Explorer:
         """SEG series, study and patient counts per ``collection`` or ``analysis_result``."""
         return self.query(spec.summary_query(_series_filter(filters), by=by, limit=limit))
 
+    def find(
+        self, *, per: str = "segment", limit: int | None = None, **filters: Any
+    ) -> pd.DataFrame:
+        """Segments (``per="segment"``) or SEG series with their segments (``per="series"``).
+
+        Segment filters: ``structure``, ``category``, ``anatomy``, ``modifier`` — each a meaning
+        (any case), ``"SCHEME:VALUE"`` or a DICOM concept keyword, SNOMED-RT and SNOMED-CT codes
+        matching each other — ``algorithm_type`` (exact) and ``algorithm_name`` (text). Series
+        filters: ``collection``, ``analysis_result``, ``patient``, ``study``, ``series``,
+        ``description``. On the embedded engine this searches the segments you stored
+        (:func:`ingest`, ``idcseg sync``, ``idcseg fetch-segments``); on BigQuery, all of IDC.
+        """
+        f, g = _segment_filters(filters)
+        return self.query(spec.find_query(f, g, per=per, limit=limit))
+
+    def facets(
+        self, by: str = "structure", *, limit: int | None = None, **filters: Any
+    ) -> pd.DataFrame:
+        """Segment and series counts per ``structure``, ``category``, ``anatomy``,
+        ``modifier``, ``algorithm_type`` or ``algorithm_name``; filters as in :meth:`find`."""
+        f, g = _segment_filters(filters)
+        return self.query(spec.facets_query(f, g, by=by, limit=limit))
+
     def viewer_urls(self, study: str, series: Iterable[str] = ()) -> pd.DataFrame:
         """Viewer links (OHIF v3, OHIF v2, Slim, SEG with its source) for a study or series."""
         return self.query(spec.viewer_urls_query(study, list(series)))
@@ -81,6 +105,21 @@ def _series_filter(filters: dict[str, Any]) -> spec.SeriesFilter:
         return spec.SeriesFilter.build(**filters)
     except TypeError as exc:
         raise spec.UsageError(f"unknown filter: {exc}") from None
+
+
+_SEGMENT_FILTERS = (
+    "structure",
+    "category",
+    "anatomy",
+    "modifier",
+    "algorithm_type",
+    "algorithm_name",
+)
+
+
+def _segment_filters(filters: dict[str, Any]) -> tuple[spec.SeriesFilter, spec.SegmentFilter]:
+    segment = {k: filters.pop(k) for k in _SEGMENT_FILTERS if k in filters}
+    return _series_filter(filters), spec.SegmentFilter.build(**segment)
 
 
 def series(
@@ -149,3 +188,43 @@ def sql(
         raise spec.UsageError(f"no template {template!r} (choose from {', '.join(builders)})")
     query = builders[name]()
     return render(query, dataset=spec.validate_dataset(idc_version)), dict(query.params)
+
+
+def find(
+    engine: Any = "duckdb", idc_version: str | int | None = None, **filters: Any
+) -> pd.DataFrame:
+    """Segments as a DataFrame; see :meth:`Explorer.find` for the filters."""
+    return Explorer(engine, idc_version).find(**filters)
+
+
+def facets(
+    by: str = "structure",
+    engine: Any = "duckdb",
+    idc_version: str | int | None = None,
+    **filters: Any,
+) -> pd.DataFrame:
+    """Counts per facet; see :meth:`Explorer.facets`."""
+    return Explorer(engine, idc_version).facets(by, **filters)
+
+
+def ingest(
+    paths: str | Path | Iterable[str | Path], *, force: bool = False, progress: bool | None = None
+) -> Any:
+    """Store the segments of SEG files (folders searched recursively); returns the report.
+
+    See :func:`idcseg.ingestion.ingest`: unchanged files are skipped unless *force*, bad files
+    are listed in ``report.failures`` and never stop the others.
+    """
+    from .ingestion import ingest as run_ingest
+
+    items = [paths] if isinstance(paths, str | Path) else list(paths)
+    return run_ingest([str(p) for p in items], force=force, progress=progress)
+
+
+def describe(path: str | Path) -> pd.DataFrame:
+    """The segments of one SEG file (IDC's columns plus SegmentLabel), nothing stored."""
+    import pandas as pd
+
+    from .dicomseg import describe as describe_file
+
+    return pd.DataFrame(describe_file(path))

@@ -143,3 +143,20 @@ def write_result(result: Any, fmt: str = "table", output: Path | None = None) ->
         with _atomic(output, "w") as fh:
             _write_text(columns, rows, fmt, fh)
     return len(rows)
+
+
+class Rows:
+    """Rows already in Python, in the shape :func:`write_result` expects."""
+
+    def __init__(self, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+        self.columns, self._rows = columns, rows
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The rows."""
+        return self._rows
+
+    def to_arrow(self) -> Any:
+        """The rows as a pyarrow Table (for parquet output)."""
+        import pyarrow as pa
+
+        return pa.Table.from_pylist([dict(zip(self.columns, r, strict=True)) for r in self._rows])

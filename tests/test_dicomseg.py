@@ -295,7 +295,7 @@ def test_importing_dicomseg_keeps_highdicom_out(tmp_path):
     import subprocess
     import sys
 
-    code = "import sys, idcseg.dicomseg, idcseg.ingest; print('highdicom' in sys.modules)"
+    code = "import sys, idcseg.dicomseg, idcseg.ingestion; print('highdicom' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

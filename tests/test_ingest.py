@@ -13,9 +13,9 @@ import duckdb
 import pytest
 
 from idcseg import dicomseg
-from idcseg import ingest as ingest_mod
+from idcseg import ingestion as ingest_mod
 from idcseg.errors import StoreBusyError
-from idcseg.ingest import IngestInterrupted, ingest
+from idcseg.ingestion import IngestInterrupted, ingest
 from idcseg.store import Store, index_dir
 from tests import segfactory
 from tests.dicomref import expected_rows

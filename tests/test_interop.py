@@ -11,7 +11,7 @@ import pydicom
 import pytest
 
 from idcseg import dicomseg
-from idcseg.ingest import ingest
+from idcseg.ingestion import ingest
 from tests.dicomref import expected_rows
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "seg-samples"

@@ -195,19 +195,9 @@ def url(
         else:
             output.write_text(text)
         return
-    from ..output import write_result
+    from ..output import Rows, write_result
 
-    write_result(_Rows(result.columns, rows), fmt, output)
-
-
-class _Rows:
-    """Rows already fetched, in the shape output.write_result expects."""
-
-    def __init__(self, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
-        self.columns, self._rows = columns, rows
-
-    def rows(self) -> list[tuple[Any, ...]]:
-        return self._rows
+    write_result(Rows(result.columns, rows), fmt, output)
 
 
 @app.command()

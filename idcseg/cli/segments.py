@@ -1,7 +1,8 @@
-"""Segment-level commands: find, facets (and, with the store, ingest and describe)."""
+"""Segment-level commands: find, facets, ingest, describe."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -82,4 +83,108 @@ def facets(
         engine,
         fmt,
         output,
+    )
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path], typer.Argument(help="SEG files or folders (searched recursively).")
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Re-read files even if unchanged since last ingest.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress line.")] = False,
+) -> None:
+    """Store the segments of DICOM SEG files, for `find` and `facets` to search offline.
+
+    Reads only each file's header (before the per-frame data and pixels). Re-ingesting a file
+    replaces its rows; unchanged files are skipped, so a rerun after Ctrl-C continues. Files
+    that are not DICOM SEGs, or are truncated or malformed, are listed with a reason; the exit
+    code is 1 when any file failed.
+
+    \b
+    Examples:
+      idcseg ingest ~/Downloads/idc_segs
+      idcseg ingest seg1.dcm seg2.dcm --force
+    """
+    import sys
+
+    from ..ingestion import IngestInterrupted
+    from ..ingestion import ingest as run_ingest
+
+    try:
+        report = run_ingest([str(p) for p in paths], force=force, progress=False if quiet else None)
+    except IngestInterrupted as stopped:
+        print(stopped.report.summary(), file=sys.stderr)
+        raise typer.Exit(130) from None
+    for path, reason in report.failures:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(report.summary(), file=sys.stderr)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def describe(
+    path: Annotated[Path, typer.Argument(help="A DICOM SEG file.")],
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:
+    """Show the segment table of one SEG file, without storing anything.
+
+    \b
+    Example:
+      idcseg describe seg.dcm --format json
+    """
+    from ..dicomseg import describe as describe_file
+    from ..errors import IdcsegError
+    from ..output import Rows, write_result
+
+    try:
+        rows = describe_file(path)
+    except OSError as exc:
+        raise IdcsegError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except IdcsegError as exc:
+        raise IdcsegError(f"{path}: {exc}") from None
+    columns = [
+        "SegmentNumber",
+        "SegmentLabel",
+        "category",
+        "structure",
+        "structure_code",
+        "anatomy",
+        "modifier",
+        "SegmentAlgorithmType",
+        "SegmentAlgorithmName",
+        "TrackingID",
+        "SegmentationType",
+        "SeriesInstanceUID",
+        "segmented_SeriesInstanceUID",
+    ]
+    write_result(Rows(columns, [_describe_row(r) for r in rows]), fmt, output)
+
+
+def _code_text(code: dict[str, Any] | None, part: str = "CodeMeaning") -> str | None:
+    return code.get(part) if code else None
+
+
+def _describe_row(row: dict[str, Any]) -> tuple[Any, ...]:
+    kind = row.get("SegmentedPropertyType")
+    modifiers = (kind or {}).get("SegmentedPropertyTypeModifierCodeSequence") or []
+    code = f"{kind['CodingSchemeDesignator']}:{kind['CodeValue']}" if kind else None
+    return (
+        row["SegmentNumber"],
+        row.get("SegmentLabel"),
+        _code_text(row.get("SegmentedPropertyCategory")),
+        _code_text(kind),
+        code,
+        _code_text(row.get("AnatomicRegion")),
+        _code_text(modifiers[0]) if modifiers else _code_text(row.get("AnatomicRegionModifier")),
+        row.get("SegmentAlgorithmType"),
+        row.get("SegmentAlgorithmName"),
+        row.get("TrackingID"),
+        row.get("SegmentationType"),
+        row.get("SeriesInstanceUID"),
+        row.get("segmented_SeriesInstanceUID"),
     )

@@ -1,4 +1,4 @@
-"""Ingest local SEG files into the store.
+"""Ingestion: store the segments of local SEG files.
 
 ``ingest(paths)`` finds files (folders recursively), reads each SEG header
 (:func:`idcseg.dicomseg.read_header`) and writes its rows to the store's ``segmentations``,
