@@ -39,6 +39,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -58,6 +59,7 @@ OUT = BENCH / "out"
 BUDGET_WALL_S = 0.5
 BUDGET_RSS_MB = 200.0  # megabytes (10^6 bytes)
 MIB = 1024 * 1024
+SHIM = "idcseg via pyenv shim"
 
 
 @dataclass
@@ -225,6 +227,44 @@ def machine_info(idc_python: str | None) -> dict[str, Any]:
     return info
 
 
+def _default_idcseg() -> str:
+    """The idcseg console script beside this interpreter, else ``python -m idcseg``."""
+    script = Path(sys.executable).parent / "idcseg"
+    if script.is_file():
+        return str(script)
+    return f"{sys.executable} -m idcseg"
+
+
+def _idcseg_code(env: dict[str, str], checkout: Path) -> dict[str, str]:
+    """Which idcseg package the children import, and the checkout's commit."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import idcseg; print(idcseg.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    module = str(Path(done.stdout.strip()).parent)
+    git = "not a git checkout"
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(checkout), "status", "--porcelain", "--", "idcseg", "sql"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        git = f"commit {head}" + (", idcseg/ or sql/ modified" if dirty else ", clean")
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return {"module": module, "git": git}
+
+
 def _median(values: list[float]) -> float:
     return statistics.median(values) if values else math.nan
 
@@ -263,7 +303,32 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
     parser.add_argument("--no-idc-index", action="store_true", help="time idcseg only")
     parser.add_argument("--api-calls", type=int, default=20, help="Python API calls (20; 0: skip)")
     parser.add_argument(
-        "--idcseg", default=shutil.which("idcseg") or "idcseg", help="the idcseg command"
+        "--idcseg",
+        default=_default_idcseg(),
+        help="the idcseg command (default: the console script beside this Python)",
+    )
+    parser.add_argument(
+        "--checkout",
+        type=Path,
+        default=BENCH.parent,
+        help="idcseg source checkout to measure, put first on PYTHONPATH (default: the one "
+        "holding bench/)",
+    )
+    parser.add_argument(
+        "--installed",
+        action="store_true",
+        help="measure whatever idcseg is installed (no PYTHONPATH) instead of --checkout",
+    )
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="keep PYTHONDONTWRITEBYTECODE from the environment (default: unset it for the "
+        "children, so modules are byte-compiled once, as after a pip install)",
+    )
+    parser.add_argument(
+        "--no-shim",
+        action="store_true",
+        help="do not also time the pyenv shim ($PYENV_ROOT/shims/idcseg) when there is one",
     )
     parser.add_argument(
         "--idc-index-python",
@@ -279,9 +344,20 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
 
     started = time.time()
     home = tempfile.mkdtemp(prefix="idcseg-bench-home-")
-    env_idcseg = {**os.environ, "IDCSEG_HOME": home}
-    env_idcseg.pop("IDCSEG_ENGINE", None)
     env_idc = {**os.environ}
+    if not args.no_bytecode_cache:
+        env_idc.pop("PYTHONDONTWRITEBYTECODE", None)
+    env_idcseg = {**env_idc, "IDCSEG_HOME": home}
+    env_idcseg.pop("IDCSEG_ENGINE", None)
+    if not args.installed:
+        inherited = env_idcseg.get("PYTHONPATH")
+        env_idcseg["PYTHONPATH"] = str(args.checkout.resolve()) + (
+            os.pathsep + inherited if inherited else ""
+        )
+    code = _idcseg_code(env_idcseg, args.checkout)
+    idcseg_cmd = shlex.split(args.idcseg)
+    shim = Path(os.environ.get("PYENV_ROOT", "/nonexistent")) / "shims" / "idcseg"
+    use_shim = not args.no_shim and shim.is_file()
 
     info = machine_info(idc_python)
     print("== machine")
@@ -290,7 +366,17 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
     print("idcseg env:   " + ", ".join(f"{k} {v}" for k, v in info["idcseg_env"].items()))
     if idc_python:
         print("idc-index env: " + ", ".join(f"{k} {v}" for k, v in info["idc_index_env"].items()))
-    print(f"idcseg: {args.idcseg} (IDCSEG_HOME={home}, empty store)")
+    print(f"idcseg command: {' '.join(idcseg_cmd)} (IDCSEG_HOME={home}, an empty store)")
+    print(f"idcseg code: {code['module']} ({code['git']})")
+    print(
+        "bytecode cache: "
+        + (
+            "as inherited (PYTHONDONTWRITEBYTECODE="
+            f"{os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r})"
+            if args.no_bytecode_cache
+            else "on (PYTHONDONTWRITEBYTECODE unset for the children)"
+        )
+    )
     print(
         f"runs: {args.runs} idcseg, {0 if not idc_python else args.idc_index_runs} idc-index per "
         f"question, after {args.warmup} untimed warm-up run(s) each: warm OS file cache, "
@@ -298,16 +384,18 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
     )
 
     tools: dict[str, Callable[[Question], list[str]]] = {
-        "idcseg": lambda q: [args.idcseg, *q.idcseg_args],
+        "idcseg": lambda q: [*idcseg_cmd, *q.idcseg_args],
     }
+    if use_shim:
+        tools[SHIM] = lambda q: [str(shim), *q.idcseg_args]
     if idc_python:
         tools["idc-index"] = lambda q: [
             idc_python,
             str(BENCH / "idc_index_answer.py"),
             q.idc_index_arg,
         ]
-    envs = {"idcseg": env_idcseg, "idc-index": env_idc}
-    counts = {"idcseg": args.runs, "idc-index": args.idc_index_runs}
+    envs = {"idcseg": env_idcseg, SHIM: env_idcseg, "idc-index": env_idc}
+    counts = {"idcseg": args.runs, SHIM: args.runs, "idc-index": args.idc_index_runs}
 
     results: dict[str, Any] = {}
     mismatches: list[str] = []
@@ -326,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
                 f"{question.name} {tool} {label} vs its first run: {p}" for p in problems
             )
         print(
-            f"  {question.name:<8} {tool:<10} {label:<9} {run.wall_s:7.3f} s "
+            f"  {question.name:<8} {tool:<21} {label:<9} {run.wall_s:7.3f} s "
             f"{run.peak_rss_mib:8.1f} MiB"
             + (
                 "  (" + ", ".join(f"{k} {v:.2f}" for k, v in run.phases.items()) + ")"
@@ -398,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
 
     print("\n== cold CLI, warm OS file cache: medians")
     header = (
-        f"{'question':<8} | {'tool':<9} | {'n':>2} | {'median wall s':>13} | {'min':>6} | {'max':>6} | "
+        f"{'question':<8} | {'tool':<21} | {'n':>2} | {'median wall s':>13} | {'min':>6} | {'max':>6} | "
         f"{'median peak RSS MiB':>19} | {'ratio wall':>10} | {'ratio RSS':>9}"
     )
     print(header)
@@ -416,11 +504,11 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
                 record["ratio_wall"] = s["median_wall_s"] / ours["median_wall_s"]
                 record["ratio_rss"] = s["median_peak_rss_mib"] / ours["median_peak_rss_mib"]
             print(
-                f"{question.name:<8} | {tool:<9} | {s['n']:>2} | {s['median_wall_s']:>13.3f} | "
+                f"{question.name:<8} | {tool:<21} | {s['n']:>2} | {s['median_wall_s']:>13.3f} | "
                 f"{s['min_wall_s']:>6.3f} | {s['max_wall_s']:>6.3f} | "
                 f"{s['median_peak_rss_mib']:>19.1f} | {ratio_wall:>10} | {ratio_rss:>9}"
             )
-    print("ratio = idc-index median / idcseg median")
+    print("ratio = this row's median / idcseg's median (the idc-index row: idc-index / idcseg)")
 
     print("\n== idcseg against the budget (median wall ≤ 0.5 s, peak RSS ≤ 200 MB)")
     budget_ok = True
@@ -439,6 +527,12 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
             print(
                 f"{'':<8} (warm-up, first run of this query in the fresh store folder, SQL not yet "
                 f"cached: {warm[0]['wall_s']:.3f} s, {warm[0]['peak_rss_mib']:.1f} MiB)"
+            )
+        if SHIM in results[question.name]:
+            shimmed = results[question.name][SHIM]
+            print(
+                f"{'':<8} (through the pyenv shim, as typing `idcseg` in a shell here runs it: "
+                f"median {shimmed['median_wall_s']:.3f} s)"
             )
 
     if idc_python:
@@ -466,6 +560,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
         "started": dt.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
         "elapsed_s": elapsed,
         "machine": info,
+        "idcseg_code": code,
+        "bytecode_cache": not args.no_bytecode_cache,
         "settings": {k: str(v) for k, v in vars(args).items()},
         "budget": {"wall_s": BUDGET_WALL_S, "peak_rss_MB": BUDGET_RSS_MB, "met": budget_ok},
         "questions": results,

@@ -28,7 +28,10 @@ _SOP_IN = ", ".join(f"'{uid}'" for uid in SEG_SOP_CLASSES)
 # `idcseg series --analysis-result dicom_lidc_idri_nodules --body-part CHEST --limit 20`,
 # written against idc-index's `index` table (IDC's series index, one row per series).
 # Body part: with an empty idcseg store idcseg knows no segmented series, so it uses the SEG's
-# own BodyPartExamined, as here.
+# own BodyPartExamined, as here. viewer_url: idcseg also checks whether a study holds slide
+# microscopy (then the link is Slim's); that is a second scan of `index`, which costs idc-index
+# ~7 s more, so it is left out here to keep the comparison conservative (no LIDC-IDRI study
+# holds SM, and cli_cold.py checks that the links come out the same).
 QUERIES: dict[str, str] = {
     "summary": f"""
 SELECT
@@ -43,29 +46,16 @@ GROUP BY collection_id
 ORDER BY series_count DESC, collection_id
 """,
     "series": f"""
-WITH seg AS (
-  SELECT *
-  FROM index
-  WHERE SOPClassUID IN ({_SOP_IN})
-    AND LOWER(analysis_result_id) IN ('dicom_lidc_idri_nodules')
-    AND UPPER(BodyPartExamined) IN ('CHEST')
-),
-sm_studies AS (
-  SELECT DISTINCT StudyInstanceUID FROM index
-  WHERE Modality = 'SM' AND StudyInstanceUID IN (SELECT StudyInstanceUID FROM seg)
-)
 SELECT
-  seg.collection_id, seg.analysis_result_id, seg.PatientID, seg.StudyInstanceUID,
-  seg.SeriesInstanceUID, seg.SOPClassUID, seg.SeriesDescription, seg.BodyPartExamined,
-  seg.instanceCount, seg.series_size_MB, seg.license_short_name, seg.source_DOI,
-  CASE WHEN sm_studies.StudyInstanceUID IS NOT NULL
-    THEN CONCAT('https://viewer.imaging.datacommons.cancer.gov/slim/studies/',
-                seg.StudyInstanceUID, '/series/', seg.SeriesInstanceUID)
-    ELSE CONCAT('https://viewer.imaging.datacommons.cancer.gov/v3/viewer/?StudyInstanceUIDs=',
-                seg.StudyInstanceUID, '&initialSeriesInstanceUID=', seg.SeriesInstanceUID)
-  END AS viewer_url
-FROM seg
-LEFT JOIN sm_studies ON sm_studies.StudyInstanceUID = seg.StudyInstanceUID
+  collection_id, analysis_result_id, PatientID, StudyInstanceUID, SeriesInstanceUID,
+  SOPClassUID, SeriesDescription, BodyPartExamined, instanceCount, series_size_MB,
+  license_short_name, source_DOI,
+  CONCAT('https://viewer.imaging.datacommons.cancer.gov/v3/viewer/?StudyInstanceUIDs=',
+         StudyInstanceUID, '&initialSeriesInstanceUID=', SeriesInstanceUID) AS viewer_url
+FROM index
+WHERE SOPClassUID IN ({_SOP_IN})
+  AND LOWER(analysis_result_id) IN ('dicom_lidc_idri_nodules')
+  AND UPPER(BodyPartExamined) IN ('CHEST')
 ORDER BY collection_id, PatientID, StudyInstanceUID, SeriesInstanceUID
 LIMIT 20
 """,
