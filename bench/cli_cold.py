@@ -71,6 +71,7 @@ class Run:
     user_s: float
     sys_s: float
     exit_code: int
+    other_load: float  # CPUs kept busy by other processes meanwhile (from /proc/stat), 0..nproc
     phases: dict[str, float] = field(default_factory=dict)
 
 
@@ -157,13 +158,38 @@ QUESTIONS = [
 ]
 
 
+def _busy_cpu_s() -> float:
+    """CPU seconds all processes have used since boot (first line of /proc/stat)."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return math.nan
+    # user nice system idle iowait irq softirq steal ...: all but idle and iowait are busy
+    busy = sum(fields[:3]) + sum(fields[5:8])
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def wait_quiet(limit_s: float, threshold: float = 0.5) -> float:
+    """Wait up to *limit_s* for other processes to use under *threshold* CPUs; return that load."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        busy0 = _busy_cpu_s()
+        time.sleep(1.0)
+        load = _busy_cpu_s() - busy0
+        if load < threshold or time.monotonic() >= deadline:
+            return load
+
+
 def run_child(argv: list[str], env: dict[str, str]) -> tuple[Run, str, str]:
     """Run *argv* to completion; return its measurements, stdout and stderr."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        busy0 = _busy_cpu_s()
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
+        busy1 = _busy_cpu_s()
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -179,6 +205,7 @@ def run_child(argv: list[str], env: dict[str, str]) -> tuple[Run, str, str]:
         user_s=usage.ru_utime,
         sys_s=usage.ru_stime,
         exit_code=proc.returncode,
+        other_load=max(0.0, (busy1 - busy0 - usage.ru_utime - usage.ru_stime) / wall),
         phases=phases,
     )
     return run, stdout, stderr
@@ -279,6 +306,8 @@ def summarise(runs: list[Run]) -> dict[str, float]:
         "max_wall_s": max(walls) if walls else math.nan,
         "median_peak_rss_mib": _median([r.peak_rss_mib for r in runs]),
         "max_peak_rss_mib": max((r.peak_rss_mib for r in runs), default=math.nan),
+        "median_cpu_s": _median([r.user_s + r.sys_s for r in runs]),
+        "median_other_load": _median([r.other_load for r in runs]),
     }
 
 
@@ -334,6 +363,14 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
         "--idc-index-python",
         default=str(IDC_INDEX_VENV / "bin" / "python"),
         help="python of the idc-index venv (bench/.venv-idc-index/bin/python)",
+    )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each question, wait up to SECONDS for the machine to be quiet "
+        "(other processes using < 0.5 CPU); default 0: don't wait",
     )
     parser.add_argument("--out", type=Path, default=OUT, help="folder for the JSON (bench/out)")
     args = parser.parse_args(argv)
@@ -415,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
             )
         print(
             f"  {question.name:<8} {tool:<21} {label:<9} {run.wall_s:7.3f} s "
-            f"{run.peak_rss_mib:8.1f} MiB"
+            f"{run.peak_rss_mib:8.1f} MiB  other load {run.other_load:4.2f}"
             + (
                 "  (" + ", ".join(f"{k} {v:.2f}" for k, v in run.phases.items()) + ")"
                 if run.phases
@@ -428,6 +465,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
     print("\n== runs (wall s, peak RSS)")
     for question in QUESTIONS:
         record: dict[str, Any] = {"idcseg_argv": ["idcseg", *question.idcseg_args]}
+        if args.wait_quiet > 0:
+            load = wait_quiet(args.wait_quiet)
+            print(f"  (other processes' load before {question.name}: {load:.2f} CPUs)")
+            record["other_load_at_start"] = load
         warm: dict[str, list[Run]] = {tool: [] for tool in tools}
         timed: dict[str, list[Run]] = {tool: [] for tool in tools}
         for tool in tools:
@@ -438,12 +479,15 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
             for tool in tools:
                 if i < counts[tool]:
                     timed[tool].append(one(question, tool, f"run {i + 1}"))
-        if len(tools) > 1:
+        for tool in tools:
+            if tool == "idcseg":
+                continue
             problems = question.compare(
-                answers[(question.name, "idcseg")], answers[(question.name, "idc-index")]
+                answers[(question.name, "idcseg")], answers[(question.name, tool)]
             )
-            mismatches.extend(f"{question.name}: idcseg vs idc-index: {p}" for p in problems)
-            record["answers_match"] = not problems
+            mismatches.extend(f"{question.name}: idcseg vs {tool}: {p}" for p in problems)
+            if tool == "idc-index":
+                record["answers_match"] = not problems
         record["rows"] = len(answers[(question.name, "idcseg")])
         for tool in tools:
             record[tool] = {
@@ -486,8 +530,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
 
     print("\n== cold CLI, warm OS file cache: medians")
     header = (
-        f"{'question':<8} | {'tool':<21} | {'n':>2} | {'median wall s':>13} | {'min':>6} | {'max':>6} | "
-        f"{'median peak RSS MiB':>19} | {'ratio wall':>10} | {'ratio RSS':>9}"
+        f"{'question':<8} | {'tool':<21} | {'n':>2} | {'median wall s':>13} | {'min':>6} | "
+        f"{'max':>6} | {'median peak RSS MiB':>19} | {'ratio wall':>10} | {'ratio RSS':>9} | "
+        f"{'CPU s':>6} | {'other load':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -496,19 +541,22 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
         ours = record["idcseg"]
         for tool in tools:
             s = record[tool]
-            if tool == "idcseg":
-                ratio_wall = ratio_rss = ""
-            else:
-                ratio_wall = f"{s['median_wall_s'] / ours['median_wall_s']:.1f}x"
-                ratio_rss = f"{s['median_peak_rss_mib'] / ours['median_peak_rss_mib']:.1f}x"
-                record["ratio_wall"] = s["median_wall_s"] / ours["median_wall_s"]
-                record["ratio_rss"] = s["median_peak_rss_mib"] / ours["median_peak_rss_mib"]
+            ratio_wall = ratio_rss = ""
+            if tool != "idcseg":
+                s["ratio_wall"] = s["median_wall_s"] / ours["median_wall_s"]
+                s["ratio_rss"] = s["median_peak_rss_mib"] / ours["median_peak_rss_mib"]
+                ratio_wall, ratio_rss = f"{s['ratio_wall']:.1f}x", f"{s['ratio_rss']:.1f}x"
             print(
                 f"{question.name:<8} | {tool:<21} | {s['n']:>2} | {s['median_wall_s']:>13.3f} | "
                 f"{s['min_wall_s']:>6.3f} | {s['max_wall_s']:>6.3f} | "
-                f"{s['median_peak_rss_mib']:>19.1f} | {ratio_wall:>10} | {ratio_rss:>9}"
+                f"{s['median_peak_rss_mib']:>19.1f} | {ratio_wall:>10} | {ratio_rss:>9} | "
+                f"{s['median_cpu_s']:>6.2f} | {s['median_other_load']:>10.2f}"
             )
-    print("ratio = this row's median / idcseg's median (the idc-index row: idc-index / idcseg)")
+    print(
+        "ratio: this row's median / idcseg's median (the idc-index row: idc-index / idcseg).\n"
+        "CPU s: median user+sys of the child. other load: median CPUs kept busy by other\n"
+        f"processes during the runs (of {info['nproc']}; /proc/stat less the child's own CPU time)."
+    )
 
     print("\n== idcseg against the budget (median wall ≤ 0.5 s, peak RSS ≤ 200 MB)")
     budget_ok = True
