@@ -15,7 +15,8 @@ idcseg is imported from the checkout holding ``bench/`` (put first on ``PYTHONPA
 ``PYTHONDONTWRITEBYTECODE`` unset so that its modules are byte-compiled once by the warm-up run.
 
 Times from ``-X importtime`` are microseconds inside the process and include the tracing
-overhead; the wall times are from just before ``Popen`` to ``os.wait4`` returning.
+overhead; the wall times are from just before ``Popen`` to ``os.wait4`` returning, CPU times are
+the child's user + system time (steadier than wall time on a shared machine).
 
     python bench/importtime.py
     python bench/importtime.py -n 9 -- series --analysis-result dicom_lidc_idri_nodules --format json
@@ -35,8 +36,8 @@ from collections import defaultdict
 from pathlib import Path
 
 
-def _wall(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child."""
+def _wall(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + sys) and peak RSS (MiB) of one child."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         argv,
@@ -49,7 +50,8 @@ def _wall(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{argv} exited {proc.returncode}")
-    return time.perf_counter() - t0, usage.ru_maxrss / 1024
+    wall = time.perf_counter() - t0
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def importtimes(args: list[str], env: dict[str, str]) -> tuple[dict[str, int], dict[str, int]]:
@@ -150,14 +152,22 @@ def main(argv: list[str] | None = None) -> int:
             *args,
         ],
     }
-    print(f"\n-- fresh processes, warm OS cache (median of {options.runs}): wall ms, peak RSS MiB")
+    print(
+        f"\n-- fresh processes, warm OS cache (median of {options.runs}): wall ms (min), "
+        "CPU ms, peak RSS MiB"
+    )
     for label, command in floors.items():
         child_env = env_raw if "not byte-compiled" in label else env
         _wall(command, child_env)  # warm-up
         samples = [_wall(command, child_env) for _ in range(options.runs)]
         wall = statistics.median(s[0] for s in samples)
-        rss = statistics.median(s[1] for s in samples)
-        print(f"{wall * 1000:8.0f} ms {rss:7.1f} MiB  {label}")
+        least = min(s[0] for s in samples)
+        cpu = statistics.median(s[1] for s in samples)
+        rss = statistics.median(s[2] for s in samples)
+        print(
+            f"{wall * 1000:6.0f} ms ({least * 1000:4.0f}) {cpu * 1000:6.0f} ms {rss:7.1f} MiB  "
+            f"{label}"
+        )
     shutil.rmtree(home, ignore_errors=True)
     return 0
 
