@@ -262,8 +262,8 @@ def _default_idcseg() -> str:
     return f"{sys.executable} -m idcseg"
 
 
-def _idcseg_code(env: dict[str, str], checkout: Path) -> dict[str, str]:
-    """Which idcseg package the children import, and the checkout's commit."""
+def _idcseg_code(env: dict[str, str]) -> dict[str, str]:
+    """Which idcseg package the children import, and the git state of the tree holding it."""
     done = subprocess.run(
         [sys.executable, "-c", "import idcseg; print(idcseg.__file__)"],
         env=env,
@@ -271,25 +271,24 @@ def _idcseg_code(env: dict[str, str], checkout: Path) -> dict[str, str]:
         text=True,
         check=True,
     )
-    module = str(Path(done.stdout.strip()).parent)
-    git = "not a git checkout"
+    module = Path(done.stdout.strip()).parent
+    tree = str(module.parent)
+
+    def git(*argv: str) -> str:
+        return subprocess.run(
+            ["git", "-C", tree, *argv], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
     try:
-        head = subprocess.run(
-            ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(checkout), "status", "--porcelain", "--", "idcseg", "sql"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        git = f"commit {head}" + (", idcseg/ or sql/ modified" if dirty else ", clean")
+        head = git("rev-parse", "--short", "HEAD")
+        last = git("log", "-1", "--format=%h", "--", "idcseg", "sql")
+        dirty = git("status", "--porcelain", "--", "idcseg", "sql")
+        state = f"HEAD {head}, idcseg/ and sql/ last changed in {last}" + (
+            ", WITH UNCOMMITTED CHANGES" if dirty else ", no uncommitted changes"
+        )
     except (OSError, subprocess.CalledProcessError):
-        pass
-    return {"module": module, "git": git}
+        state = "not in a git checkout"
+    return {"module": str(module), "git": state}
 
 
 def _median(values: list[float]) -> float:
@@ -391,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
         env_idcseg["PYTHONPATH"] = str(args.checkout.resolve()) + (
             os.pathsep + inherited if inherited else ""
         )
-    code = _idcseg_code(env_idcseg, args.checkout)
+    code = _idcseg_code(env_idcseg)
     idcseg_cmd = shlex.split(args.idcseg)
     shim = Path(os.environ.get("PYENV_ROOT", "/nonexistent")) / "shims" / "idcseg"
     use_shim = not args.no_shim and shim.is_file()
