@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -83,9 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=20, help="calls after the first (20)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
+    own_home = None
     if not os.environ.get("IDCSEG_HOME"):
-        os.environ["IDCSEG_HOME"] = tempfile.mkdtemp(prefix="idcseg-bench-home-")
-    figures = measure(args.calls)
+        own_home = os.environ["IDCSEG_HOME"] = tempfile.mkdtemp(prefix="idcseg-bench-home-")
+    try:
+        figures = measure(args.calls)
+    finally:
+        if own_home:
+            shutil.rmtree(own_home, ignore_errors=True)
     if args.json:
         json.dump(figures, sys.stdout, indent=1)
         print()

@@ -34,6 +34,7 @@ makes the exit status 1. The Python API is measured once too, in its own process
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import json
 import math
@@ -380,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
 
     started = time.time()
     home = tempfile.mkdtemp(prefix="idcseg-bench-home-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)  # also on failure
     env_idc = {**os.environ}
     if not args.no_bytecode_cache:
         env_idc.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -618,7 +620,6 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
     path.write_text(json.dumps(payload, indent=1) + "\n")
     print(f"\nload average at end: {' '.join(f'{x:.2f}' for x in info['loadavg_end'])}")
     print(f"total {elapsed:.0f} s; results: {path}")
-    shutil.rmtree(home, ignore_errors=True)
     return 1 if mismatches else 0
 
 

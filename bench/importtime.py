@@ -25,6 +25,7 @@ the child's user + system time (steadier than wall time on a shared machine).
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import shutil
 import statistics
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     args = options.args or ["summary", "--format", "json"]
     home = tempfile.mkdtemp(prefix="idcseg-bench-home-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)  # also on failure
     checkout = Path(__file__).resolve().parents[1]
     env = {**os.environ, "IDCSEG_HOME": home}
     env.pop("IDCSEG_ENGINE", None)
@@ -168,7 +170,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{wall * 1000:6.0f} ms ({least * 1000:4.0f}) {cpu * 1000:6.0f} ms {rss:7.1f} MiB  "
             f"{label}"
         )
-    shutil.rmtree(home, ignore_errors=True)
     return 0
 
 
