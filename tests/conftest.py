@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated store per test, the real IDC index, and a CLI runner."""
+"""Shared fixtures: an isolated store per test, the real IDC index, a CLI runner, and SEG files
+made with highdicom."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import segfactory
 
 REPO = Path(__file__).resolve().parents[1]
 SEG_SOP_CLASSES = ("1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7")
@@ -68,3 +70,18 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
 def cli():
     """The CLI runner (a fresh process per call)."""
     return run_cli
+
+
+@dataclass
+class Corpus:
+    folder: Path
+    segs: dict[str, Path]  # case name -> SEG file
+    ct: list[Path]  # the source CT slices
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    """One SEG per :data:`segfactory.CASES` entry, plus the CT series they segment."""
+    folder = tmp_path_factory.mktemp("corpus")
+    segs = segfactory.make_all(folder)
+    return Corpus(folder, segs, sorted((folder / "ct").glob("*.dcm")))

@@ -1,0 +1,647 @@
+"""Ingest local SEG files into the store.
+
+``ingest(paths)`` finds files (folders recursively), reads each SEG header
+(:func:`idcseg.dicomseg.read_header`) and writes its rows to the store's ``segmentations``,
+``segment_labels`` and ``instances`` tables, and series facts to ``local_series`` for SEG series
+that IDC's index does not know.
+
+How it stays safe and fast:
+
+- Files are parsed outside any transaction, in batches (default 200 files). Each batch is then
+  written in one short transaction on a connection opened for that batch and closed after it, so
+  other idcseg processes can query the store between batches. A busy store is retried for
+  ``busy_timeout`` seconds before :class:`~idcseg.errors.StoreBusyError`.
+- A file's rows are replaced, not duplicated: rows of the batch's SOPInstanceUIDs, and of the
+  instances previously stored from the same paths, are deleted before the insert.
+- A bad file is reported in :attr:`IngestReport.failures` with a short reason and never affects
+  other files. If a batch cannot be stored (a value the database refuses), its files are retried
+  one by one and only the offending ones fail.
+- Files whose path, size and mtime match what the store recorded are skipped unless
+  ``force=True``: a rerun after an interruption continues where the last one stopped.
+- Ctrl-C: SIGINT is held back while a batch is written, so a batch is committed whole or (if the
+  interrupt still arrives inside the transaction) rolled back whole. :class:`IngestInterrupted`
+  (a ``KeyboardInterrupt``) is raised with the report of what was stored.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import dicomseg
+from .errors import IdcsegError, StoreBusyError
+from .store import Store
+
+BATCH_SIZE = 200
+
+
+@dataclass
+class IngestReport:
+    """What an ingest run did.
+
+    ``failures`` lists ``(path, reason)`` of files that were not stored (not DICOM, not a SEG,
+    truncated, malformed, unreadable); ``failure_kinds`` counts them by error class name.
+    ``local_series`` holds the SEG series written to ``local_series`` (IDC's index lacks them).
+    ``duplicates`` lists ``(path, kept_path)`` when two files of one run hold the same
+    SOPInstanceUID: the later one's rows replace the earlier's.
+    """
+
+    files_seen: int = 0
+    files_ingested: int = 0
+    files_unchanged: int = 0
+    segments_written: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    failure_kinds: Counter[str] = field(default_factory=Counter)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+    local_series: set[str] = field(default_factory=set, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when every file seen was stored or unchanged and the run completed."""
+        return not self.failures and not self.interrupted
+
+    @property
+    def series_local(self) -> int:
+        """SEG series written to ``local_series`` (not in IDC's index)."""
+        return len(self.local_series)
+
+    @property
+    def files_done(self) -> int:
+        """Files stored, failed or skipped as unchanged so far."""
+        return self.files_ingested + self.files_unchanged + len(self.failures)
+
+    def fail(self, path: str, kind: str, reason: str) -> None:
+        self.failures.append((path, reason))
+        self.failure_kinds[kind] += 1
+
+    def summary(self) -> str:
+        """One line for a terminal."""
+        parts = [f"{self.files_ingested} of {self.files_seen} files ingested"]
+        parts.append(f"{self.segments_written} segments")
+        if self.files_unchanged:
+            parts.append(f"{self.files_unchanged} unchanged")
+        if self.failures:
+            kinds = ", ".join(f"{n} {k}" for k, n in self.failure_kinds.most_common())
+            parts.append(f"{len(self.failures)} failed ({kinds})")
+        rate = self.files_ingested / self.seconds if self.seconds > 0 else 0.0
+        line = ", ".join(parts) + f" in {self.seconds:.1f} s ({rate:.0f} files/s)"
+        if self.interrupted:
+            line = "interrupted: " + line + "; run again to continue"
+        return line
+
+
+class IngestInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`ingest`; ``report`` says what was stored before it."""
+
+    def __init__(self, report: IngestReport) -> None:
+        super().__init__(report.summary())
+        self.report = report
+
+
+# --- finding files ----------------------------------------------------------------------------
+
+
+@dataclass
+class _File:
+    path: str
+    size: int
+    mtime: float
+
+
+def find_files(paths: Iterable[str | os.PathLike[str]], report: IngestReport) -> list[_File]:
+    """Files under *paths* (folders walked recursively), de-duplicated by real path, in order.
+
+    Paths that do not exist are recorded as failures in *report*.
+    """
+    seen: set[str] = set()
+    found: list[_File] = []
+
+    def add(path: str) -> None:
+        real = os.path.realpath(path)
+        if real in seen:
+            return
+        seen.add(real)
+        try:
+            st = os.stat(real)
+        except OSError as exc:
+            report.fail(real, "OSError", f"cannot read: {exc.strerror or exc}")
+            return
+        found.append(_File(real, st.st_size, st.st_mtime))
+
+    for given in paths:
+        path = os.path.expanduser(os.fspath(given))
+        if os.path.isdir(path):
+            for folder, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    full = os.path.join(folder, name)
+                    if os.path.isfile(full):
+                        add(full)
+        elif os.path.isfile(path):
+            add(path)
+        else:
+            real = os.path.realpath(path)
+            if real not in seen:
+                seen.add(real)
+                report.fail(real, "OSError", "no such file or directory")
+    report.files_seen = len(seen)
+    return found
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Parsed:
+    path: str
+    size: int
+    mtime: float
+    sop: str
+    series: str
+    rows: list[dict[str, Any]]
+    facts: dict[str, Any]
+
+
+def _parse_file(path: str) -> _Parsed:
+    with open(path, "rb") as fp:
+        st = os.fstat(fp.fileno())
+        ds = dicomseg.read_header(fp)
+    rows = dicomseg.segment_rows(ds)
+    facts = dicomseg.series_facts(ds, size=st.st_size)
+    return _Parsed(
+        path=path,
+        size=st.st_size,
+        mtime=st.st_mtime,
+        sop=rows[0]["SOPInstanceUID"],
+        series=rows[0]["SeriesInstanceUID"],
+        rows=rows,
+        facts=facts,
+    )
+
+
+def _parse_batch(files: list[_File], report: IngestReport) -> list[_Parsed]:
+    parsed = []
+    with dicomseg.quiet():
+        for f in files:
+            try:
+                parsed.append(_parse_file(f.path))
+            except dicomseg.SegReadError as exc:
+                report.fail(f.path, type(exc).__name__, exc.reason)
+            except OSError as exc:
+                report.fail(f.path, "OSError", f"cannot read: {exc.strerror or exc}")
+            except Exception as exc:  # a reader bug must not stop the run
+                report.fail(f.path, "Malformed", f"unexpected {type(exc).__name__}: {exc}")
+    return parsed
+
+
+# --- IDC's index ------------------------------------------------------------------------------
+
+
+class _IdcIndex:
+    """Which SeriesInstanceUIDs IDC's series index holds, asked batch-wise with DuckDB."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, bool] = {}
+        self._con = None
+        try:
+            from .store import index_dir
+
+            self._parquet: str | None = str(index_dir() / "idc_index.parquet")
+        except IdcsegError:
+            self._parquet = None  # no index: every series is local
+
+    def in_idc(self, series: Iterable[str]) -> dict[str, bool]:
+        wanted = sorted({s for s in series if s not in self._known})
+        if wanted and self._parquet is not None:
+            import duckdb
+
+            if self._con is None:
+                self._con = duckdb.connect()
+            found = self._con.execute(
+                "SELECT DISTINCT SeriesInstanceUID FROM read_parquet($parquet) "
+                "WHERE SeriesInstanceUID IN (SELECT unnest($uids))",
+                {"parquet": self._parquet, "uids": wanted},
+            ).fetchall()
+            hits = {row[0] for row in found}
+            self._known.update((s, s in hits) for s in wanted)
+        else:
+            self._known.update((s, False) for s in wanted)
+        return self._known
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def _arrow_schemas():  # noqa: ANN202 - pyarrow imported lazily
+    import pyarrow as pa
+
+    code = pa.struct(
+        [
+            ("CodeValue", pa.string()),
+            ("CodingSchemeDesignator", pa.string()),
+            ("CodeMeaning", pa.string()),
+        ]
+    )
+    seg_type = pa.struct(
+        [
+            *[(f.name, f.type) for f in code],
+            ("AnatomicRegionModifierSequence", pa.list_(code)),
+            ("SegmentedPropertyTypeModifierCodeSequence", pa.list_(code)),
+        ]
+    )
+    types: dict[str, Any] = dict.fromkeys(dicomseg.SEGMENTATION_COLUMNS, pa.string())
+    types.update(
+        AnatomicRegion=code,
+        AnatomicRegionModifier=code,
+        SegmentedPropertyCategory=code,
+        SegmentedPropertyType=seg_type,
+        SegmentNumber=pa.int64(),
+    )
+    segmentations = pa.schema(list(types.items()))
+    labels = pa.schema(
+        [
+            ("SOPInstanceUID", pa.string()),
+            ("SegmentNumber", pa.int64()),
+            ("SegmentLabel", pa.string()),
+            ("SegmentDescription", pa.string()),
+        ]
+    )
+    instances = pa.schema(
+        [
+            ("SOPInstanceUID", pa.string()),
+            ("SeriesInstanceUID", pa.string()),
+            ("origin", pa.string()),
+            ("location", pa.string()),
+            ("size_bytes", pa.int64()),
+            ("mtime", pa.float64()),
+        ]
+    )
+    series_types: dict[str, Any] = dict.fromkeys(dicomseg.LOCAL_SERIES_COLUMNS, pa.string())
+    series_types.update(instanceCount=pa.int64(), series_size_MB=pa.float64())
+    series = pa.schema(list(series_types.items()))
+    return segmentations, labels, instances, series
+
+
+# Columns of local_series that a SEG file itself tells; the others (collection, license, bucket…)
+# are left as another origin may have set them.
+_FACT_COLUMNS = (
+    "PatientID",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyDescription",
+    "BodyPartExamined",
+    "Modality",
+    "SOPClassUID",
+    "Manufacturer",
+    "ManufacturerModelName",
+    "SeriesDate",
+    "SeriesDescription",
+    "SeriesNumber",
+)
+
+
+def _tables(records: list[_Parsed], local: set[str]):  # noqa: ANN202
+    import pyarrow as pa
+
+    seg_schema, label_schema, inst_schema, series_schema = _arrow_schemas()
+    seg_rows, label_rows, inst_rows = [], [], []
+    series_rows: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        numbers: set[int] = set()
+        for row in rec.rows:
+            seg_rows.append({k: row[k] for k in dicomseg.SEGMENTATION_COLUMNS})
+            if row["SegmentNumber"] not in numbers:  # a malformed SEG may repeat a number
+                numbers.add(row["SegmentNumber"])
+                label_rows.append(
+                    {
+                        "SOPInstanceUID": rec.sop,
+                        "SegmentNumber": row["SegmentNumber"],
+                        "SegmentLabel": row["SegmentLabel"],
+                        "SegmentDescription": row["SegmentDescription"],
+                    }
+                )
+        inst_rows.append(
+            {
+                "SOPInstanceUID": rec.sop,
+                "SeriesInstanceUID": rec.series,
+                "origin": "file",
+                "location": rec.path,
+                "size_bytes": rec.size,
+                "mtime": rec.mtime,
+            }
+        )
+        if rec.series in local:
+            series_rows[rec.series] = rec.facts
+    return (
+        pa.Table.from_pylist(seg_rows, schema=seg_schema),
+        pa.Table.from_pylist(label_rows, schema=label_schema),
+        pa.Table.from_pylist(inst_rows, schema=inst_schema),
+        pa.Table.from_pylist(list(series_rows.values()), schema=series_schema),
+    )
+
+
+_FACTS_UPDATE = ", ".join(f"{c} = excluded.{c}" for c in _FACT_COLUMNS)
+
+_WRITE_SQL = f"""
+CREATE TEMP TABLE _gone AS
+  SELECT SOPInstanceUID, SeriesInstanceUID FROM instances
+  WHERE SOPInstanceUID IN (SELECT SOPInstanceUID FROM _b_inst)
+     OR (origin = 'file' AND location IN (SELECT location FROM _b_inst));
+DELETE FROM segmentations WHERE SOPInstanceUID IN
+  (SELECT SOPInstanceUID FROM _gone UNION SELECT SOPInstanceUID FROM _b_inst);
+DELETE FROM segment_labels WHERE SOPInstanceUID IN
+  (SELECT SOPInstanceUID FROM _gone UNION SELECT SOPInstanceUID FROM _b_inst);
+DELETE FROM instances WHERE SOPInstanceUID IN (SELECT SOPInstanceUID FROM _gone);
+INSERT INTO segmentations BY NAME SELECT * FROM _b_seg;
+INSERT INTO segment_labels BY NAME SELECT * FROM _b_labels;
+INSERT INTO instances BY NAME SELECT * FROM _b_inst;
+INSERT INTO local_series BY NAME SELECT * FROM _b_series
+  ON CONFLICT (SeriesInstanceUID) DO UPDATE SET {_FACTS_UPDATE};
+CREATE TEMP TABLE _touched AS
+  SELECT SeriesInstanceUID FROM _b_series
+  UNION SELECT SeriesInstanceUID FROM _gone
+  UNION SELECT SeriesInstanceUID FROM _b_inst;
+UPDATE local_series SET instanceCount = agg.n, series_size_MB = agg.bytes / 1e6
+  FROM (SELECT SeriesInstanceUID, count(*) AS n, sum(size_bytes) AS bytes FROM instances
+        WHERE SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM _touched)
+        GROUP BY SeriesInstanceUID) AS agg
+  WHERE local_series.SeriesInstanceUID = agg.SeriesInstanceUID;
+DELETE FROM local_series
+  WHERE SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM _touched)
+    AND SeriesInstanceUID NOT IN (SELECT SeriesInstanceUID FROM instances
+                                  WHERE SeriesInstanceUID IS NOT NULL);
+DROP TABLE _gone;
+DROP TABLE _touched;
+"""
+
+
+def _write(con: Any, records: list[_Parsed], local: set[str]) -> int:
+    """Replace the rows of *records* in one transaction; return the segment rows written."""
+    seg, labels, inst, series = _tables(records, local)
+    for name, table in (
+        ("_b_seg", seg),
+        ("_b_labels", labels),
+        ("_b_inst", inst),
+        ("_b_series", series),
+    ):
+        con.register(name, table)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(_WRITE_SQL)
+            con.execute("COMMIT")
+        except BaseException:
+            with suppress(Exception):
+                con.execute("ROLLBACK")
+            raise
+    finally:
+        for name in ("_b_seg", "_b_labels", "_b_inst", "_b_series"):
+            with suppress(Exception):
+                con.unregister(name)
+    return seg.num_rows
+
+
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold Ctrl-C back while a batch is written; deliver it right after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    except ValueError:  # not allowed here (embedded interpreter)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def _connect(store: Store, busy_timeout: float, report: IngestReport) -> Any:
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.05
+    while True:
+        try:
+            return store.connect()
+        except StoreBusyError as exc:
+            if time.monotonic() >= deadline:
+                done = report.files_ingested
+                hint = f"; {done} files were stored before, run again to continue" if done else ""
+                raise StoreBusyError(f"{exc}{hint}") from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
+def _unchanged(
+    store: Store, files: list[_File], busy_timeout: float, report: IngestReport
+) -> set[str]:
+    """Paths stored before with the same size and mtime."""
+    if not files:
+        return set()
+    import pyarrow as pa
+
+    table = pa.table(
+        {
+            "location": [f.path for f in files],
+            "size_bytes": pa.array([f.size for f in files], pa.int64()),
+            "mtime": pa.array([f.mtime for f in files], pa.float64()),
+        }
+    )
+    con = _connect(store, busy_timeout, report)
+    try:
+        con.register("_candidates", table)
+        rows = con.execute(
+            "SELECT c.location FROM _candidates c JOIN instances i "
+            "ON i.origin = 'file' AND i.location = c.location "
+            "AND i.size_bytes = c.size_bytes AND i.mtime = c.mtime"
+        ).fetchall()
+    finally:
+        con.close()
+    return {r[0] for r in rows}
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+
+class _Progress:
+    """A one-line progress display on stderr: done/total and files per second."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled and total > 0
+        self.start = time.monotonic()
+        self._last = 0.0
+        self._shown = False
+
+    def update(self, report: IngestReport, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < 0.2:
+            return
+        self._last = now
+        elapsed = max(now - self.start, 1e-9)
+        done = report.files_done
+        failed = f"  {len(report.failures)} failed" if report.failures else ""
+        sys.stderr.write(
+            f"\ringest {done}/{self.total} files  {report.files_ingested / elapsed:.0f} files/s"
+            f"{failed}   "
+        )
+        sys.stderr.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self._shown = False
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def ingest(
+    paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
+    store: Store | None = None,
+    progress: bool | None = None,
+    *,
+    force: bool = False,
+    batch_size: int = BATCH_SIZE,
+    busy_timeout: float = 10.0,
+) -> IngestReport:
+    """Read the SEG files under *paths* and store their rows; return what was done.
+
+    Args:
+        paths: files and folders (walked recursively); duplicates are read once.
+        store: the local store (default: ``$IDCSEG_HOME`` or the user data folder).
+        progress: show a progress line on stderr; ``None`` shows it when stderr is a terminal.
+        force: re-read files even when path, size and mtime match what was stored.
+        batch_size: files per write transaction.
+        busy_timeout: seconds to keep retrying while another process holds the store.
+
+    Raises:
+        StoreBusyError: the store stayed locked by another process for *busy_timeout* seconds.
+        IngestInterrupted: Ctrl-C (a ``KeyboardInterrupt``); batches already written stay.
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    store = store or Store()
+    report = IngestReport()
+    started = time.monotonic()
+    if progress is None:
+        progress = sys.stderr.isatty()
+    files = find_files(paths, report)
+    unchanged = set() if force else _unchanged(store, files, busy_timeout, report)
+    report.files_unchanged = len(unchanged)
+    todo = [f for f in files if f.path not in unchanged]
+    display = _Progress(report.files_seen, progress)
+    index = _IdcIndex()
+    sop_paths: dict[str, str] = {}
+    try:
+        for start in range(0, len(todo), max(1, batch_size)):
+            batch = _parse_batch(todo[start : start + batch_size], report)
+            batch = _dedupe(batch, sop_paths, report)
+            if batch:
+                known = index.in_idc(r.series for r in batch)
+                local = {r.series for r in batch if not known.get(r.series, False)}
+                _store_batch(store, batch, local, busy_timeout, report)
+            display.update(report)
+    except KeyboardInterrupt:
+        report.interrupted = True
+        report.seconds = time.monotonic() - started
+        display.update(report, force=True)
+        display.close()
+        raise IngestInterrupted(report) from None
+    finally:
+        index.close()
+    report.seconds = time.monotonic() - started
+    display.update(report, force=True)
+    display.close()
+    return report
+
+
+def _dedupe(batch: list[_Parsed], sop_paths: dict[str, str], report: IngestReport) -> list[_Parsed]:
+    """Keep the last file of each SOPInstanceUID; note the others as duplicates."""
+    last: dict[str, _Parsed] = {}
+    for rec in batch:
+        earlier = last.get(rec.sop)
+        if earlier is not None:
+            report.duplicates.append((earlier.path, rec.path))
+            report.files_ingested += 1  # read fine; its rows are replaced by the later file's
+        last[rec.sop] = rec
+    for rec in last.values():
+        previous = sop_paths.get(rec.sop)
+        if previous is not None and previous != rec.path:
+            report.duplicates.append((previous, rec.path))
+        sop_paths[rec.sop] = rec.path
+    return list(last.values())
+
+
+def _store_batch(
+    store: Store,
+    batch: list[_Parsed],
+    local: set[str],
+    busy_timeout: float,
+    report: IngestReport,
+) -> None:
+    """Write *batch*; if the database refuses it, retry file by file and fail only the culprits.
+
+    Ctrl-C is held back until the batch is committed and counted.
+    """
+    con = _connect(store, busy_timeout, report)
+    try:
+        with _sigint_held():
+            if not _try_write(con, store, batch, local, report, alone=False):
+                for rec in batch:
+                    _try_write(con, store, [rec], local, report, alone=True)
+    finally:
+        con.close()
+
+
+def _try_write(
+    con: Any,
+    store: Store,
+    records: list[_Parsed],
+    local: set[str],
+    report: IngestReport,
+    *,
+    alone: bool,
+) -> bool:
+    import duckdb
+
+    try:
+        written = _write(con, records, local)
+    except (duckdb.IOException, duckdb.FatalException) as exc:
+        raise IdcsegError(f"cannot write to the store {store.path}: {exc}") from None
+    except duckdb.Error as exc:
+        if alone:
+            message = str(exc).strip().splitlines()[0]
+            report.fail(records[0].path, "StoreError", f"cannot store: {message}")
+        return False
+    _count(report, records, local, written)
+    return True
+
+
+def _count(report: IngestReport, batch: list[_Parsed], local: set[str], written: int) -> None:
+    report.files_ingested += len(batch)
+    report.segments_written += written
+    report.local_series.update(r.series for r in batch if r.series in local)

@@ -1,0 +1,350 @@
+"""Build real DICOM SEG files at test time.
+
+A small CT series is made with pydicom from its bundled ``CT_small.dcm`` (new UIDs, one slice per
+position); highdicom then writes SEGs that reference it. Every case in :data:`CASES` covers one
+trait the reader must handle (binary with several segments, fractional, label map, legacy SRT
+codes, laterality modifiers, algorithm types, missing optional attributes, tracking identifiers).
+
+Pitfalls handled here (see DESIGN §5): highdicom keeps references to code objects, so every
+segment gets fresh deep copies; TrackingID and TrackingUID go together; AUTOMATIC and SEMIAUTOMATIC
+segments carry an algorithm identification, MANUAL ones do not.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.uid import generate_uid
+
+# Codes used by the cases, as (value, scheme, meaning). Fresh objects are built from these on every
+# use, never shared between segments.
+ANATOMICAL_STRUCTURE = ("91723000", "SCT", "Anatomical Structure")
+ANATOMICAL_STRUCTURE_DCMQI = ("123037004", "SCT", "Anatomical Structure")
+MORPH_ALTERED = ("49755003", "SCT", "Morphologically Altered Structure")
+LIVER = ("10200004", "SCT", "Liver")
+KIDNEY = ("64033007", "SCT", "Kidney")
+LUNG = ("39607008", "SCT", "Lung")
+NEOPLASM = ("108369006", "SCT", "Neoplasm")
+ABDOMEN = ("818981001", "SCT", "Abdomen")
+LEFT = ("7771000", "SCT", "Left")
+RIGHT = ("24028007", "SCT", "Right")
+# legacy SNOMED-RT codes as dcmqi wrote them in early IDC collections
+SRT_MORPH_ALTERED = ("M-01000", "SRT", "Morphologically Altered Structure")
+SRT_NODULE = ("M-03010", "SRT", "Nodule")
+SRT_LUNG = ("T-28000", "SRT", "Lung")
+SRT_LEFT = ("G-A101", "SRT", "Left")
+BACKGROUND = ("125040", "DCM", "Background")
+
+
+def code(triple: tuple[str, str, str]):
+    """A new highdicom CodedConcept for *triple* (never shared)."""
+    import highdicom as hd
+
+    value, scheme, meaning = triple
+    return hd.sr.CodedConcept(value=value, scheme_designator=scheme, meaning=meaning)
+
+
+def code_item(triple: tuple[str, str, str]) -> Dataset:
+    """A plain pydicom code sequence item for *triple*."""
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = triple
+    return item
+
+
+def make_ct_series(
+    folder: Path,
+    n_slices: int = 3,
+    size: int | None = None,
+    patient_id: str = "IDCSEG-TEST-1",
+) -> list[Dataset]:
+    """Write *n_slices* CT images of one new series into *folder*; return the datasets.
+
+    The slices share study, series and frame of reference; each has its own SOPInstanceUID and
+    z position. With *size*, the image is replaced by a *size*×*size* synthetic one.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    template = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    template.remove_private_tags()
+    if size is not None:
+        template.Rows = template.Columns = size
+        template.PixelData = np.zeros((size, size), dtype=np.int16).tobytes()
+    study, series, frame = generate_uid(), generate_uid(), generate_uid()
+    x, y, z0 = (float(v) for v in template.ImagePositionPatient)
+    slices = []
+    for i in range(n_slices):
+        ds = copy.deepcopy(template)
+        ds.PatientID = patient_id
+        ds.StudyInstanceUID = study
+        ds.SeriesInstanceUID = series
+        ds.FrameOfReferenceUID = frame
+        ds.SOPInstanceUID = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.InstanceNumber = i + 1
+        ds.ImagePositionPatient = [x, y, z0 + 5.0 * i]
+        ds.SliceLocation = z0 + 5.0 * i
+        ds.save_as(folder / f"ct_{i:04d}.dcm", enforce_file_format=True)
+        slices.append(ds)
+    return slices
+
+
+@dataclass
+class Seg:
+    """One segment to write: a label, codes, and how it was made."""
+
+    number: int
+    label: str
+    category: tuple[str, str, str]
+    type: tuple[str, str, str]
+    algorithm_type: str = "MANUAL"
+    algorithm_name: str | None = None
+    region: tuple[str, str, str] | None = None
+    region_modifier: tuple[str, str, str] | None = None
+    type_modifier: tuple[str, str, str] | None = None
+    tracking_id: str | None = None
+    tracking_uid: str | None = None
+    description: str | None = None
+
+    def highdicom(self):
+        """A highdicom SegmentDescription built from fresh code objects."""
+        import highdicom as hd
+
+        algorithm = None
+        if self.algorithm_type != "MANUAL":
+            algorithm = hd.AlgorithmIdentificationSequence(
+                name=self.algorithm_name or "unnamed",
+                family=code(("123110", "DCM", "Artificial Intelligence")),
+                version="1.0",
+            )
+        desc = hd.seg.SegmentDescription(
+            segment_number=self.number,
+            segment_label=self.label,
+            segmented_property_category=code(self.category),
+            segmented_property_type=code(self.type),
+            algorithm_type=self.algorithm_type,
+            algorithm_identification=algorithm,
+            tracking_id=self.tracking_id,
+            tracking_uid=self.tracking_uid,
+            anatomic_regions=[code(self.region)] if self.region else None,
+        )
+        if self.region_modifier is not None:
+            desc.AnatomicRegionSequence[0].AnatomicRegionModifierSequence = Sequence(
+                [code_item(self.region_modifier)]
+            )
+        if self.type_modifier is not None:
+            desc.SegmentedPropertyTypeCodeSequence[
+                0
+            ].SegmentedPropertyTypeModifierCodeSequence = Sequence([code_item(self.type_modifier)])
+        if self.description is not None:
+            desc.SegmentDescription = self.description
+        return desc
+
+
+@dataclass
+class Case:
+    """A SEG file to build: its segmentation type and segments, plus post-edits."""
+
+    name: str
+    segmentation_type: str
+    segments: list[Seg]
+    edit: Callable[[Dataset], None] | None = None
+
+
+def _drop_optional(ds: Dataset) -> None:
+    """Remove optional series attributes and every reference to the source images."""
+    for keyword in (
+        "SeriesDescription",
+        "BodyPartExamined",
+        "StudyDescription",
+        "SeriesDate",
+        "ReferencedSeriesSequence",
+        "SourceImageSequence",
+    ):
+        if keyword in ds:
+            delattr(ds, keyword)
+
+
+def _refs_as_source_images(ds: Dataset) -> None:
+    """Keep only SOP instance references (SourceImageSequence), as some older writers did."""
+    source = Sequence()
+    for ref in ds.ReferencedSeriesSequence[0].ReferencedInstanceSequence:
+        item = Dataset()
+        item.ReferencedSOPClassUID = ref.ReferencedSOPClassUID
+        item.ReferencedSOPInstanceUID = ref.ReferencedSOPInstanceUID
+        source.append(item)
+    ds.SourceImageSequence = source
+    del ds.ReferencedSeriesSequence
+
+
+CASES: list[Case] = [
+    Case(
+        "binary_multi",
+        "BINARY",
+        [
+            Seg(
+                1,
+                "Liver",
+                ANATOMICAL_STRUCTURE,
+                LIVER,
+                "AUTOMATIC",
+                "TotalSegmentator",
+                region=ABDOMEN,
+                tracking_id="liver-1",
+                tracking_uid=generate_uid(),
+                description="whole liver",
+            ),
+            Seg(
+                2,
+                "Kidney L",
+                ANATOMICAL_STRUCTURE,
+                KIDNEY,
+                "SEMIAUTOMATIC",
+                "SlicerEditor",
+                type_modifier=LEFT,
+            ),
+            Seg(
+                3,
+                "Kidney R",
+                ANATOMICAL_STRUCTURE,
+                KIDNEY,
+                "SEMIAUTOMATIC",
+                "SlicerEditor",
+                type_modifier=RIGHT,
+                region=ABDOMEN,
+                region_modifier=RIGHT,
+            ),
+        ],
+    ),
+    Case(
+        "fractional",
+        "FRACTIONAL",
+        [Seg(1, "Tumor", MORPH_ALTERED, NEOPLASM, "MANUAL")],
+    ),
+    Case(
+        "labelmap",
+        "LABELMAP",
+        [
+            Seg(
+                1,
+                "Lung L",
+                ANATOMICAL_STRUCTURE_DCMQI,
+                LUNG,
+                "AUTOMATIC",
+                "nnU-Net",
+                type_modifier=LEFT,
+            ),
+            Seg(
+                2,
+                "Lung R",
+                ANATOMICAL_STRUCTURE_DCMQI,
+                LUNG,
+                "AUTOMATIC",
+                "nnU-Net",
+                type_modifier=RIGHT,
+            ),
+        ],
+    ),
+    Case(
+        "legacy_srt",
+        "BINARY",
+        [
+            Seg(
+                1,
+                "Nodule 1",
+                SRT_MORPH_ALTERED,
+                SRT_NODULE,
+                "MANUAL",
+                region=SRT_LUNG,
+                region_modifier=SRT_LEFT,
+                tracking_id="Nodule 1",
+                tracking_uid=generate_uid(),
+            ),
+        ],
+        edit=_refs_as_source_images,
+    ),
+    Case(
+        "minimal",
+        "BINARY",
+        [Seg(1, "thing", MORPH_ALTERED, NEOPLASM, "MANUAL")],
+        edit=_drop_optional,
+    ),
+]
+
+
+def make_seg(
+    case: Case,
+    source: list[Dataset],
+    path: Path,
+    *,
+    sop_instance_uid: str | None = None,
+    series_instance_uid: str | None = None,
+) -> Path:
+    """Write the SEG *case* for the CT *source* slices to *path*."""
+    import highdicom as hd
+
+    rows, cols = int(source[0].Rows), int(source[0].Columns)
+    n = len(source)
+    if case.segmentation_type == "LABELMAP":
+        pixels = np.zeros((n, rows, cols), dtype=np.uint8)
+        for k, seg in enumerate(case.segments):
+            pixels[:, 10 + 20 * k : 20 + 20 * k, 10:40] = seg.number
+    elif case.segmentation_type == "FRACTIONAL":
+        pixels = np.zeros((n, rows, cols, len(case.segments)), dtype=np.float32)
+        pixels[:, 10:40, 10:40, :] = 0.75
+    else:
+        pixels = np.zeros((n, rows, cols, len(case.segments)), dtype=bool)
+        for k in range(len(case.segments)):
+            pixels[:, 10 + 20 * k : 20 + 20 * k, 10:40, k] = True
+    seg = hd.seg.Segmentation(
+        source_images=source,
+        pixel_array=pixels,
+        segmentation_type=case.segmentation_type,
+        segment_descriptions=[s.highdicom() for s in case.segments],
+        series_instance_uid=series_instance_uid or generate_uid(),
+        series_number=300,
+        sop_instance_uid=sop_instance_uid or generate_uid(),
+        instance_number=1,
+        manufacturer="idcseg tests",
+        manufacturer_model_name="segfactory",
+        software_versions="0",
+        device_serial_number="1",
+        series_description=f"test SEG {case.name}",
+    )
+    if case.edit is not None:
+        case.edit(seg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    seg.save_as(path)
+    return path
+
+
+def make_all(folder: Path, n_slices: int = 3) -> dict[str, Path]:
+    """The CT series under ``folder/ct`` and one SEG per case under ``folder/seg``."""
+    ct = make_ct_series(folder / "ct", n_slices)
+    return {case.name: make_seg(case, ct, folder / "seg" / f"{case.name}.dcm") for case in CASES}
+
+
+def clone_seg(
+    src: Path,
+    dst: Path,
+    *,
+    sop_instance_uid: str | None = None,
+    series_instance_uid: str | None = None,
+    edit: Callable[[Dataset], None] | None = None,
+) -> Path:
+    """Copy the SEG *src* to *dst* with a new SOPInstanceUID (and series, unless given)."""
+    ds = pydicom.dcmread(src)
+    ds.SOPInstanceUID = sop_instance_uid or generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.SeriesInstanceUID = series_instance_uid or generate_uid()
+    if edit is not None:
+        edit(ds)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(dst, enforce_file_format=True)
+    return dst
