@@ -18,10 +18,12 @@ retried. :class:`S3Error` carries a short ``kind`` (``timeout``, ``connection re
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import random
 import re
+import socket
 import ssl
 import threading
 import time
@@ -211,8 +213,16 @@ class AnonymousS3:
         self._local = threading.local()
 
     def cancel(self) -> None:
-        """Make every request from now on fail at once (``kind`` ``cancelled``); close all."""
+        """Make every request fail at once (``kind`` ``cancelled``), those waiting for an
+        answer in other threads included: their sockets are shut down."""
         self._cancelled = True
+        with self._lock:
+            conns = list(self._all)
+        for conn in conns:
+            sock = conn.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)  # wakes a recv() blocked in another thread
         self.close()
 
     def __enter__(self) -> AnonymousS3:

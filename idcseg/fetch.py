@@ -10,8 +10,9 @@ rows with :func:`idcseg.ingest.store_parsed`, exactly as ``ingest`` would, with
 answers offline.
 
 - Concurrency: a pool of worker threads (default 8) lists and reads; each keeps its own
-  keep-alive connection (:class:`~idcseg.bucket.AnonymousS3`). Parsed rows are written by the
-  calling thread in batches (one transaction each), so an interrupted run keeps what it wrote.
+  keep-alive connection (:class:`~idcseg.bucket.AnonymousS3`). Parsed rows are written in
+  batches (one transaction each, by one writer thread, beside the reads), so an interrupted run
+  keeps what it wrote.
 - Resumable: objects already stored from the bucket (same location and size) are not read again
   unless ``force=True``.
 - Failures (transport errors after retries, not DICOM, truncated, malformed) are reported per
@@ -226,7 +227,8 @@ class ObjectRead:
 class FetchReport:
     """What a :func:`fetch_segments` run did.
 
-    Counts are of series and objects (files). ``bytes_read`` counts object bytes received
+    Counts are of series and objects (files); ``rows_read`` are segments parsed,
+    ``rows_written`` those stored. ``bytes_read`` counts object bytes received
     (headers only, ideally), ``bytes_total`` the full sizes of the objects read, and
     ``requests`` / ``retries`` every HTTP request (listings included). ``not_segmentation`` maps
     series (SeriesInstanceUID, or URL) whose objects are not SEGs to what they are.
@@ -240,6 +242,7 @@ class FetchReport:
     files_read: int = 0
     files_stored: int = 0
     files_not_seg: int = 0
+    rows_read: int = 0
     rows_written: int = 0
     bytes_read: int = 0
     bytes_total: int = 0
@@ -279,20 +282,22 @@ class FetchReport:
         if self.dry_run:
             nbytes = sum(p.size for p in self.planned)
             lines = [
-                f"dry run: {self.series_total} series, {self.files_listed} objects listed, "
-                f"{self.files_skipped} already stored; would read {len(self.planned)} objects "
-                f"({_mb(nbytes)} in all) with at least {len(self.planned)} ranged GET requests "
-                f"(after {self.requests} listing requests)"
+                f"dry run: {_n(self.series_total, 'series')}, "
+                f"{_n(self.files_listed, 'object')} listed, {self.files_skipped} already stored; "
+                f"would read {_n(len(self.planned), 'object')} ({_mb(nbytes)} in all) with at "
+                f"least {_n(len(self.planned), 'ranged GET request')} (after "
+                f"{_n(self.requests, 'listing request')})"
             ]
         else:
             fraction = self.header_fraction
             share = f" ({fraction:.1%} of {_mb(self.bytes_total)})" if fraction is not None else ""
             lines = [
-                f"{self.series_done} of {self.series_total} series, "
-                f"{self.files_stored} of {self.files_listed} files stored "
-                f"({self.files_skipped} already stored), {self.rows_written} segments; "
-                f"{_mb(self.bytes_read)} read{share}, {self.requests} requests "
-                f"({self.retries} retries) in {self.seconds:.1f} s ({rate:.1f} series/s)"
+                f"{self.series_done} of {self.series_total} series done, "
+                f"{self.files_stored} of {_n(self.files_listed, 'file')} stored "
+                f"({self.files_skipped} already stored), {_n(self.rows_written, 'segment')}; "
+                f"{_mb(self.bytes_read)} read{share}, {_n(self.requests, 'request')} "
+                f"({_n(self.retries, 'retry', 'retries')}) in {self.seconds:.1f} s "
+                f"({rate:.1f} series/s)"
             ]
         if self.not_segmentation:
             kinds = Counter(self.not_segmentation.values())
@@ -303,8 +308,8 @@ class FetchReport:
         if self.missing:
             lines.append(f"not fetchable: {len(self.missing)} series (" + _why(self.missing) + ")")
         if self.failures:
-            kinds = ", ".join(f"{n} {k}" for k, n in self.failure_kinds.most_common())
-            lines.append(f"failed: {len(self.failures)} ({kinds}); run again to retry them")
+            reasons = ", ".join(f"{n} {k}" for k, n in self.failure_kinds.most_common())
+            lines.append(f"failed: {len(self.failures)} ({reasons}); run again to retry them")
         if self.interrupted:
             lines.append("interrupted: run again to continue")
         return "\n".join(lines)
@@ -319,6 +324,7 @@ class FetchReport:
             "files_read": self.files_read,
             "files_stored": self.files_stored,
             "files_not_seg": self.files_not_seg,
+            "rows_read": self.rows_read,
             "rows_written": self.rows_written,
             "bytes_read": self.bytes_read,
             "bytes_total": self.bytes_total,
@@ -335,6 +341,11 @@ class FetchReport:
             "interrupted": self.interrupted,
             "ok": self.ok,
         }
+
+
+def _n(count: int, word: str, plural: str | None = None) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{count} {word if count == 1 else plural or word + 's'}"
 
 
 def _mb(nbytes: int) -> str:
@@ -440,10 +451,10 @@ class _Progress:
         self._last = now
         rate = r.series_done / max(now - self.start, 1e-9)
         failed = f"  {len(r.failures)} failed" if r.failures else ""
-        files = r.files_stored + r.files_skipped + r.files_not_seg + len(r.failures)
+        files = r.files_read + r.files_skipped + r.files_not_seg + len(r.failures)
         sys.stderr.write(
             f"\rfetch series {r.series_done}/{r.series_total}  files {files}/{r.files_listed}"
-            f"  rows {r.rows_written}  {_mb(r.bytes_read)} read  {rate:.1f} series/s{failed}   "
+            f"  rows {r.rows_read}  {_mb(r.bytes_read)} read  {rate:.1f} series/s{failed}   "
         )
         sys.stderr.flush()
         self._shown = True
@@ -590,6 +601,9 @@ class _Run:
         self.remaining: dict[Target, int] = {}
         self.not_seg: set[Target] = set()
         self.held: dict[Target, list[_Object]] = {}
+        self.writer: ThreadPoolExecutor | None = None
+        self.writing: Future[Any] | None = None
+        self.writing_what: tuple[list[Any], dict[str, Target], Any] = ([], {}, None)
         self.last_flush = time.monotonic()
 
     def go(self, targets: list[Target], concurrency: int, display: _Progress) -> None:
@@ -598,6 +612,7 @@ class _Run:
         inflight: dict[Future[Any], tuple[str, Any]] = {}
         depth = concurrency * 2
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="idcseg-fetch")
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="idcseg-store")
         interrupted = False
         try:
             while pending or ready or inflight:
@@ -608,12 +623,14 @@ class _Run:
                             self.report.files_not_seg += 1
                             self._object_done(obj.target)
                             continue
-                        future = pool.submit(_read_and_parse, self.client, obj, self.window)
-                        inflight[future] = ("read", obj)
+                        read = pool.submit(_read_and_parse, self.client, obj, self.window)
+                        inflight[read] = ("read", obj)
                     else:
                         target = pending.popleft()
-                        future = pool.submit(self.client.list_objects, target.bucket, target.prefix)
-                        inflight[future] = ("list", target)
+                        listing = pool.submit(
+                            self.client.list_objects, target.bucket, target.prefix
+                        )
+                        inflight[listing] = ("list", target)
                 done, _ = wait(list(inflight), timeout=0.25, return_when=FIRST_COMPLETED)
                 for future in done:
                     kind, item = inflight.pop(future)
@@ -621,21 +638,28 @@ class _Run:
                         ready.extend(self._listed(item, future))
                     else:
                         ready.extend(self._read(item, future))
-                if len(self.batch) >= self.batch_size or (
+                if self.writing is not None and self.writing.done():
+                    self._collect()
+                due = len(self.batch) >= self.batch_size or (
                     self.batch and time.monotonic() - self.last_flush > FLUSH_SECONDS
-                ):
+                )
+                # a write runs beside the reads; wait for it only when batches pile up
+                if due and (self.writing is None or len(self.batch) >= 2 * self.batch_size):
                     self.flush()
                 display.update(self.report)
             self.flush()
+            self._collect()
         except KeyboardInterrupt:
             interrupted = True
             self.client.cancel()  # workers stop at their next request
             pool.shutdown(wait=False, cancel_futures=True)
-            self.flush()
+            self.flush()  # what was read is kept
+            self._collect()
             raise
         finally:
             if not interrupted:
                 pool.shutdown(wait=True, cancel_futures=True)
+            self.writer.shutdown(wait=True)
 
     def _object_done(self, target: Target) -> None:
         self.remaining[target] -= 1
@@ -697,6 +721,7 @@ class _Run:
             report.fail(obj.location, "error", f"{type(exc).__name__}: {exc}", target.series_uid)
         else:
             report.files_read += 1
+            report.rows_read += len(parsed.rows)
             report.bytes_read += cost.bytes_read
             report.bytes_total += cost.size
             if self.keep_reads:
@@ -716,20 +741,33 @@ class _Run:
         return release
 
     def flush(self) -> None:
-        """Write the parsed instances waiting in the batch (one transaction)."""
+        """Start writing the parsed instances of the batch (one transaction, in the writer
+        thread, after the previous write has finished)."""
         self.last_flush = time.monotonic()
         if not self.batch:
             return
         from .ingest import IngestReport, store_parsed
 
+        self._collect()
+        assert self.writer is not None, "flush() runs inside go()"
         batch, self.batch = self.batch, []
         where, self.batch_series = self.batch_series, {}
         written = IngestReport()
+        self.writing = self.writer.submit(
+            store_parsed, batch, self.store, report=written, busy_timeout=self.busy_timeout
+        )
+        self.writing_what = (batch, where, written)
+
+    def _collect(self) -> None:
+        """Wait for the write in progress, if any, and count what it stored or refused."""
+        if self.writing is None:
+            return
+        future, (batch, where, written) = self.writing, self.writing_what
+        self.writing = None
         try:
-            store_parsed(batch, self.store, report=written, busy_timeout=self.busy_timeout)
+            future.result()
         finally:
-            failed = {path: reason for path, reason in written.failures}
-            for path, reason in failed.items():
+            for path, reason in written.failures:
                 self.report.fail(path, "StoreError", reason, where[path].series_uid)
             self.report.files_stored += written.files_ingested
             self.report.rows_written += written.segments_written

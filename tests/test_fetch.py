@@ -507,3 +507,55 @@ def test_cli(world, proxy, cli, tmp_path: Path) -> None:
     assert failed.code == 1 and "HTTP 503" in failed.err
     refused = cli("fetch-segments", env=env)
     assert refused.code == 2 and "--all" in refused.err
+
+
+def test_ctrl_c_keeps_what_was_read(world, proxy, tmp_path: Path) -> None:
+    """SIGINT mid-run: exit 130, the files read so far are stored, a rerun does the rest."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    slow = [world.series[n].keys[0] for n in ("labelmap", "frac")]
+    fast = [k for n in ("multi", "legacy") for k in world.series[n].keys]
+    for key in slow:
+        proxy.add(key, "slow", times=None, delay=30.0)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(world.index_root), os.environ.get("PYTHONPATH", "")]),
+        "IDCSEG_HOME": str(tmp_path),
+        "IDCSEG_S3_ENDPOINT": world.endpoint,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "idcseg", "fetch-segments", "-c", "fetch_test", "--timeout", "60"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            seen = {e.path.rsplit("/", 2)[-2] + "/" + e.path.rsplit("/", 1)[-1] for e in proxy.log}
+            if all(k in seen for k in slow + fast):
+                break
+            time.sleep(0.05)
+        time.sleep(1.0)  # the fast ones are parsed and waiting to be written
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert time.monotonic() - started < 10  # the slow requests were abandoned
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    stored = {row[2].split("/", 3)[3] for row in instances(tmp_path)}
+    assert stored == set(fast)
+    proxy.reset()
+    rerun = fetch_segments(
+        targets=world.targets(*SEG_NAMES), store=Store(tmp_path), endpoint=world.endpoint
+    )
+    assert rerun.ok and (rerun.files_stored, rerun.files_skipped) == (2, 3)

@@ -107,7 +107,7 @@ def fetch_segments_command(
       IDCSEG_S3_ENDPOINT=http://127.0.0.1:9000 idcseg fetch-segments --collection my_test
     """
     from ..errors import UsageError
-    from ..fetch import fetch_segments
+    from ..fetch import FetchInterrupted, fetch_segments
 
     if fmt not in ("text", "json"):
         raise UsageError(f"unknown --format {fmt!r} (choose from text, json)")
@@ -117,18 +117,22 @@ def fetch_segments_command(
             "say which series to fetch: a filter such as --collection or --series, "
             "or --all for every SEG series in IDC"
         )
-    report = fetch_segments(
-        filters,
-        endpoint=endpoint,
-        concurrency=concurrency,
-        window=window,
-        timeout=timeout,
-        attempts=attempts,
-        limit=limit,
-        dry_run=dry_run,
-        force=force,
-        progress=progress,
-    )
+    try:
+        report = fetch_segments(
+            filters,
+            endpoint=endpoint,
+            concurrency=concurrency,
+            window=window,
+            timeout=timeout,
+            attempts=attempts,
+            limit=limit,
+            dry_run=dry_run,
+            force=force,
+            progress=progress,
+        )
+    except FetchInterrupted as exc:
+        print(exc.report.summary(), file=sys.stderr)
+        raise typer.Exit(130) from None
     if fmt == "json":
         sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
     else:
