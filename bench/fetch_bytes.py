@@ -41,7 +41,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
 BUCKET = "idc-open-data"
 
@@ -57,7 +56,7 @@ def header_size(path: Path) -> int:
 
 def make_kinds(folder: Path) -> dict[str, Path]:
     """One SEG file per kind (see the module docstring)."""
-    import segfactory as sf
+    from tests import segfactory as sf
 
     cases = {c.name: c for c in sf.CASES}
     ct40 = sf.make_ct_series(folder / "ct40", n_slices=40, size=512)
@@ -125,11 +124,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
-    import segfactory as sf
-    from s3server import LocalS3
-
     from idcseg.fetch import DEFAULT_CONCURRENCY, DEFAULT_WINDOW, fetch_segments
     from idcseg.store import Store
+    from tests import segfactory as sf
+    from tests.s3server import LocalS3
 
     work = Path(tempfile.mkdtemp(prefix="idcseg-fetch-bench-"))
     os.environ["IDCSEG_HOME"] = str(work / "home")

@@ -44,36 +44,18 @@ class Explorer:
         """Run a :class:`~idcseg.spec.Query` and return its rows as a DataFrame."""
         return self.engine.run(query).to_pandas()
 
-    def series(
-        self,
-        *,
-        collection: Texts = None,
-        analysis_result: Texts = None,
-        patient: Texts = None,
-        study: Texts = None,
-        series: Texts = None,
-        body_part: Texts = None,
-        description: str | None = None,
-        sop_class: str = "any",
-        limit: int | None = None,
-    ) -> pd.DataFrame:
+    def series(self, *, limit: int | None = None, **filters: Any) -> pd.DataFrame:
         """SEG series, one row each, with a ``viewer_url`` column.
 
-        Filters are combined with AND; a list means any of its values. ``collection``,
-        ``analysis_result`` and ``body_part`` ignore case; ``description`` matches text
-        anywhere in SeriesDescription. ``sop_class`` is ``binary``, ``labelmap`` or ``any``.
+        Filters (combined with AND; a list means any of its values):
+        ``collection``, ``analysis_result`` (any case), ``patient``, ``study``, ``series``,
+        ``body_part`` (of the segmented series where known), ``description`` (text anywhere),
+        ``sop_class`` (``binary``, ``labelmap`` or ``any``), and — from IDC's seg_index —
+        ``structure``, ``category``, ``anatomy`` (CodeMeanings, any case), ``algorithm_type``
+        (``AUTOMATIC``, ``SEMIAUTOMATIC``, ``MANUAL``), ``algorithm_name`` (text),
+        ``min_segments`` and ``source_modality`` (of the segmented series, e.g. ``CT``).
         """
-        f = spec.SeriesFilter.build(
-            collection=collection,
-            analysis_result=analysis_result,
-            patient=patient,
-            study=study,
-            series=series,
-            body_part=body_part,
-            description=description,
-            sop_class=sop_class,
-        )
-        return self.query(spec.series_query(f, limit))
+        return self.query(spec.series_query(_series_filter(filters), limit))
 
     def random_studies(self, n: int = 1, seed: int | str = 0, **filters: Any) -> pd.DataFrame:
         """*n* distinct studies holding a SEG, chosen reproducibly by *seed*.
@@ -81,18 +63,24 @@ class Explorer:
         Accepts the filters of :meth:`series`. The same seed returns the same studies on any
         machine and either engine.
         """
-        return self.query(spec.random_query(spec.SeriesFilter.build(**filters), n=n, seed=seed))
+        return self.query(spec.random_query(_series_filter(filters), n=n, seed=seed))
 
     def summary(
         self, by: str = "collection", limit: int | None = None, **filters: Any
     ) -> pd.DataFrame:
         """SEG series, study and patient counts per ``collection`` or ``analysis_result``."""
-        f = spec.SeriesFilter.build(**filters)
-        return self.query(spec.summary_query(f, by=by, limit=limit))
+        return self.query(spec.summary_query(_series_filter(filters), by=by, limit=limit))
 
     def viewer_urls(self, study: str, series: Iterable[str] = ()) -> pd.DataFrame:
         """Viewer links (OHIF v3, OHIF v2, Slim, SEG with its source) for a study or series."""
         return self.query(spec.viewer_urls_query(study, list(series)))
+
+
+def _series_filter(filters: dict[str, Any]) -> spec.SeriesFilter:
+    try:
+        return spec.SeriesFilter.build(**filters)
+    except TypeError as exc:
+        raise spec.UsageError(f"unknown filter: {exc}") from None
 
 
 def series(
@@ -148,7 +136,7 @@ def sql(
         for k in ("limit", "by", "n", "seed")
         if k in structure_and_params
     }
-    f = spec.SeriesFilter.build(**structure_and_params)
+    f = _series_filter(structure_and_params)
     builders = {
         "series": lambda: spec.series_query(f, options.get("limit")),
         "summary": lambda: spec.summary_query(

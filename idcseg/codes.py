@@ -99,3 +99,23 @@ def resolve_all(terms: list[str] | tuple[str, ...]) -> CodeMatch | None:
         tuple(sorted({c for m in matches for c in m.codes})),
         tuple(sorted({x for m in matches for x in m.meanings})),
     )
+
+
+def meanings_of(term: str) -> list[str]:
+    """Lower-case meanings of a ``SCHEME:VALUE`` code and its SNOMED twin (for seg_index).
+
+    IDC's seg_index lists meanings, not codes; a code the dictionary does not know is refused.
+    """
+    match = resolve(term)
+    concepts = _concepts()["meaning"]
+    meanings = sorted(
+        meaning
+        for meaning, codes in concepts.items()
+        if {f"{s}:{v}" for s, v in codes} & set(match.codes)
+    )
+    if not meanings:
+        raise UsageError(
+            f"{term!r}: no meaning known for this code; series-level filters match meanings "
+            "(e.g. --structure Liver)"
+        )
+    return meanings

@@ -40,7 +40,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -50,6 +50,7 @@ from pydicom.filereader import read_partial
 from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
+from ._skim import skim
 from .errors import IdcsegError
 from .spec import LABELMAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
 
@@ -165,7 +166,7 @@ def _sop_class(ds: Dataset) -> str | None:
     return str(value) if value else None
 
 
-def _parse(fp: IO[bytes], *, prefix: bool) -> Dataset:
+def _parse(fp: IO[bytes], *, prefix: bool, all_references: bool = False) -> Dataset:
     """Parse the header from *fp*'s position; classify every way that can fail."""
     start = fp.tell()
 
@@ -182,6 +183,16 @@ def _parse(fp: IO[bytes], *, prefix: bool) -> Dataset:
         raise NotDicom("too short to be a DICOM file")
     if head[128:132] != b"DICM":
         raise NotDicom("no DICM marker at byte 128")
+    if not all_references:
+        try:
+            thin, header_end = skim(fp, start)
+            buffer = io.BytesIO(thin)
+            ds = read_partial(buffer, stop_when=_stop)
+            stopped = len(thin) - buffer.tell() in (8, 12)  # at the stop element, as skimmed
+        except Exception:  # Unsure, or anything pydicom disliked: read the ordinary way
+            stopped = False
+        if stopped:
+            return _classify(fp, ds, header_end, False, prefix, short)
     fp.seek(start)
     try:
         ds = read_partial(fp, stop_when=_stop)
@@ -191,12 +202,24 @@ def _parse(fp: IO[bytes], *, prefix: bool) -> Dataset:
         if not fp.read(1):
             raise short("inside the header") from None
         raise Malformed(f"unreadable header: {type(exc).__name__}: {exc}") from None
+    header_end = fp.tell()
+    ended = not fp.read(4)
+    return _classify(fp, ds, header_end, ended, prefix, short)
+
+
+def _classify(
+    fp: IO[bytes],
+    ds: Dataset,
+    header_end: int,
+    ended: bool,
+    prefix: bool,
+    short: Callable[[str], SegReadError],
+) -> Dataset:
+    """Return *ds* if it is the complete header of a SEG; raise the reason otherwise."""
     try:
         sop = _sop_class(ds)
     except Exception as exc:
         raise Malformed(f"unreadable SOPClassUID: {exc}") from None
-    header_end = fp.tell()
-    ended = not fp.read(4)
     if sop is None:
         if ended:
             raise short("before SOPClassUID")
@@ -289,27 +312,36 @@ def _native_pixel_bytes(ds: Dataset, transfer_syntax: str | None) -> int | None:
     return (bits + 7) // 8
 
 
-def read_header(source: str | os.PathLike[str] | IO[bytes]) -> Dataset:
+def read_header(
+    source: str | os.PathLike[str] | IO[bytes], *, all_references: bool = False
+) -> Dataset:
     """The header of one SEG: every attribute before tag (5200,0000).
 
-    *source* is a path or a binary file-like object (read from its current position; it is not
-    closed). Raises :class:`NotDicom`, :class:`NotSegmentation`, :class:`Truncated` or
+    *source* is a path or a seekable binary file-like object (read from its current position;
+    it is not closed). Of ReferencedSeriesSequence, ReferencedInstanceSequence,
+    ReferencedImageSequence and SourceImageSequence only the first item is kept (all IDC's
+    columns need; hundreds of items on a CT SEG make most of the parsing time), unless
+    *all_references* is true.
+
+    Raises :class:`NotDicom`, :class:`NotSegmentation`, :class:`Truncated` or
     :class:`Malformed` (all :class:`SegReadError`); ``OSError`` when a path cannot be opened.
     """
     if isinstance(source, str | os.PathLike):
         with open(source, "rb") as fp:
-            return _parse(fp, prefix=False)
-    return _parse(source, prefix=False)
+            return _parse(fp, prefix=False, all_references=all_references)
+    return _parse(source, prefix=False, all_references=all_references)
 
 
-def read_header_prefix(data: bytes | bytearray | memoryview, *, complete: bool = False) -> Dataset:
+def read_header_prefix(
+    data: bytes | bytearray | memoryview, *, complete: bool = False, all_references: bool = False
+) -> Dataset:
     """The header of a SEG from the first bytes of its file.
 
     Raises :class:`IncompleteHeader` (a :class:`Truncated`) when *data* ends before (5200,0000):
     fetch a longer prefix and call again. With ``complete=True`` *data* is the whole file and
-    running out is :class:`Truncated`. Other failures as :func:`read_header`.
+    running out is :class:`Truncated`. Otherwise as :func:`read_header`.
     """
-    return _parse(io.BytesIO(bytes(data)), prefix=not complete)
+    return _parse(io.BytesIO(bytes(data)), prefix=not complete, all_references=all_references)
 
 
 # --- values -----------------------------------------------------------------------------------

@@ -107,7 +107,7 @@ class Target:
 
 def _only_series(f: SeriesFilter) -> bool:
     """True when the filter names series and nothing else: they are looked up as given."""
-    others = (f.collection, f.analysis_result, f.patient, f.study, f.body_part, f.description)
+    others = [on for name, on in f.flags().items() if name != "series"]
     return bool(f.series) and not any(others) and f.sop_class == "any"
 
 

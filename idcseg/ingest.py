@@ -48,7 +48,8 @@ class IngestReport:
     """What an ingest run did.
 
     ``failures`` lists ``(path, reason)`` of files that were not stored (not DICOM, not a SEG,
-    truncated, malformed, unreadable); ``failure_kinds`` counts them by error class name.
+    truncated, malformed, unreadable); ``failure_kinds`` counts them by kind: ``NotDicom``,
+    ``NotSegmentation``, ``Truncated``, ``Malformed``, ``Unreadable`` or ``StoreError``.
     ``local_series`` holds the SEG series written to ``local_series`` (IDC's index lacks them).
     ``duplicates`` lists ``(path, kept_path)`` when two files of one run hold the same
     SOPInstanceUID: the later one's rows replace the earlier's.
@@ -134,7 +135,7 @@ def find_files(paths: Iterable[str | os.PathLike[str]], report: IngestReport) ->
         try:
             st = os.stat(real)
         except OSError as exc:
-            report.fail(real, "OSError", f"cannot read: {exc.strerror or exc}")
+            report.fail(real, "Unreadable", f"cannot read: {exc.strerror or exc}")
             return
         found.append(_File(real, st.st_size, st.st_mtime))
 
@@ -153,7 +154,7 @@ def find_files(paths: Iterable[str | os.PathLike[str]], report: IngestReport) ->
             real = os.path.realpath(path)
             if real not in seen:
                 seen.add(real)
-                report.fail(real, "OSError", "no such file or directory")
+                report.fail(real, "Unreadable", "no such file or directory")
     report.files_seen = len(seen)
     return found
 
@@ -205,16 +206,17 @@ def _parse_file(path: str) -> _Parsed:
     return parse_dataset(ds, path, st.st_size, st.st_mtime)
 
 
-def _parse_batch(files: list[_File], report: IngestReport) -> list[_Parsed]:
-    parsed = []
+def _parse_batch(files: list[_File], report: IngestReport, display: _Progress) -> list[_Parsed]:
+    parsed: list[_Parsed] = []
     with dicomseg.quiet():
         for f in files:
+            display.update(report, pending=len(parsed))
             try:
                 parsed.append(_parse_file(f.path))
             except dicomseg.SegReadError as exc:
                 report.fail(f.path, type(exc).__name__, exc.reason)
             except OSError as exc:
-                report.fail(f.path, "OSError", f"cannot read: {exc.strerror or exc}")
+                report.fail(f.path, "Unreadable", f"cannot read: {exc.strerror or exc}")
             except Exception as exc:  # a reader bug must not stop the run
                 report.fail(f.path, "Malformed", f"unexpected {type(exc).__name__}: {exc}")
     return parsed
@@ -241,8 +243,8 @@ class _IdcIndex:
         if wanted and self._parquet is not None:
             import duckdb
 
-            if self._con is None:
-                self._con = duckdb.connect()
+            if self._con is None:  # in memory, one thread: ~30 MB for a scan of the index
+                self._con = duckdb.connect(config={"threads": 1})
             found = self._con.execute(
                 "SELECT DISTINCT SeriesInstanceUID FROM read_parquet($parquet) "
                 "WHERE SeriesInstanceUID IN (SELECT unnest($uids))",
@@ -502,31 +504,36 @@ def _unchanged(
 class _Progress:
     """A one-line progress display on stderr: done/total and files per second."""
 
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total = total
-        self.enabled = enabled and total > 0
-        self.start = time.monotonic()
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.total = 0
+        self.began = time.monotonic()
         self._last = 0.0
         self._shown = False
 
-    def update(self, report: IngestReport, force: bool = False) -> None:
+    def start(self, total: int) -> None:
+        self.total = total
+        self.began = time.monotonic()
+        self.enabled = self.enabled and total > 0
+
+    def update(self, report: IngestReport, pending: int = 0, force: bool = False) -> None:
+        """Show progress; *pending* files are parsed but not yet written."""
         if not self.enabled:
             return
         now = time.monotonic()
         if not force and now - self._last < 0.2:
             return
         self._last = now
-        elapsed = max(now - self.start, 1e-9)
-        done = report.files_done
+        elapsed = max(now - self.began, 1e-9)
+        done = report.files_done + pending
+        rate = (report.files_ingested + pending) / elapsed
         failed = f"  {len(report.failures)} failed" if report.failures else ""
-        sys.stderr.write(
-            f"\ringest {done}/{self.total} files  {report.files_ingested / elapsed:.0f} files/s"
-            f"{failed}   "
-        )
+        sys.stderr.write(f"\ringest {done}/{self.total} files  {rate:.0f} files/s{failed}   ")
         sys.stderr.flush()
         self._shown = True
 
-    def close(self) -> None:
+    def close(self, report: IngestReport) -> None:
+        self.update(report, force=True)
         if self._shown:
             sys.stderr.write("\n")
             sys.stderr.flush()
@@ -566,16 +573,17 @@ def ingest(
     started = time.monotonic()
     if progress is None:
         progress = sys.stderr.isatty()
-    files = find_files(paths, report)
-    unchanged = set() if force else _unchanged(store, files, busy_timeout, report)
-    report.files_unchanged = len(unchanged)
-    todo = [f for f in files if f.path not in unchanged]
-    display = _Progress(report.files_seen, progress)
+    display = _Progress(progress)
     index = _IdcIndex()
     sop_paths: dict[str, str] = {}
     try:
+        files = find_files(paths, report)
+        unchanged = set() if force else _unchanged(store, files, busy_timeout, report)
+        report.files_unchanged = len(unchanged)
+        todo = [f for f in files if f.path not in unchanged]
+        display.start(report.files_seen)
         for start in range(0, len(todo), max(1, batch_size)):
-            batch = _parse_batch(todo[start : start + batch_size], report)
+            batch = _parse_batch(todo[start : start + batch_size], report, display)
             batch = _dedupe(batch, sop_paths, report)
             if batch:
                 known = index.in_idc(r.series for r in batch)
@@ -585,14 +593,12 @@ def ingest(
     except KeyboardInterrupt:
         report.interrupted = True
         report.seconds = time.monotonic() - started
-        display.update(report, force=True)
-        display.close()
+        display.close(report)
         raise IngestInterrupted(report) from None
     finally:
         index.close()
     report.seconds = time.monotonic() - started
-    display.update(report, force=True)
-    display.close()
+    display.close(report)
     return report
 
 

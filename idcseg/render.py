@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def template_dir() -> Path:
     """The ``sql/`` folder: inside the installed package, or beside it in a source checkout."""
     here = Path(__file__).resolve().parent
     for candidate in (here / "sql", here.parent / "sql"):
-        if (candidate / "macros.sql").is_file():
+        if (candidate / "macros" / "idc.sql").is_file():
             return candidate
     raise FileNotFoundError("idcseg's sql/ templates are missing from this installation")
 
@@ -63,10 +64,20 @@ def _environment():  # noqa: ANN202 - jinja2 is imported only when a template is
     )
 
 
-def render(query: Query, *, dataset: str = "idc_current", target: str = "bigquery") -> str:
+def render(
+    query: Query,
+    *,
+    dataset: str = "idc_current",
+    target: str = "bigquery",
+    columns: Mapping[str, Collection[str]] | None = None,
+) -> str:
     """Render *query*'s template as BigQuery SQL for ``bigquery-public-data.<dataset>``.
 
-    ``target="duckdb"`` renders the form the embedded engine transpiles (see ``seg_series``).
+    ``target="duckdb"`` renders the form the embedded engine transpiles (see ``seg_series`` in
+    ``macros/idc.sql``). *columns* maps an IDC table to the column paths it has in this release
+    (``"SegmentedPropertyType.CodeValue"``); templates adapt with ``has(table, column)`` and a
+    query that cannot do without a column fails through ``need(table, column)``. ``None``
+    means every column exists.
     """
     dataset = validate_dataset(dataset)
     if target not in TARGETS:
@@ -80,7 +91,19 @@ def render(query: Query, *, dataset: str = "idc_current", target: str = "bigquer
         raise UsageError(
             f"no template {query.template!r} (choose from {', '.join(template_names())})"
         ) from None
-    sql = template.render(dataset=dataset, target=target, **query.structure)
+
+    def has(table: str, column: str) -> bool:
+        return columns is None or table not in columns or column in columns[table]
+
+    def need(table: str, column: str) -> str:
+        if not has(table, column):
+            raise UsageError(
+                f"IDC release {dataset} has no column {table}.{column}, which this query needs; "
+                "choose a newer release with --idc-version"
+            )
+        return ""
+
+    sql = template.render(dataset=dataset, target=target, has=has, need=need, **query.structure)
     return _tidy(sql)
 
 

@@ -26,6 +26,7 @@ _UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 _DATASET = re.compile(r"idc_current|idc_v[1-9][0-9]{0,2}")
 DEFAULT_DATASET = "idc_current"
 SUMMARY_GROUPS = ("collection", "analysis_result")
+ALGORITHM_TYPES = ("AUTOMATIC", "SEMIAUTOMATIC", "MANUAL")
 
 
 def validate_uid(value: str, what: str = "UID") -> str:
@@ -64,6 +65,29 @@ def _texts(values: Iterable[str] | str | None) -> tuple[str, ...]:
     return tuple(str(v) for v in values if v is not None and str(v) != "")
 
 
+def _meanings(values: Iterable[str] | str | None) -> tuple[str, ...]:
+    """Lower-case meanings; a SCHEME:VALUE code becomes its concept's meanings."""
+    out: list[str] = []
+    for value in _texts(values):
+        if ":" in value and " " not in value:
+            from .codes import meanings_of
+
+            out.extend(meanings_of(value))
+        else:
+            out.append(value.lower())
+    return tuple(dict.fromkeys(out))
+
+
+def _algorithm_types(values: Iterable[str] | str | None) -> tuple[str, ...]:
+    types = tuple(v.upper() for v in _texts(values))
+    for value in types:
+        if value not in ALGORITHM_TYPES:
+            raise UsageError(
+                f"unknown --algorithm-type {value!r} (choose from {', '.join(ALGORITHM_TYPES)})"
+            )
+    return types
+
+
 @dataclass(frozen=True)
 class SeriesFilter:
     """Which SEG series to consider. Empty fields do not filter.
@@ -80,6 +104,13 @@ class SeriesFilter:
     body_part: tuple[str, ...] = ()
     description: str | None = None
     sop_class: str = "any"
+    structure: tuple[str, ...] = ()
+    category: tuple[str, ...] = ()
+    anatomy: tuple[str, ...] = ()
+    algorithm_type: tuple[str, ...] = ()
+    algorithm_name: str | None = None
+    min_segments: int | None = None
+    source_modality: tuple[str, ...] = ()
 
     @classmethod
     def build(
@@ -93,8 +124,24 @@ class SeriesFilter:
         body_part: Iterable[str] | str | None = None,
         description: str | None = None,
         sop_class: str = "any",
+        structure: Iterable[str] | str | None = None,
+        category: Iterable[str] | str | None = None,
+        anatomy: Iterable[str] | str | None = None,
+        algorithm_type: Iterable[str] | str | None = None,
+        algorithm_name: str | None = None,
+        min_segments: int | None = None,
+        source_modality: Iterable[str] | str | None = None,
     ) -> SeriesFilter:
-        """Validate user input and build a filter (UIDs checked, texts normalised)."""
+        """Validate user input and build a filter (UIDs checked, texts normalised).
+
+        ``structure``, ``category`` and ``anatomy`` match the CodeMeanings IDC's seg_index lists
+        per series (any case, whole meaning); a ``SCHEME:VALUE`` code is turned into the
+        meanings of that concept (and of its SNOMED-RT/CT twin) first.
+        """
+        if min_segments is not None and (
+            isinstance(min_segments, bool) or not isinstance(min_segments, int) or min_segments < 0
+        ):
+            raise UsageError(f"--min-segments must be a whole number ≥ 0, not {min_segments!r}")
         if sop_class not in SEG_SOP_CLASSES:
             raise UsageError(
                 f"unknown --sop-class {sop_class!r} (choose from {', '.join(SEG_SOP_CLASSES)})"
@@ -108,9 +155,28 @@ class SeriesFilter:
             body_part=tuple(v.upper() for v in _texts(body_part)),
             description=description or None,
             sop_class=sop_class,
+            structure=_meanings(structure),
+            category=_meanings(category),
+            anatomy=_meanings(anatomy),
+            algorithm_type=_algorithm_types(algorithm_type),
+            algorithm_name=algorithm_name or None,
+            min_segments=min_segments,
+            source_modality=tuple(v.upper() for v in _texts(source_modality)),
         )
 
-    def structure(self) -> dict[str, bool]:
+    def needs_seg_index(self) -> bool:
+        """True when a filter reads IDC's series-level segmentation index (seg_index)."""
+        return bool(
+            self.structure
+            or self.category
+            or self.anatomy
+            or self.algorithm_type
+            or self.algorithm_name is not None
+            or self.min_segments is not None
+            or self.source_modality
+        )
+
+    def flags(self) -> dict[str, bool]:
         """Which filters are present: all Jinja may know about them."""
         return {
             "collection": bool(self.collection),
@@ -120,17 +186,42 @@ class SeriesFilter:
             "series": bool(self.series),
             "body_part": bool(self.body_part),
             "description": self.description is not None,
+            "structure": bool(self.structure),
+            "category": bool(self.category),
+            "anatomy": bool(self.anatomy),
+            "algorithm_type": bool(self.algorithm_type),
+            "algorithm_name": self.algorithm_name is not None,
+            "min_segments": self.min_segments is not None,
+            "source_modality": bool(self.source_modality),
+            "seg_index": self.needs_seg_index(),
         }
 
     def params(self) -> dict[str, Any]:
         """The filter values, as query parameters named like the template's ``@params``."""
         params: dict[str, Any] = {"sop_class_uids": list(SEG_SOP_CLASSES[self.sop_class])}
-        for name in ("collection", "analysis_result", "patient", "study", "series", "body_part"):
+        for name in (
+            "collection",
+            "analysis_result",
+            "patient",
+            "study",
+            "series",
+            "body_part",
+            "algorithm_type",
+            "source_modality",
+        ):
             values = getattr(self, name)
             if values:
                 params[name] = list(values)
+        for name in ("structure", "category", "anatomy"):
+            values = getattr(self, name)
+            if values:
+                params[f"{name}_meanings"] = list(values)
         if self.description is not None:
             params["description"] = self.description
+        if self.algorithm_name is not None:
+            params["algorithm_name"] = self.algorithm_name
+        if self.min_segments is not None:
+            params["min_segments"] = self.min_segments
         return params
 
 
@@ -174,7 +265,7 @@ def series_query(f: SeriesFilter, limit: int | None = None) -> Query:
     params = f.params()
     if limit is not None:
         params["limit"] = limit
-    return Query("series.sql", {"f": f.structure(), "limit": limit is not None}, params)
+    return Query("series.sql", {"f": f.flags(), "limit": limit is not None}, params)
 
 
 def summary_query(f: SeriesFilter, by: str = "collection", limit: int | None = None) -> Query:
@@ -185,7 +276,7 @@ def summary_query(f: SeriesFilter, by: str = "collection", limit: int | None = N
     params = f.params()
     if limit is not None:
         params["limit"] = limit
-    structure = {"f": f.structure(), "group_by": f"{by}_id", "limit": limit is not None}
+    structure = {"f": f.flags(), "group_by": f"{by}_id", "limit": limit is not None}
     return Query("summary.sql", structure, params)
 
 
@@ -195,7 +286,7 @@ def random_query(f: SeriesFilter, n: int = 1, seed: int | str = 0) -> Query:
         raise UsageError(f"-n must be a whole number ≥ 1, not {n!r}")
     params = f.params()
     params.update(seed=str(seed), n=n)
-    return Query("random.sql", {"f": f.structure()}, params)
+    return Query("random.sql", {"f": f.flags()}, params)
 
 
 def viewer_urls_query(study: str, series: Iterable[str] = ()) -> Query:
@@ -208,7 +299,6 @@ def viewer_urls_query(study: str, series: Iterable[str] = ()) -> Query:
     return Query("viewer_urls.sql", {"has_series": bool(series)}, params)
 
 
-ALGORITHM_TYPES = ("AUTOMATIC", "SEMIAUTOMATIC", "MANUAL")
 CODE_FILTERS = ("structure", "category", "anatomy", "modifier")
 FACETS = (*CODE_FILTERS, "algorithm_type", "algorithm_name")
 PER = ("segment", "series")
@@ -243,12 +333,7 @@ class SegmentFilter:
         """Validate and resolve user input."""
         from .codes import resolve_all
 
-        types = tuple(v.upper() for v in _texts(algorithm_type))
-        for value in types:
-            if value not in ALGORITHM_TYPES:
-                raise UsageError(
-                    f"unknown --algorithm-type {value!r} (choose from {', '.join(ALGORITHM_TYPES)})"
-                )
+        types = _algorithm_types(algorithm_type)
         return cls(
             structure=resolve_all(_texts(structure)),
             category=resolve_all(_texts(category)),
@@ -288,6 +373,11 @@ class SegmentFilter:
 
 def _segment_params(f: SeriesFilter, g: SegmentFilter) -> dict[str, Any]:
     params = {k: v for k, v in f.params().items() if k not in ("sop_class_uids", "body_part")}
+    if f.needs_seg_index():
+        raise UsageError(
+            "series-level --structure/--anatomy/... filters are for `series`, `random` and "
+            "`summary`; `find` and `facets` filter segments with the segment options"
+        )
     params.update(g.params())
     return params
 
@@ -309,7 +399,7 @@ def find_query(
     if limit is not None:
         params["limit"] = limit
     structure = {
-        "f": f.structure(),
+        "f": f.flags(),
         "g": g.structure_flags(),
         "per": per,
         "limit": limit is not None,
@@ -328,5 +418,5 @@ def facets_query(
     params = _segment_params(f, g)
     if limit is not None:
         params["limit"] = limit
-    structure = {"f": f.structure(), "g": g.structure_flags(), "by": by, "limit": limit is not None}
+    structure = {"f": f.flags(), "g": g.structure_flags(), "by": by, "limit": limit is not None}
     return Query("facets.sql", structure, params)

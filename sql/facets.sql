@@ -7,28 +7,19 @@
 -- Parameters: the filters of find.sql (@structure_codes, @structure_meanings, ..., @algorithm_type,
 --   @algorithm_name, @collection, @analysis_result, @patient, @study, @series, @description) and
 --   @limit INT64.
-{% import "macros.sql" as idc with context -%}
-{%- set facet = {
-  "structure": "SegmentedPropertyType",
-  "category": "SegmentedPropertyCategory",
-  "anatomy": "AnatomicRegion",
-}.get(by) -%}
+{% import "macros/segments.sql" as segments_sql with context -%}
+{%- set prefix = {"structure": "type", "category": "category", "anatomy": "region"}.get(by) -%}
 WITH
-{{ idc.selected_segments(f, g) }}
+{{ segments_sql.selected_segments(f, g) }}
 SELECT
-{%- if facet %}
-  {{ facet }}.CodeMeaning AS value,
-  CONCAT({{ facet }}.CodingSchemeDesignator, ':', {{ facet }}.CodeValue) AS code,
+{%- if prefix %}
+  {{ prefix }}_meaning AS value,
+  CONCAT({{ prefix }}_scheme, ':', {{ prefix }}_value) AS code,
 {%- elif by == "modifier" %}
+  COALESCE(type_modifiers[SAFE_OFFSET(0)].CodeMeaning, region_modifier_meaning) AS value,
   COALESCE(
-    SegmentedPropertyType.SegmentedPropertyTypeModifierCodeSequence[SAFE_OFFSET(0)].CodeMeaning,
-    AnatomicRegionModifier.CodeMeaning) AS value,
-  COALESCE(
-    CONCAT(
-      SegmentedPropertyType.SegmentedPropertyTypeModifierCodeSequence[SAFE_OFFSET(0)].CodingSchemeDesignator,
-      ':',
-      SegmentedPropertyType.SegmentedPropertyTypeModifierCodeSequence[SAFE_OFFSET(0)].CodeValue),
-    CONCAT(AnatomicRegionModifier.CodingSchemeDesignator, ':', AnatomicRegionModifier.CodeValue)) AS code,
+    CONCAT(type_modifiers[SAFE_OFFSET(0)].CodingSchemeDesignator, ':', type_modifiers[SAFE_OFFSET(0)].CodeValue),
+    CONCAT(region_modifier_scheme, ':', region_modifier_value)) AS code,
 {%- elif by == "algorithm_type" %}
   SegmentAlgorithmType AS value,
   CAST(NULL AS STRING) AS code,

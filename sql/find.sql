@@ -17,11 +17,12 @@
 --   @algorithm_type ARRAY<STRING> (upper-case tokens), @algorithm_name STRING (text, any case),
 --   @collection, @analysis_result, @patient, @study, @series ARRAY<STRING>,
 --   @description STRING, @limit INT64
-{% import "macros.sql" as idc with context -%}
+{% import "macros/segments.sql" as segments_sql with context -%}
+{% import "macros/viewer.sql" as viewer with context -%}
 WITH
-{{ idc.selected_segments(f, g) }},
+{{ segments_sql.selected_segments(f, g) }},
   labels AS (
-{{- idc.segment_labels("matched") }}
+{{- segments_sql.segment_labels("matched") }}
   )
 {%- if per == "series" %}
 SELECT
@@ -31,12 +32,12 @@ SELECT
   StudyInstanceUID,
   SeriesInstanceUID,
   COUNT(*) AS segment_count,
-  STRING_AGG(DISTINCT SegmentedPropertyType.CodeMeaning, ', ' ORDER BY SegmentedPropertyType.CodeMeaning) AS structures,
-  STRING_AGG(DISTINCT AnatomicRegion.CodeMeaning, ', ' ORDER BY AnatomicRegion.CodeMeaning) AS anatomies,
+  STRING_AGG(DISTINCT type_meaning, ', ' ORDER BY type_meaning) AS structures,
+  STRING_AGG(DISTINCT region_meaning, ', ' ORDER BY region_meaning) AS anatomies,
   STRING_AGG(DISTINCT SegmentAlgorithmType, ', ' ORDER BY SegmentAlgorithmType) AS algorithm_types,
   STRING_AGG(DISTINCT SegmentAlgorithmName, ', ' ORDER BY SegmentAlgorithmName) AS algorithm_names,
   MIN(segmented_SeriesInstanceUID) AS segmented_SeriesInstanceUID,
-  {{ idc.seg_link("StudyInstanceUID", "SeriesInstanceUID", "MIN(segmented_SeriesInstanceUID)", "LOGICAL_OR(in_idc)") }} AS viewer_url
+  {{ viewer.seg_link("StudyInstanceUID", "SeriesInstanceUID", "MIN(segmented_SeriesInstanceUID)", "LOGICAL_OR(in_idc)") }} AS viewer_url
 FROM matched
 GROUP BY collection_id, analysis_result_id, PatientID, StudyInstanceUID, SeriesInstanceUID
 ORDER BY collection_id, PatientID, StudyInstanceUID, SeriesInstanceUID
@@ -50,18 +51,16 @@ SELECT
   matched.SOPInstanceUID,
   matched.SegmentNumber,
   labels.SegmentLabel,
-  matched.SegmentedPropertyCategory.CodeMeaning AS category,
-  matched.SegmentedPropertyType.CodeMeaning AS structure,
-  CONCAT(matched.SegmentedPropertyType.CodingSchemeDesignator, ':', matched.SegmentedPropertyType.CodeValue) AS structure_code,
-  matched.AnatomicRegion.CodeMeaning AS anatomy,
-  COALESCE(
-    matched.SegmentedPropertyType.SegmentedPropertyTypeModifierCodeSequence[SAFE_OFFSET(0)].CodeMeaning,
-    matched.AnatomicRegionModifier.CodeMeaning) AS modifier,
+  matched.category_meaning AS category,
+  matched.type_meaning AS structure,
+  CONCAT(matched.type_scheme, ':', matched.type_value) AS structure_code,
+  matched.region_meaning AS anatomy,
+  COALESCE(matched.type_modifiers[SAFE_OFFSET(0)].CodeMeaning, matched.region_modifier_meaning) AS modifier,
   matched.SegmentAlgorithmType,
   matched.SegmentAlgorithmName,
   matched.SegmentationType,
   matched.segmented_SeriesInstanceUID,
-  {{ idc.seg_link("matched.StudyInstanceUID", "matched.SeriesInstanceUID", "matched.segmented_SeriesInstanceUID", "matched.in_idc") }} AS viewer_url
+  {{ viewer.seg_link("matched.StudyInstanceUID", "matched.SeriesInstanceUID", "matched.segmented_SeriesInstanceUID", "matched.in_idc") }} AS viewer_url
 FROM matched
 LEFT JOIN labels
   ON labels.SOPInstanceUID = matched.SOPInstanceUID

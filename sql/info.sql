@@ -3,7 +3,7 @@
 -- Returns one row: series (all series in dicom_all), seg_series (both SEG SOP classes),
 --   segment_rows (rows in segmentations), segmented_series (SEG series with segment rows).
 -- Parameters: none.
-{% import "macros.sql" as idc with context -%}
+{% import "macros/idc.sql" as idc with context -%}
 SELECT
   (SELECT COUNT(DISTINCT SeriesInstanceUID) FROM {{ idc.table("dicom_all") }}) AS series,
   (

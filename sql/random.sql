@@ -10,10 +10,13 @@
 --
 -- Parameters: @seed STRING, @n INT64 (number of studies), and the series filters of
 --   series.sql (@sop_class_uids, @collection, @analysis_result, @patient, @study, @series,
---   @body_part, @description).
-{% import "macros.sql" as idc with context -%}
+--   @body_part, @description and the
+--   seg_index filters: @structure_meanings, @category_meanings, @anatomy_meanings,
+--   @algorithm_type, @algorithm_name, @min_segments, @source_modality).
+{% import "macros/series.sql" as series_sql with context -%}
+{% import "macros/viewer.sql" as viewer with context -%}
 WITH
-{{ idc.selected_seg_series(f, with_source=False) }},
+{{ series_sql.selected_seg_series(f, with_source=False) }},
   studies AS (
     SELECT
       StudyInstanceUID,
@@ -31,7 +34,7 @@ WITH
     ORDER BY TO_HEX(MD5(CONCAT(@seed, StudyInstanceUID))), StudyInstanceUID
     LIMIT @n
   ),
-{{ idc.sm_studies("picked") }}
+{{ series_sql.sm_studies("picked") }}
 SELECT
   picked.StudyInstanceUID,
   picked.PatientID,
@@ -39,7 +42,7 @@ SELECT
   picked.analysis_result_id,
   picked.seg_series_count,
   picked.seg_series,
-  {{ idc.viewer_url("picked.StudyInstanceUID", None, "sm_studies.StudyInstanceUID IS NOT NULL") }} AS viewer_url
+  {{ viewer.default("picked.StudyInstanceUID", None, "sm_studies.StudyInstanceUID IS NOT NULL") }} AS viewer_url
 FROM picked
 LEFT JOIN sm_studies ON sm_studies.StudyInstanceUID = picked.StudyInstanceUID
 ORDER BY TO_HEX(MD5(CONCAT(@seed, picked.StudyInstanceUID))), picked.StudyInstanceUID

@@ -1,9 +1,13 @@
 -- series.sql — DICOM Segmentation series in IDC, one row per SEG series.
 --
 -- Returns: collection_id, analysis_result_id, PatientID, StudyInstanceUID, SeriesInstanceUID,
---   SOPClassUID, SeriesDescription, BodyPartExamined (of the segmented image series where IDC
---   knows it, else the SEG's own), segmented_SeriesInstanceUID, instanceCount, series_size_MB,
---   license_short_name, source_DOI, viewer_url (Slim for slide microscopy, else OHIF v3).
+--   SOPClassUID, SeriesDescription, BodyPartExamined (of the segmented image series where
+--   known, else the SEG's own), and from the series' segments (IDC's seg_index, or the local
+--   store's segment rows; NULL when neither describes the series): SegmentationType,
+--   total_segments, AlgorithmType, AlgorithmName, structures (distinct segmented property
+--   types), segmented_SeriesInstanceUID, segmented_Modality; then instanceCount,
+--   series_size_MB, license_short_name, source_DOI, viewer_url (Slim for slide microscopy,
+--   else OHIF v3).
 --
 -- Parameters:
 --   @sop_class_uids     ARRAY<STRING>  SEG SOP classes to include (binary and/or label map)
@@ -14,11 +18,19 @@
 --   @series             ARRAY<STRING>  SeriesInstanceUID values of SEG series (optional)
 --   @body_part          ARRAY<STRING>  upper-case BodyPartExamined values (optional)
 --   @description        STRING         case-insensitive text in SeriesDescription (optional)
+--   @structure_meanings, @category_meanings, @anatomy_meanings
+--                       ARRAY<STRING>  lower-case CodeMeanings one of which the series' segments
+--                                      must have (optional)
+--   @algorithm_type     ARRAY<STRING>  SegmentAlgorithmType tokens (optional)
+--   @algorithm_name     STRING         text in AlgorithmName (optional)
+--   @min_segments       INT64          fewest segments (optional)
+--   @source_modality    ARRAY<STRING>  Modality of the segmented image series (optional)
 --   @limit              INT64          maximum rows (optional)
-{% import "macros.sql" as idc with context -%}
+{% import "macros/series.sql" as series_sql with context -%}
+{% import "macros/viewer.sql" as viewer with context -%}
 WITH
-{{ idc.selected_seg_series(f) }},
-{{ idc.sm_studies("selected") }}
+{{ series_sql.selected_seg_series(f) }},
+{{ series_sql.sm_studies("selected") }}
 SELECT
   selected.collection_id,
   selected.analysis_result_id,
@@ -28,12 +40,18 @@ SELECT
   selected.SOPClassUID,
   selected.SeriesDescription,
   selected.segmented_BodyPartExamined AS BodyPartExamined,
+  selected.SegmentationType,
+  selected.total_segments,
+  selected.AlgorithmType,
+  selected.AlgorithmName,
+  ARRAY_TO_STRING(selected.SegmentedPropertyType_CodeMeanings, ', ') AS structures,
   selected.segmented_SeriesInstanceUID,
+  selected.segmented_Modality,
   selected.instanceCount,
   selected.series_size_MB,
   selected.license_short_name,
   selected.source_DOI,
-  {{ idc.viewer_url("selected.StudyInstanceUID", "selected.SeriesInstanceUID", "sm_studies.StudyInstanceUID IS NOT NULL") }} AS viewer_url
+  {{ viewer.default("selected.StudyInstanceUID", "selected.SeriesInstanceUID", "sm_studies.StudyInstanceUID IS NOT NULL") }} AS viewer_url
 FROM selected
 LEFT JOIN sm_studies ON sm_studies.StudyInstanceUID = selected.StudyInstanceUID
 ORDER BY collection_id, PatientID, StudyInstanceUID, SeriesInstanceUID

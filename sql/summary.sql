@@ -5,10 +5,12 @@
 --   patient_count, size_MB; largest groups first.
 --
 -- Parameters: the series filters of series.sql (@sop_class_uids, @collection,
---   @analysis_result, @patient, @study, @series, @body_part, @description), and @limit.
-{% import "macros.sql" as idc with context -%}
+--   @analysis_result, @patient, @study, @series, @body_part, @description and the
+--   seg_index filters: @structure_meanings, @category_meanings, @anatomy_meanings,
+--   @algorithm_type, @algorithm_name, @min_segments, @source_modality), and @limit.
+{% import "macros/series.sql" as series_sql with context -%}
 WITH
-{{ idc.selected_seg_series(f, with_source=False) }}
+{{ series_sql.selected_seg_series(f, with_source=False) }}
 SELECT
   {{ group_by }},
   COUNT(*) AS series_count,

@@ -9,7 +9,9 @@
 --   the image series it segments, OHIF v2; NULL unless the series is a SEG whose source is known).
 --
 -- Parameters: @study STRING, @series ARRAY<STRING> (may be empty).
-{% import "macros.sql" as idc with context -%}
+{% import "macros/idc.sql" as idc with context -%}
+{% import "macros/viewer.sql" as viewer with context -%}
+{% import "macros/series.sql" as series_sql with context -%}
 {% set series_col = "wanted.SeriesInstanceUID" if has_series else None -%}
 WITH
   study_series AS (
@@ -44,10 +46,7 @@ WITH
 {%- endif %}
   ),
   segmented AS (
-    SELECT SeriesInstanceUID, ANY_VALUE(segmented_SeriesInstanceUID) AS segmented_SeriesInstanceUID
-    FROM {{ idc.table("segmentations") }}
-    WHERE StudyInstanceUID = @study AND segmented_SeriesInstanceUID IS NOT NULL
-    GROUP BY SeriesInstanceUID
+{{- series_sql.seg_index("wanted") }}
   )
 SELECT
   study.StudyInstanceUID,
@@ -55,12 +54,12 @@ SELECT
   wanted.Modality,
   wanted.in_study,
   CASE WHEN study.has_sm THEN 'slim' ELSE 'ohif_v3' END AS viewer,
-  {{ idc.viewer_url("study.StudyInstanceUID", series_col, "study.has_sm") }} AS viewer_url,
-  {{ idc.viewer_ohif_v3("study.StudyInstanceUID", series_col) }} AS ohif_v3_url,
-  {{ idc.viewer_ohif_v2("study.StudyInstanceUID", series_col) }} AS ohif_v2_url,
-  CASE WHEN study.has_sm THEN {{ idc.viewer_slim("study.StudyInstanceUID", series_col) }} END AS slim_url,
+  {{ viewer.default("study.StudyInstanceUID", series_col, "study.has_sm") }} AS viewer_url,
+  {{ viewer.ohif_v3("study.StudyInstanceUID", series_col) }} AS ohif_v3_url,
+  {{ viewer.ohif_v2("study.StudyInstanceUID", series_col) }} AS ohif_v2_url,
+  CASE WHEN study.has_sm THEN {{ viewer.slim("study.StudyInstanceUID", series_col) }} END AS slim_url,
   segmented.segmented_SeriesInstanceUID,
-  {{ idc.viewer_seg_with_source("study.StudyInstanceUID", "wanted.SeriesInstanceUID", "segmented.segmented_SeriesInstanceUID") }} AS seg_viewer_url
+  {{ viewer.seg_with_source("study.StudyInstanceUID", "wanted.SeriesInstanceUID", "segmented.segmented_SeriesInstanceUID") }} AS seg_viewer_url
 FROM study
 CROSS JOIN wanted
 LEFT JOIN segmented ON segmented.SeriesInstanceUID = wanted.SeriesInstanceUID

@@ -1,28 +1,53 @@
-"""Shared fixtures: an isolated store per test, the real IDC index, a CLI runner, and SEG files
-made with highdicom."""
+"""Shared pytest fixtures.
+
+``isolated_home``  autouse: every test gets its own IDCSEG_HOME, so nothing touches a user's store.
+``index_parquet`` / ``index_db``  the real idc_index.parquet and an independent DuckDB view of it.
+``cli``            run ``python -m idcseg ...`` in a fresh process.
+
+BigQuery-path tests run against a real local BigQuery emulator (see ``tests/bqemulator.py``):
+
+``bq_emulator``   session: a running :class:`~tests.bqemulator.BQEmulator` (own virtualenv,
+                  127.0.0.1, temp data dir). Fails when the emulator cannot be installed, unless
+                  ``IDCSEG_ALLOW_NO_BQEMULATOR=1`` (then those tests skip).
+``bq_client``     session: ``google.cloud.bigquery.Client`` (anonymous credentials) on it.
+``bq_idc``        session: ``bigquery-public-data.idc_v25`` and ``idc_v12`` loaded with the
+                  IDC-shaped fixture world; returns ``{"idc_v25": {"segmentations": Table,
+                  "dicom_all": Table}, ...}``. Treat these datasets as read-only.
+``google_offline_env``  session, autouse: no GCE metadata probes, no proxies for loopback.
+
+Every test that uses ``bq_emulator`` (directly or through another fixture) is marked
+``bqemulator``: ``pytest -m "not bqemulator"`` leaves them out.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pytest
-import segfactory
+
+from tests.bqemulator import (
+    BQEmulator,
+    EmulatorUnavailable,
+    apply_offline_google_env,
+    ensure_emulator_python,
+    load_idc_fixture,
+    restore_env,
+)
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
+
+ALLOW_NO_EMULATOR = "IDCSEG_ALLOW_NO_BQEMULATOR"
 
 REPO = Path(__file__).resolve().parents[1]
 SEG_SOP_CLASSES = ("1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _session_store(tmp_path_factory: pytest.TempPathFactory):
-    """A fallback store for the whole session, should a test undo its own setting."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("IDCSEG_HOME", str(tmp_path_factory.mktemp("idcseg-session-home")))
-        yield
 
 
 @pytest.fixture(autouse=True)
@@ -80,8 +105,72 @@ def cli():
     return run_cli
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "bqemulator: runs against a local BigQuery emulator (bqemulator subprocess)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "bq_emulator" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.bqemulator)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def google_offline_env() -> Iterator[None]:
+    """Keep google-auth off the GCE metadata server and proxies off loopback, for every test."""
+    previous = apply_offline_google_env()
+    yield
+    restore_env(previous)
+
+
+@pytest.fixture(scope="session")
+def bq_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BQEmulator]:
+    """A bqemulator process for the whole session, stopped at the end."""
+    try:
+        python = ensure_emulator_python()
+    except EmulatorUnavailable as exc:
+        if os.environ.get(ALLOW_NO_EMULATOR) == "1":
+            pytest.skip(f"bqemulator unavailable: {exc}")
+        pytest.fail(f"bqemulator unavailable ({exc}); set {ALLOW_NO_EMULATOR}=1 to skip")
+    emulator = BQEmulator(python, tmp_path_factory.mktemp("bqemulator"))
+    emulator.start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def bq_client(bq_emulator: BQEmulator) -> Iterator[bigquery.Client]:
+    """A real BigQuery client on the session emulator; jobs run in project ``idcseg-test``."""
+    client = bq_emulator.make_client()
+    yield client
+    client.close()  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture(scope="session")
+def bq_idc(bq_client: bigquery.Client) -> dict[str, dict[str, bigquery.Table]]:
+    """IDC-shaped ``bigquery-public-data.idc_v25`` and ``idc_v12`` (read-only by convention)."""
+    return load_idc_fixture(bq_client)
+
+
+# --- SEG files made at test time (tests/segfactory.py) -----------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A fallback IDCSEG_HOME for the whole session, should a test undo its own setting."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IDCSEG_HOME", str(tmp_path_factory.mktemp("idcseg-session-home")))
+        yield
+
+
 @dataclass
 class Corpus:
+    """SEG files made with highdicom for the reader and ingest tests."""
+
     folder: Path
     segs: dict[str, Path]  # case name -> SEG file
     ct: list[Path]  # the source CT slices
@@ -89,7 +178,9 @@ class Corpus:
 
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
-    """One SEG per :data:`segfactory.CASES` entry, plus the CT series they segment."""
+    """One SEG per :data:`tests.segfactory.CASES` entry, plus the CT series they segment."""
+    from tests import segfactory
+
     folder = tmp_path_factory.mktemp("corpus")
     segs = segfactory.make_all(folder)
     return Corpus(folder, segs, sorted((folder / "ct").glob("*.dcm")))

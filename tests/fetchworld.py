@@ -17,9 +17,10 @@ from pathlib import Path
 
 import duckdb
 import pydicom
-import segfactory
 from pydicom.uid import generate_uid
-from s3server import FaultProxy, LocalS3
+
+from tests import segfactory
+from tests.s3server import FaultProxy, LocalS3
 
 BUCKET = "idc-open-data"
 COLLECTION = "fetch_test"

@@ -330,6 +330,22 @@ def make_all(folder: Path, n_slices: int = 3) -> dict[str, Path]:
     return {case.name: make_seg(case, ct, folder / "seg" / f"{case.name}.dcm") for case in CASES}
 
 
+def undefined_lengths(ds: Dataset) -> int:
+    """Mark every sequence and item of *ds* as undefined length, as dcmqi/DCMTK write them.
+
+    Returns how many sequences were marked.
+    """
+    n = 0
+    for elem in ds:
+        if elem.VR == "SQ":
+            elem.is_undefined_length = True
+            n += 1
+            for item in elem.value:
+                item.is_undefined_length_sequence_item = True
+                n += undefined_lengths(item)
+    return n
+
+
 def clone_seg(
     src: Path,
     dst: Path,
@@ -337,14 +353,20 @@ def clone_seg(
     sop_instance_uid: str | None = None,
     series_instance_uid: str | None = None,
     edit: Callable[[Dataset], None] | None = None,
+    transfer_syntax_uid: str | None = None,
 ) -> Path:
-    """Copy the SEG *src* to *dst* with a new SOPInstanceUID (and series, unless given)."""
+    """Copy the SEG *src* to *dst* with a new SOPInstanceUID (and series, unless given).
+
+    *edit* changes the dataset before it is written; *transfer_syntax_uid* re-encodes it.
+    """
     ds = pydicom.dcmread(src)
     ds.SOPInstanceUID = sop_instance_uid or generate_uid()
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.SeriesInstanceUID = series_instance_uid or generate_uid()
     if edit is not None:
         edit(ds)
+    if transfer_syntax_uid is not None:
+        ds.file_meta.TransferSyntaxUID = transfer_syntax_uid
     dst.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(dst, enforce_file_format=True)
     return dst

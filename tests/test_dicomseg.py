@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pydicom
 import pytest
-import segfactory
-from dicomref import expected_rows, first_referenced_sop
 
 from idcseg import dicomseg
 from idcseg.dicomseg import (
@@ -19,6 +17,8 @@ from idcseg.dicomseg import (
     SegReadError,
     Truncated,
 )
+from tests import segfactory
+from tests.dicomref import expected_rows, first_referenced_sop
 
 ROW_KEYS = set(dicomseg.SEGMENTATION_COLUMNS) | set(dicomseg.LABEL_COLUMNS)
 CASE_NAMES = [case.name for case in segfactory.CASES]
@@ -302,3 +302,60 @@ def test_importing_dicomseg_keeps_highdicom_out(tmp_path):
 
 def test_repo_path_fixture_is_sane():
     assert (Path(__file__).parent / "segfactory.py").is_file()
+
+
+# --- thinned reading of the reference sequences ---------------------------------------------
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_thinned_and_full_reads_agree(corpus, name):
+    path = corpus.segs[name]
+    thin = dicomseg.read_header(path)
+    full = dicomseg.read_header(path, all_references=True)
+    assert dicomseg.segment_rows(thin) == dicomseg.segment_rows(full)
+    assert dicomseg.referenced_instance(thin) == dicomseg.referenced_instance(full)
+    assert dicomseg.series_facts(thin, path) == dicomseg.series_facts(full, path)
+
+
+def test_reference_sequences_keep_their_first_item(corpus):
+    path = corpus.segs["binary_multi"]  # derived from 3 CT slices
+    thin = dicomseg.read_header(path)
+    full = dicomseg.read_header(path, all_references=True)
+    for ds, n in ((thin, 1), (full, 3)):
+        assert len(ds.ReferencedSeriesSequence[0].ReferencedInstanceSequence) == n
+        assert len(ds.SourceImageSequence) == n
+    assert len(thin.SegmentSequence) == len(full.SegmentSequence) == 3
+
+
+SYNTAXES = [
+    pydicom.uid.ExplicitVRLittleEndian,
+    pydicom.uid.ImplicitVRLittleEndian,
+    pydicom.uid.DeflatedExplicitVRLittleEndian,
+]
+
+
+@pytest.mark.parametrize("syntax", SYNTAXES, ids=lambda s: s.name)
+def test_undefined_length_sequences(corpus, tmp_path, syntax):
+    """SEGs as dcmqi writes them: every sequence and item of undefined length."""
+    path = segfactory.clone_seg(
+        corpus.segs["binary_multi"],
+        tmp_path / "undefined.dcm",
+        edit=segfactory.undefined_lengths,
+        transfer_syntax_uid=syntax,
+    )
+    data = path.read_bytes()
+    if syntax == pydicom.uid.ExplicitVRLittleEndian:
+        assert b"\x62\x00\x02\x00SQ\x00\x00\xff\xff\xff\xff" in data  # SegmentSequence
+    elif syntax == pydicom.uid.ImplicitVRLittleEndian:
+        assert b"\x62\x00\x02\x00\xff\xff\xff\xff" in data
+    rows = dicomseg.describe(path)
+    assert rows == expected_rows(path)
+    full = dicomseg.read_header(path, all_references=True)
+    assert rows == dicomseg.segment_rows(full)
+    if syntax != pydicom.uid.DeflatedExplicitVRLittleEndian:
+        path.write_bytes(data[:-7])
+        with pytest.raises(Truncated):
+            dicomseg.read_header(path)
+        for n in (_header_end(data) // 2, _header_end(data)):
+            with pytest.raises(IncompleteHeader):
+                dicomseg.read_header_prefix(data[:n])

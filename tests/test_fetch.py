@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 import duckdb
-import fetchworld
 import pytest
 
 from idcseg.bucket import AnonymousS3, S3Error
@@ -21,6 +20,7 @@ from idcseg.fetch import Target, fetch_missing, fetch_segments, index_targets
 from idcseg.ingest import ingest
 from idcseg.spec import SeriesFilter
 from idcseg.store import Store
+from tests import fetchworld
 
 SEG_NAMES = ("multi", "labelmap", "legacy", "frac")
 
@@ -516,7 +516,7 @@ def test_ctrl_c_keeps_what_was_read(world, proxy, tmp_path: Path) -> None:
     import sys
     import time
 
-    from conftest import REPO
+    from tests.conftest import REPO
 
     slow = [world.series[n].keys[0] for n in ("labelmap", "frac")]
     fast = [k for n in ("multi", "legacy") for k in world.series[n].keys]

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import segfactory
-from dicomref import expected_rows
 
 from idcseg import dicomseg
 from idcseg import ingest as ingest_mod
 from idcseg.errors import StoreBusyError
 from idcseg.ingest import IngestInterrupted, ingest
 from idcseg.store import Store, index_dir
+from tests import segfactory
+from tests.dicomref import expected_rows
 
 
 def query(sql: str, params=None) -> list[dict]:
@@ -245,7 +245,7 @@ def test_mixed_folder_reports_failures_and_stores_the_rest(corpus, tmp_path):
         "NotDicom": 1,
         "NotSegmentation": 1,
         "Truncated": 1,
-        "OSError": 1,
+        "Unreadable": 1,
     }
     assert count("instances") == 5
     assert_consistent()
@@ -436,3 +436,19 @@ def test_engine_sees_ingested_rows(seg_dir):
         engine.close()
     assert n == 3
     assert series == [("SEG", 1)]
+
+
+def test_symlinks_and_repeated_paths_are_read_once(corpus, tmp_path):
+    folder = tmp_path / "links"
+    folder.mkdir()
+    target = shutil.copy(corpus.segs["legacy_srt"], folder / "real.dcm")
+    (folder / "link.dcm").symlink_to(target)
+    report = ingest([folder, target, folder / "link.dcm"], progress=False)
+    assert (report.files_seen, report.files_ingested) == (1, 1)
+    assert query("SELECT location FROM instances") == [{"location": str(Path(target).resolve())}]
+
+
+def test_empty_folder_writes_nothing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    report = ingest([tmp_path / "empty"], progress=False)
+    assert report.ok and report.files_seen == 0 and not Store().exists()

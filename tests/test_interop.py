@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from dicomref import expected_rows
 
 from idcseg import dicomseg
 from idcseg.ingest import ingest
+from tests.dicomref import expected_rows
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "seg-samples"
 SR = "sr-example_sr.dcm"

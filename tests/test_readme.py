@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,18 +13,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 README = (REPO / "README.md").read_text()
-
-
-def console_examples() -> list[tuple[str, list[str]]]:
-    """(command, expected output lines) for each `$ ` line of ```console blocks."""
-    examples: list[tuple[str, list[str]]] = []
-    for block in re.findall(r"```console\n(.*?)```", README, flags=re.S):
-        for line in block.splitlines():
-            if line.startswith("$ "):
-                examples.append((line[2:], []))
-            elif examples:
-                examples[-1][1].append(line)
-    return examples
+sys.path.insert(0, str(REPO / "tools"))
+from readme_examples import examples, run  # noqa: E402
 
 
 def test_quick_start_has_exactly_two_commands() -> None:
@@ -48,17 +39,9 @@ def test_quick_start_main_job_runs() -> None:
     assert run.stdout.count("https://viewer.imaging.datacommons.cancer.gov/v3/viewer/") == 10
 
 
-@pytest.mark.parametrize(("command", "expected"), console_examples(), ids=lambda v: str(v)[:60])
+@pytest.mark.parametrize(("command", "expected"), examples(README), ids=lambda v: str(v)[:60])
 def test_readme_example(command: str, expected: list[str], tmp_path: Path) -> None:
-    run = subprocess.run(
-        command,
-        shell=True,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=os.environ,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr
+    result = run(command, tmp_path)
+    assert result.returncode == 0, result.stderr
     if expected:
-        assert run.stdout.rstrip("\n").splitlines() == expected
+        assert result.stdout.rstrip("\n").splitlines() == expected

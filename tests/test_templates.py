@@ -31,6 +31,17 @@ def all_filters() -> list[spec.SeriesFilter]:
         singles.append(spec.SeriesFilter.build(**{name: HOSTILE}))
     singles.append(spec.SeriesFilter.build(study="1.2.3"))
     singles.append(spec.SeriesFilter.build(series="1.2.4"))
+    singles.append(
+        spec.SeriesFilter.build(
+            structure=HOSTILE,
+            category="Tissue",
+            anatomy="Liver",
+            algorithm_type="manual",
+            algorithm_name=HOSTILE,
+            min_segments=2,
+            source_modality="ct",
+        )
+    )
     return [*singles, full]
 
 
@@ -44,13 +55,18 @@ def all_queries() -> list[spec.Query]:
         spec.SegmentFilter.build(),
         spec.SegmentFilter.build(structure="SCT:27925004"),
         spec.SegmentFilter.build(
-            structure=HOSTILE, category="Tissue", anatomy=["Liver", "SRT:T-62000"],
-            modifier="Left", algorithm_type=["automatic", "MANUAL"], algorithm_name=HOSTILE,
+            structure=HOSTILE,
+            category="Tissue",
+            anatomy=["Liver", "SRT:T-62000"],
+            modifier="Left",
+            algorithm_type=["automatic", "MANUAL"],
+            algorithm_name=HOSTILE,
         ),
     ]
-    series_filters = [spec.SeriesFilter.build(),
-                      spec.SeriesFilter.build(collection=HOSTILE, series="1.2.4",
-                                              description=HOSTILE)]
+    series_filters = [
+        spec.SeriesFilter.build(),
+        spec.SeriesFilter.build(collection=HOSTILE, series="1.2.4", description=HOSTILE),
+    ]
     for f, g, limit in itertools.product(series_filters, segment_filters, (None, 5)):
         queries.append(spec.find_query(f, g, "segment", limit))
         queries.append(spec.find_query(f, g, "series", limit))
@@ -112,3 +128,46 @@ def test_dataset_names_are_validated(bad: str) -> None:
 )
 def test_dataset_names_normalise(given: object, name: str) -> None:
     assert spec.validate_dataset(given) == name  # type: ignore[arg-type]
+
+
+OLD_SEGMENTATIONS = {  # IDC v1–v12: no study/series UIDs, algorithm name or viewer_url
+    "segmentations": {
+        "PatientID",
+        "SOPInstanceUID",
+        "FrameOfReferenceUID",
+        "SegmentNumber",
+        "SegmentAlgorithmType",
+        "TrackingUID",
+        "TrackingID",
+        "SegmentedPropertyCategory",
+        "SegmentedPropertyType",
+        "AnatomicRegion",
+        "AnatomicRegionModifier",
+    },
+}
+
+
+def test_older_releases_adapt_or_name_the_missing_column() -> None:
+    f, g = spec.SeriesFilter.build(), spec.SegmentFilter.build(structure="Liver")
+    sql = render.render(spec.find_query(f, g), dataset="idc_v12", columns=OLD_SEGMENTATIONS)
+    assert "inst.SeriesInstanceUID" in sql  # series UIDs come from dicom_all by SOPInstanceUID
+    assert "seg.SegmentationType" not in sql and "CAST(NULL AS STRING) AS SegmentationType" in sql
+    sqlglot.parse_one(sql, read="bigquery")
+    with pytest.raises(
+        spec.UsageError, match="idc_v12 has no column segmentations.SegmentAlgorithmName"
+    ):
+        render.render(
+            spec.find_query(f, spec.SegmentFilter.build(algorithm_name="nnU-Net")),
+            dataset="idc_v12",
+            columns=OLD_SEGMENTATIONS,
+        )
+
+
+def test_label_maps_reach_bigquery_through_dicom_all() -> None:
+    sql = render.render(spec.find_query(spec.SeriesFilter.build(), spec.SegmentFilter.build()))
+    assert "CROSS JOIN UNNEST(d.SegmentSequence) AS seq" in sql
+    assert "d.SOPClassUID = '1.2.840.10008.5.1.4.1.1.66.7'" in sql
+    duck = render.render(
+        spec.find_query(spec.SeriesFilter.build(), spec.SegmentFilter.build()), target="duckdb"
+    )
+    assert "66.7" not in duck  # the local store holds label maps' rows itself

@@ -8,7 +8,7 @@ import sys
 from .app import app
 
 # Command modules register themselves on `app` when imported.
-from . import explore, segments  # noqa: E402,F401  isort: skip
+from . import explore, index, segments  # noqa: E402,F401  isort: skip
 from . import fetch  # noqa: E402,F401  isort: skip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,23 +23,110 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-EngineOpt = Annotated[
-    str,
-    typer.Option(
-        "--engine",
-        envvar="IDCSEG_ENGINE",
-        help="duckdb: embedded, offline (default). bigquery: IDC's tables on Google BigQuery.",
-        rich_help_panel="Engine",
-    ),
-]
-VersionOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--idc-version",
-        help="IDC release: 25, idc_v25 or current (default: current).",
-        rich_help_panel="Engine",
-    ),
-]
+_ENGINE = "Engine"
+ENGINE_OPTIONS: dict[str, Any] = {
+    "engine": Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            envvar="IDCSEG_ENGINE",
+            help="duckdb: embedded, offline (default). bigquery: IDC's tables on Google BigQuery.",
+            rich_help_panel=_ENGINE,
+        ),
+    ],
+    "idc_version": Annotated[
+        str | None,
+        typer.Option(
+            "--idc-version",
+            help="IDC release: 25, idc_v25 or current (default).",
+            rich_help_panel=_ENGINE,
+        ),
+    ],
+    "project": Annotated[
+        str | None,
+        typer.Option(
+            "--project",
+            envvar="GOOGLE_CLOUD_PROJECT",
+            help="BigQuery: the Google Cloud project billed for queries.",
+            rich_help_panel=_ENGINE,
+        ),
+    ],
+    "dry_run": Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="BigQuery: print bytes scanned and price, run nothing.",
+            rich_help_panel=_ENGINE,
+        ),
+    ],
+    "max_bytes": Annotated[
+        str | None,
+        typer.Option(
+            "--max-bytes",
+            envvar="IDCSEG_MAX_BYTES",
+            help="BigQuery: refuse queries scanning more, e.g. 50GB (default 25GB).",
+            rich_help_panel=_ENGINE,
+        ),
+    ],
+    "no_cache": Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="BigQuery: neither read nor store cached results.",
+            rich_help_panel=_ENGINE,
+        ),
+    ],
+    "refresh": Annotated[
+        bool,
+        typer.Option(
+            "--refresh",
+            help="BigQuery: rerun and replace a cached result.",
+            rich_help_panel=_ENGINE,
+        ),
+    ],
+}
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """The engine options of one command line."""
+
+    engine: str = "duckdb"
+    idc_version: str | None = None
+    project: str | None = None
+    dry_run: bool = False
+    max_bytes: str | None = None
+    no_cache: bool = False
+    refresh: bool = False
+
+    def create(self) -> Any:
+        """Make the chosen engine (bigquery-only options are refused on duckdb)."""
+        from ..engines import get_engine
+        from ..errors import UsageError
+
+        if self.engine == "bigquery":
+            return get_engine(
+                "bigquery",
+                dataset=self.idc_version,
+                project=self.project,
+                max_bytes=self.max_bytes,
+                cache=not self.no_cache,
+                refresh=self.refresh,
+            )
+        used = [
+            flag
+            for flag, on in (
+                ("--dry-run", self.dry_run),
+                ("--no-cache", self.no_cache),
+                ("--refresh", self.refresh),
+            )
+            if on
+        ]
+        if used:
+            raise UsageError(f"{used[0]} applies to --engine bigquery")
+        return get_engine(self.engine, dataset=self.idc_version)
+
+
 FormatOpt = Annotated[
     str,
     typer.Option(
@@ -115,7 +203,64 @@ SERIES_FILTER_OPTIONS: dict[str, Any] = {
         ),
     ],
 }
-_DEFAULTS = {"sop_class": "any"}
+_INDEX = "Segment filters (from IDC's seg_index, fetched on first use)"
+_MEANING = "a CodeMeaning one of the series' segments has (any case) or SCHEME:VALUE"
+SEG_INDEX_OPTIONS: dict[str, Any] = {
+    "structure": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--structure",
+            "-s",
+            help=f"Segmented property type: {_MEANING}.",
+            rich_help_panel=_INDEX,
+        ),
+    ],
+    "category": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--category", help=f"Segmented property category: {_MEANING}.", rich_help_panel=_INDEX
+        ),
+    ],
+    "anatomy": Annotated[
+        list[str] | None,
+        typer.Option("--anatomy", help=f"Anatomic region: {_MEANING}.", rich_help_panel=_INDEX),
+    ],
+    "algorithm_type": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--algorithm-type",
+            help="AUTOMATIC, SEMIAUTOMATIC or MANUAL (exact).",
+            rich_help_panel=_INDEX,
+        ),
+    ],
+    "algorithm_name": Annotated[
+        str | None,
+        typer.Option(
+            "--algorithm-name",
+            help="Text in the algorithm names (any case).",
+            rich_help_panel=_INDEX,
+        ),
+    ],
+    "min_segments": Annotated[
+        int | None,
+        typer.Option("--min-segments", help="At least N segments.", rich_help_panel=_INDEX),
+    ],
+    "source_modality": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source-modality",
+            help="Modality of the segmented series, e.g. CT.",
+            rich_help_panel=_INDEX,
+        ),
+    ],
+}
+_DEFAULTS: dict[str, Any] = {
+    "sop_class": "any",
+    "engine": "duckdb",
+    "dry_run": False,
+    "no_cache": False,
+    "refresh": False,
+}
 
 _SEGMENTS = "Segment filters"
 _CODE_HELP = (
@@ -208,7 +353,8 @@ def _build_series_filter(**values: Any) -> Any:
 
 def series_filters(func: Callable[..., Any]) -> Callable[..., Any]:
     """Give a command the series filter options; it receives them as ``filters: SeriesFilter``."""
-    return _inject(func, "filters", SERIES_FILTER_OPTIONS, _build_series_filter)
+    options = {**SERIES_FILTER_OPTIONS, **SEG_INDEX_OPTIONS}
+    return _inject(func, "filters", options, _build_series_filter)
 
 
 def segment_series_filters(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -230,17 +376,23 @@ def segment_filters(func: Callable[..., Any]) -> Callable[..., Any]:
     return _inject(func, "segment_filter", SEGMENT_FILTER_OPTIONS, build)
 
 
-def make_engine(engine: str, idc_version: str | None) -> Any:
-    """The engine a command runs on."""
-    from ..engines import get_engine
-
-    return get_engine(engine, dataset=idc_version)
+def engine_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the engine options; it receives them as ``engine: EngineChoice``."""
+    return _inject(func, "engine", ENGINE_OPTIONS, EngineChoice)
 
 
-def emit(query: Any, engine: str, idc_version: str | None, fmt: str, output: Path | None) -> int:
-    """Run *query* and write its rows; return the row count."""
+def emit(query: Any, choice: EngineChoice, fmt: str, output: Path | None) -> int:
+    """Run *query* on the chosen engine and write its rows; return the row count.
+
+    With ``--dry-run`` (BigQuery), print what the query would scan and cost instead.
+    """
     from ..output import check_target, write_result
 
     check_target(fmt, output)
-    result = make_engine(engine, idc_version).run(query)
-    return write_result(result, fmt, output)
+    engine = choice.create()
+    if choice.dry_run:
+        import sys
+
+        print(f"dry run: this query would scan {engine.estimate(query)}", file=sys.stderr)
+        return 0
+    return write_result(engine.run(query), fmt, output)

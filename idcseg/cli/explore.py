@@ -9,27 +9,25 @@ from typing import Annotated, Any
 import typer
 
 from .app import (
-    EngineOpt,
     FormatOpt,
     LimitOpt,
     OutputOpt,
-    VersionOpt,
     app,
     emit,
-    make_engine,
+    engine_options,
     series_filters,
 )
 
 
 @app.command()
+@engine_options
 @series_filters
 def series(
+    engine: Any,
     filters: Any,
     limit: LimitOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
-    engine: EngineOpt = "duckdb",
-    idc_version: VersionOpt = None,
 ) -> None:
     """List DICOM Segmentation series, one row each, with a viewer link.
 
@@ -41,12 +39,14 @@ def series(
     """
     from ..spec import series_query
 
-    emit(series_query(filters, limit), engine, idc_version, fmt, output)
+    emit(series_query(filters, limit), engine, fmt, output)
 
 
 @app.command()
+@engine_options
 @series_filters
 def random(
+    engine: Any,
     filters: Any,
     n: Annotated[int, typer.Option("-n", help="Number of distinct studies.")] = 1,
     seed: Annotated[
@@ -56,8 +56,6 @@ def random(
         str, typer.Option("--format", "-f", help="url (default), table, csv, json or jsonl.")
     ] = "url",
     output: OutputOpt = None,
-    engine: EngineOpt = "duckdb",
-    idc_version: VersionOpt = None,
 ) -> None:
     """Open random studies that contain a segmentation: prints viewer links.
 
@@ -74,10 +72,10 @@ def random(
     query = random_query(filters, n=n, seed=chosen)
     if seed is None:
         print(f"seed {chosen} (use --seed {chosen} to get the same studies again)", file=sys.stderr)
-    if fmt == "url":
-        _print_urls(make_engine(engine, idc_version).run(query), output)
+    if fmt == "url" and not engine.dry_run:
+        _print_urls(engine.create().run(query), output)
     else:
-        emit(query, engine, idc_version, fmt, output)
+        emit(query, engine, fmt, output)
 
 
 def _print_urls(result: Any, output: Path | None, column: str = "viewer_url") -> None:
@@ -97,15 +95,15 @@ def _print_urls(result: Any, output: Path | None, column: str = "viewer_url") ->
 
 
 @app.command()
+@engine_options
 @series_filters
 def summary(
+    engine: Any,
     filters: Any,
     by: Annotated[str, typer.Option("--by", help="collection or analysis_result.")] = "collection",
     limit: LimitOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
-    engine: EngineOpt = "duckdb",
-    idc_version: VersionOpt = None,
 ) -> None:
     """Count SEG series, studies and patients per collection or analysis result.
 
@@ -119,7 +117,6 @@ def summary(
     emit(
         summary_query(filters, by=by.replace("-", "_"), limit=limit),
         engine,
-        idc_version,
         fmt,
         output,
     )
@@ -135,7 +132,9 @@ VIEWERS = {
 
 
 @app.command()
+@engine_options
 def url(
+    engine: Any,
     study: Annotated[str, typer.Argument(help="StudyInstanceUID.")],
     series_uids: Annotated[
         list[str] | None, typer.Argument(metavar="[SERIES_UID]...", help="SeriesInstanceUIDs.")
@@ -152,8 +151,6 @@ def url(
         str, typer.Option("--format", "-f", help="url (default): links only; or table, csv, json.")
     ] = "url",
     output: OutputOpt = None,
-    engine: EngineOpt = "duckdb",
-    idc_version: VersionOpt = None,
 ) -> None:
     """Print IDC viewer links for a study, or for some of its series.
 
@@ -170,7 +167,10 @@ def url(
         raise UsageError(f"unknown --viewer {viewer!r} (choose from {', '.join(VIEWERS)})")
     wanted = list(series_uids or [])
     query = viewer_urls_query(study, wanted)
-    result = make_engine(engine, idc_version).run(query)
+    if engine.dry_run:
+        emit(query, engine, "table", None)
+        return
+    result = engine.create().run(query)
     rows = result.rows()
     if not rows:
         raise IdcsegError(f"study {study} is not in the IDC index")
@@ -211,8 +211,10 @@ class _Rows:
 
 
 @app.command()
+@engine_options
 @series_filters
 def sql(
+    engine: Any,
     filters: Any,
     template: Annotated[str, typer.Argument(help="series, summary, random or viewer_urls.")],
     limit: LimitOpt = None,
@@ -221,7 +223,6 @@ def sql(
     ),
     n: Annotated[int, typer.Option("-n", help="random: number of studies.")] = 1,
     seed: Annotated[int, typer.Option("--seed", help="random: seed.")] = 0,
-    idc_version: VersionOpt = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="sql (default) or json.")] = "sql",
 ) -> None:
     """Print a template's BigQuery SQL and its parameters, ready for BigQuery.
@@ -258,7 +259,7 @@ def sql(
 
         raise UsageError(f"no template {template!r} (choose from {', '.join(builders)})")
     query = builders[name]()
-    text = render(query, dataset=validate_dataset(idc_version), target="bigquery")
+    text = render(query, dataset=validate_dataset(engine.idc_version), target="bigquery")
     params = [{"name": k, "type": parameter_type(v), "value": v} for k, v in query.params.items()]
     if fmt == "json":
         print(json.dumps({"sql": text, "parameters": params}, indent=1))
@@ -271,9 +272,9 @@ def sql(
 
 
 @app.command()
+@engine_options
 def info(
-    engine: EngineOpt = "duckdb",
-    idc_version: VersionOpt = None,
+    engine: Any,
     fmt: Annotated[str, typer.Option("--format", "-f", help="text (default) or json.")] = "text",
 ) -> None:
     """Show the engine, IDC release, where the index and the store are, and row counts."""
@@ -281,10 +282,10 @@ def info(
 
     from ..spec import Query
 
-    eng = make_engine(engine, idc_version)
+    eng = engine.create()
     facts: dict[str, Any] = {"engine": eng.name, "dataset": eng.dataset}
     facts.update(eng.describe())
-    if engine == "duckdb":
+    if eng.name == "duckdb":
         result = eng.run(Query("info.sql"))
         facts.update(zip(result.columns, result.rows()[0], strict=True))
     if fmt == "json":

@@ -111,7 +111,7 @@ def fetch_segments_command(
 
     if fmt not in ("text", "json"):
         raise UsageError(f"unknown --format {fmt!r} (choose from text, json)")
-    has_filter = any(filters.structure().values()) or filters.sop_class != "any"
+    has_filter = any(filters.flags().values()) or filters.sop_class != "any"
     if not has_filter and not all_series:
         raise UsageError(
             "say which series to fetch: a filter such as --collection or --series, "

@@ -7,22 +7,23 @@ from typing import Annotated, Any
 import typer
 
 from .app import (
-    EngineOpt,
     FormatOpt,
     LimitOpt,
     OutputOpt,
-    VersionOpt,
     app,
     emit,
+    engine_options,
     segment_filters,
     segment_series_filters,
 )
 
 
 @app.command()
+@engine_options
 @segment_filters
 @segment_series_filters
 def find(
+    engine: Any,
     filters: Any,
     segment_filter: Any,
     per: Annotated[
@@ -31,8 +32,6 @@ def find(
     limit: LimitOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
-    engine: EngineOpt = "duckdb",
-    idc_version: VersionOpt = None,
 ) -> None:
     """Find segments by what they segment, where, and how — with viewer links.
 
@@ -47,15 +46,15 @@ def find(
     """
     from ..spec import find_query
 
-    emit(
-        find_query(filters, segment_filter, per=per, limit=limit), engine, idc_version, fmt, output
-    )
+    emit(find_query(filters, segment_filter, per=per, limit=limit), engine, fmt, output)
 
 
 @app.command()
+@engine_options
 @segment_filters
 @segment_series_filters
 def facets(
+    engine: Any,
     filters: Any,
     segment_filter: Any,
     by: Annotated[
@@ -68,8 +67,6 @@ def facets(
     limit: LimitOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
-    engine: EngineOpt = "duckdb",
-    idc_version: VersionOpt = None,
 ) -> None:
     """Count segments and SEG series per structure, anatomy, algorithm... (largest first).
 
@@ -83,7 +80,6 @@ def facets(
     emit(
         facets_query(filters, segment_filter, by=by.replace("-", "_"), limit=limit),
         engine,
-        idc_version,
         fmt,
         output,
     )

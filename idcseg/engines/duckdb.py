@@ -111,12 +111,15 @@ class DuckDBEngine:
         store_path = self.store.ensure()
         folder = index_dir()
         self._schemas()  # refuses a release the embedded index does not hold
+        from .. import segindex
+
+        seg_index = segindex.path(folder=self.store.folder)
+        seg_index_path = str(seg_index) if seg_index else None
+        paths = {"store": str(store_path), "index": str(folder), "seg_index": seg_index_path}
         key = render.cache_key(
-            Query("duckdb/catalog.sql", {"store": str(store_path), "index": str(folder)}),
-            dataset=self.dataset,
-            target="duckdb-catalog",
+            Query("duckdb/catalog.sql", paths), dataset=self.dataset, target="duckdb-catalog"
         )
-        catalog = self._sql.get_or_create(key, lambda: self._render_catalog(store_path, folder))
+        catalog = self._sql.get_or_create(key, lambda: self._render_catalog(paths))
         con = duckdb.connect()
         try:
             con.execute(catalog)
@@ -130,7 +133,7 @@ class DuckDBEngine:
             raise IdcsegError(f"cannot open the store {store_path}: {exc}") from None
         return con
 
-    def _render_catalog(self, store_path: object, folder: object) -> str:
+    def _render_catalog(self, paths: dict[str, str | None]) -> str:
         import jinja2
 
         env = jinja2.Environment(
@@ -140,7 +143,10 @@ class DuckDBEngine:
         env.filters["literal"] = _literal
         template = env.get_template("duckdb/catalog.sql")
         return template.render(
-            store_path=str(store_path), index_dir=str(folder), schemas=self._schemas()
+            store_path=paths["store"],
+            index_dir=paths["index"],
+            seg_index_path=paths["seg_index"],
+            schemas=self._schemas(),
         )
 
     def sql(self, query: Query) -> str:
@@ -150,8 +156,27 @@ class DuckDBEngine:
             key, lambda: transpile(render.render(query, dataset=self.dataset, target="duckdb"))
         )
 
+    def _ensure_seg_index(self) -> None:
+        """Fetch IDC's seg_index.parquet on first use of a filter that reads it."""
+        import sys
+
+        from .. import segindex
+
+        if segindex.path(folder=self.store.folder):
+            return
+
+        print(
+            "idcseg: this filter reads IDC's seg_index, which is not stored yet; fetching it "
+            "once (idcseg index fetch)",
+            file=sys.stderr,
+        )
+        segindex.fetch(folder=self.store.folder)
+        self.close()
+
     def run(self, query: Query) -> DuckDBResult:
         """Execute *query* with its parameters bound; return the pending result."""
+        if query.structure.get("f", {}).get("seg_index"):
+            self._ensure_seg_index()
         sql = self.sql(query)
         con = self.connection()
         try:

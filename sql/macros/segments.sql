@@ -1,0 +1,170 @@
+{#-
+  macros/segments.sql — segment rows, and the filters on them.
+
+  segment_rows()     one row per segment, in one flat shape on every engine and IDC release:
+                       PatientID, StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID,
+                       SegmentationType, SegmentNumber, SegmentAlgorithmType,
+                       SegmentAlgorithmName, TrackingID, TrackingUID, segmented_SeriesInstanceUID,
+                       category_{scheme,value,meaning}, type_{scheme,value,meaning},
+                       type_modifiers (the type's modifier RECORDs, e.g. laterality),
+                       region_{scheme,value,meaning}, region_modifier_{scheme,value,meaning}
+                     BigQuery: IDC's `segmentations` view (older releases lacking
+                     SeriesInstanceUID get it from `dicom_all` by SOPInstanceUID; other
+                     missing columns are NULL) plus Label Map Segmentation Storage SEGs, which
+                     that view leaves out, unnested from `dicom_all.SegmentSequence`.
+                     Embedded: the local store's `segmentations`.
+  code_match(prefix, name, m), code_match_record(record, name, m)
+                     does the code <prefix>_scheme/_value/_meaning match code filter `name`?
+                     By "SCHEME:VALUE" against @<name>_codes and/or by lower-case meaning
+                     against @<name>_meanings (`m` says which parameters exist); the second
+                     form takes a code RECORD (CodeValue, CodingSchemeDesignator, CodeMeaning)
+  selected_segments(f, g)
+                     CTEs `segments` (segment filters g; a label map's Background segment 0
+                     is never a structure), `series_facts` (series filters f) and `matched`
+  segment_labels(cte)
+                     SegmentLabel / SegmentDescription of the segments in `cte` (IDC's view
+                     lacks them: BigQuery reads dicom_all.SegmentSequence, embedded the store)
+-#}
+{% import "macros/idc.sql" as idc with context %}
+
+{%- macro code_columns(prefix, record) -%}
+      {{ record }}.CodingSchemeDesignator AS {{ prefix }}_scheme,
+      {{ record }}.CodeValue AS {{ prefix }}_value,
+      {{ record }}.CodeMeaning AS {{ prefix }}_meaning
+{%- endmacro -%}
+
+{%- macro segment_rows() -%}
+{%- set has_series = has("segmentations", "SeriesInstanceUID") %}
+    SELECT
+      seg.PatientID,
+      {% if has_series %}seg{% else %}inst{% endif %}.StudyInstanceUID,
+      {% if has_series %}seg{% else %}inst{% endif %}.SeriesInstanceUID,
+      seg.SOPInstanceUID,
+      {{ idc.column_or_null("segmentations", "SegmentationType", "seg.SegmentationType") }} AS SegmentationType,
+      seg.SegmentNumber,
+      seg.SegmentAlgorithmType,
+      {{ idc.column_or_null("segmentations", "SegmentAlgorithmName", "seg.SegmentAlgorithmName") }} AS SegmentAlgorithmName,
+      seg.TrackingID,
+      seg.TrackingUID,
+      {{ idc.column_or_null("segmentations", "segmented_SeriesInstanceUID", "seg.segmented_SeriesInstanceUID") }} AS segmented_SeriesInstanceUID,
+{{ code_columns("category", "seg.SegmentedPropertyCategory") }},
+{{ code_columns("type", "seg.SegmentedPropertyType") }},
+      seg.SegmentedPropertyType.SegmentedPropertyTypeModifierCodeSequence AS type_modifiers,
+{{ code_columns("region", "seg.AnatomicRegion") }},
+{{ code_columns("region_modifier", "seg.AnatomicRegionModifier") }}
+    FROM {{ idc.table("segmentations") }} AS seg
+{%- if not has_series %}
+    JOIN (
+      SELECT
+        SOPInstanceUID,
+        ANY_VALUE(StudyInstanceUID) AS StudyInstanceUID,
+        ANY_VALUE(SeriesInstanceUID) AS SeriesInstanceUID
+      FROM {{ idc.table("dicom_all") }}
+      WHERE SOPClassUID = '1.2.840.10008.5.1.4.1.1.66.4'
+      GROUP BY SOPInstanceUID
+    ) AS inst ON inst.SOPInstanceUID = seg.SOPInstanceUID
+{%- endif %}
+{%- if target == "bigquery" and has("dicom_all", "SegmentSequence") %}
+    UNION ALL
+    SELECT
+      d.PatientID,
+      d.StudyInstanceUID,
+      d.SeriesInstanceUID,
+      d.SOPInstanceUID,
+      {{ idc.column_or_null("dicom_all", "SegmentationType", "d.SegmentationType") }} AS SegmentationType,
+      seq.SegmentNumber,
+      seq.SegmentAlgorithmType,
+      seq.SegmentAlgorithmName[SAFE_OFFSET(0)] AS SegmentAlgorithmName,
+      seq.TrackingID,
+      seq.TrackingUID,
+      {{ idc.column_or_null("dicom_all", "ReferencedSeriesSequence", "d.ReferencedSeriesSequence[SAFE_OFFSET(0)].SeriesInstanceUID") }} AS segmented_SeriesInstanceUID,
+{{ code_columns("category", "seq.SegmentedPropertyCategoryCodeSequence[SAFE_OFFSET(0)]") }},
+{{ code_columns("type", "seq.SegmentedPropertyTypeCodeSequence[SAFE_OFFSET(0)]") }},
+      seq.SegmentedPropertyTypeCodeSequence[SAFE_OFFSET(0)].SegmentedPropertyTypeModifierCodeSequence AS type_modifiers,
+{{ code_columns("region", "seq.AnatomicRegionSequence[SAFE_OFFSET(0)]") }},
+{{ code_columns("region_modifier", "seq.AnatomicRegionSequence[SAFE_OFFSET(0)].AnatomicRegionModifierSequence[SAFE_OFFSET(0)]") }}
+    FROM {{ idc.table("dicom_all") }} AS d
+    CROSS JOIN UNNEST(d.SegmentSequence) AS seq
+    WHERE d.SOPClassUID = '1.2.840.10008.5.1.4.1.1.66.7'
+{%- endif %}
+{%- endmacro -%}
+
+{%- macro code_match(prefix, name, m) -%}
+(
+{%- if m.codes %}CONCAT({{ prefix }}_scheme, ':', {{ prefix }}_value) IN UNNEST(@{{ name }}_codes){% endif %}
+{%- if m.codes and m.meanings %} OR {% endif %}
+{%- if m.meanings %}LOWER({{ prefix }}_meaning) IN UNNEST(@{{ name }}_meanings){% endif -%}
+)
+{%- endmacro -%}
+
+{%- macro code_match_record(record, name, m) -%}
+(
+{%- if m.codes %}CONCAT({{ record }}.CodingSchemeDesignator, ':', {{ record }}.CodeValue) IN UNNEST(@{{ name }}_codes){% endif %}
+{%- if m.codes and m.meanings %} OR {% endif %}
+{%- if m.meanings %}LOWER({{ record }}.CodeMeaning) IN UNNEST(@{{ name }}_meanings){% endif -%}
+)
+{%- endmacro -%}
+
+{%- macro selected_segments(f, g) -%}
+  segments AS (
+    SELECT s.*
+    FROM ({{ segment_rows() }}
+    ) AS s
+    WHERE NOT (s.SegmentNumber = 0 AND s.type_scheme = 'DCM' AND s.type_value = '125040')
+{%- if g.structure %}
+      AND {{ code_match("s.type", "structure", g.structure) }}
+{%- endif %}
+{%- if g.category %}
+      AND {{ code_match("s.category", "category", g.category) }}
+{%- endif %}
+{%- if g.anatomy %}
+      AND {{ code_match("s.region", "anatomy", g.anatomy) }}
+{%- endif %}
+{%- if g.modifier %}
+      AND (
+        {{ code_match("s.region_modifier", "modifier", g.modifier) }}
+        OR EXISTS (
+          SELECT 1
+          FROM UNNEST(s.type_modifiers) AS m
+          WHERE {{ code_match_record("m", "modifier", g.modifier) }}))
+{%- endif %}
+{%- if g.algorithm_type %}
+      AND UPPER(s.SegmentAlgorithmType) IN UNNEST(@algorithm_type)
+{%- endif %}
+{%- if g.algorithm_name %}
+      {{- need("segmentations", "SegmentAlgorithmName") }}
+      AND STRPOS(LOWER(s.SegmentAlgorithmName), LOWER(@algorithm_name)) > 0
+{%- endif %}
+{%- if f.series %}
+      AND s.SeriesInstanceUID IN UNNEST(@series)
+{%- endif %}
+  ),
+  series_facts AS (
+    {%- call idc.seg_series() %}SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM segments){{ idc.series_filters(f) }}{% endcall %}
+  ),
+  matched AS (
+    SELECT
+      series_facts.collection_id,
+      series_facts.analysis_result_id,
+      series_facts.crdc_series_uuid IS NOT NULL AS in_idc,
+      segments.*
+    FROM segments
+    {% if f.collection or f.analysis_result or f.patient or f.study or f.description %}JOIN{% else %}LEFT JOIN{% endif %} series_facts
+      ON series_facts.SeriesInstanceUID = segments.SeriesInstanceUID
+  )
+{%- endmacro -%}
+
+
+
+{%- macro segment_labels(cte) -%}
+{%- if target == "bigquery" %}
+    SELECT d.SOPInstanceUID, seq.SegmentNumber, seq.SegmentLabel, seq.SegmentDescription
+    FROM {{ idc.table("dicom_all") }} AS d
+    CROSS JOIN UNNEST(d.SegmentSequence) AS seq
+    WHERE d.SOPInstanceUID IN (SELECT SOPInstanceUID FROM {{ cte }})
+{%- else %}
+    SELECT SOPInstanceUID, SegmentNumber, SegmentLabel, SegmentDescription
+    FROM {{ idc.store_table("segment_labels") }}
+    WHERE SOPInstanceUID IN (SELECT SOPInstanceUID FROM {{ cte }})
+{%- endif %}
+{%- endmacro -%}

@@ -1,0 +1,1008 @@
+"""A real local BigQuery emulator for idcseg's tests: set-up, start/stop, client, IDC data.
+
+idcseg's BigQuery engine talks to BigQuery with ``google-cloud-bigquery``.  To test that path
+without Google, tests start `bqemulator <https://pypi.org/project/bqemulator/>`_ (BigQuery's
+REST API on 127.0.0.1, backed by DuckDB) and point the real client at it.
+
+bqemulator 1.4.0 pins ``sqlglot<30.12`` while idcseg needs ``sqlglot>=30.30``, so the emulator
+lives in its own virtualenv and runs as a subprocess:
+
+* :func:`ensure_emulator_python` returns an interpreter that can run it:
+  ``$IDCSEG_BQEMULATOR_PYTHON`` if set, else a virtualenv it creates once under
+  ``~/.cache/idcseg-test/bqemulator-venv`` (``$IDCSEG_BQEMULATOR_VENV`` overrides the path)
+  with ``pip install -r tests/requirements-bqemulator.txt``.  Failure raises
+  :class:`EmulatorUnavailable`; the pytest fixtures turn that into a skip (or a failure
+  when ``IDCSEG_REQUIRE_BQEMULATOR=1``).
+* :class:`BQEmulator` starts ``tests/_bqemulator_launcher.py`` in that interpreter: ports
+  chosen by the kernel on 127.0.0.1, a temporary data dir, no DuckDB extension downloads,
+  loopback-only sockets.  It waits for readiness, reports start-up time and RSS, makes
+  clients and stops the process cleanly.
+* :func:`offline_google_env` is the environment that keeps google-auth from probing the GCE
+  metadata server (and HTTP proxies from seeing loopback traffic); :func:`loopback_only`
+  makes any other socket use in the test process fail loudly.
+* :func:`segmentations_schema`, :func:`dicom_all_schema`, :func:`create_idc_dataset` and
+  :func:`load_idc_fixture` recreate IDC's ``bigquery-public-data.idc_vNN`` tables (nested
+  RECORDs included) from rows given as Python dicts, so IDC SQL runs verbatim.
+
+Run ``python -m tests.bqemulator setup`` to build the virtualenv ahead of a test run, or
+``python -m tests.bqemulator serve`` for an emulator with IDC fixture data to poke at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
+
+HERE = Path(__file__).resolve().parent
+REQUIREMENTS = HERE / "requirements-bqemulator.txt"
+LAUNCHER = HERE / "_bqemulator_launcher.py"
+
+ENV_PYTHON = "IDCSEG_BQEMULATOR_PYTHON"
+"""Path of an existing interpreter that can ``import bqemulator`` (skips venv creation)."""
+ENV_VENV = "IDCSEG_BQEMULATOR_VENV"
+"""Where to create the emulator virtualenv (default ``~/.cache/idcseg-test/bqemulator-venv``)."""
+ENV_REQUIRE = "IDCSEG_REQUIRE_BQEMULATOR"
+"""Set to ``1`` to fail, not skip, BigQuery-path tests when the emulator cannot be set up."""
+
+PUBLIC_PROJECT = "bigquery-public-data"
+DEFAULT_CLIENT_PROJECT = "idcseg-test"
+CLOSED_LOCAL_PORT = "127.0.0.1:9"
+"""The discard port on loopback: nothing listens there, so a stray probe fails at once."""
+
+_MARKER = ".idcseg-bqemulator.json"
+
+
+class EmulatorUnavailable(RuntimeError):
+    """The emulator's interpreter could not be found or installed (e.g. PyPI unreachable)."""
+
+
+class EmulatorStartError(RuntimeError):
+    """The emulator process exited or did not become ready in time."""
+
+
+# --------------------------------------------------------------------------------------------
+# Environment for the test process
+# --------------------------------------------------------------------------------------------
+
+
+def offline_google_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return the variables that keep Google client libraries on this machine.
+
+    * ``NO_GCE_CHECK`` stops google-auth from probing the GCE metadata server when it looks
+      for default credentials; ``GCE_METADATA_HOST`` / ``GCE_METADATA_IP`` point any probe
+      that still happens at a closed loopback port.
+    * ``NO_PROXY`` / ``no_proxy`` gain ``127.0.0.1,localhost`` so that ``requests`` never
+      routes emulator traffic through an HTTP proxy set in the environment.
+    * ``GOOGLE_CLOUD_PROJECT`` is fixed so nothing asks gcloud for a project.
+
+    *environ* (default ``os.environ``) is only read, to extend existing ``NO_PROXY`` values.
+    """
+    env = os.environ if environ is None else environ
+    values = {
+        "NO_GCE_CHECK": "True",
+        "GCE_METADATA_HOST": CLOSED_LOCAL_PORT,
+        "GCE_METADATA_IP": CLOSED_LOCAL_PORT,
+        "GOOGLE_CLOUD_PROJECT": DEFAULT_CLIENT_PROJECT,
+    }
+    for name in ("NO_PROXY", "no_proxy"):
+        current = [p for p in env.get(name, "").split(",") if p.strip()]
+        for host in ("127.0.0.1", "localhost"):
+            if host not in current:
+                current.append(host)
+        values[name] = ",".join(current)
+    return values
+
+
+def apply_offline_google_env(
+    environ: MutableMapping[str, str] | None = None,
+) -> dict[str, str | None]:
+    """Write :func:`offline_google_env` into *environ* (default ``os.environ``).
+
+    Also removes ``GOOGLE_APPLICATION_CREDENTIALS`` and ``BIGQUERY_EMULATOR_HOST`` so a
+    developer's own settings cannot redirect a test.  Returns the previous values of every
+    variable touched (``None`` marks "was unset"), for :func:`restore_env`.
+    """
+    env = os.environ if environ is None else environ
+    values = offline_google_env(env)
+    touched = [*values, "GOOGLE_APPLICATION_CREDENTIALS", "BIGQUERY_EMULATOR_HOST"]
+    previous = {name: env.get(name) for name in touched}
+    env.update(values)
+    env.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
+    env.pop("BIGQUERY_EMULATOR_HOST", None)
+    return previous
+
+
+def restore_env(
+    previous: Mapping[str, str | None], environ: MutableMapping[str, str] | None = None
+) -> None:
+    """Undo :func:`apply_offline_google_env` given the mapping it returned."""
+    env = os.environ if environ is None else environ
+    for name, value in previous.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+
+
+def _is_loopback(host: object) -> bool:
+    if host is None:
+        return True
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str):
+        return False
+    if host.lower() in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@contextlib.contextmanager
+def loopback_only() -> Iterator[None]:
+    """Within the block, a socket connect or name lookup off 127.0.0.1/::1 raises ``OSError``.
+
+    A cheap proof, in the test process, that a test talks to nothing but the emulator (the
+    emulator process installs the same guard on itself).  Restores ``socket`` afterwards.
+    """
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def check(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+            raise OSError(f"test guard: connection to {address!r} refused (loopback only)")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        check(self, address)
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        check(self, address)
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _is_loopback(host):
+            raise socket.gaierror(f"test guard: name lookup of {host!r} refused")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
+    socket.getaddrinfo = getaddrinfo
+    try:
+        yield
+    finally:
+        socket.socket.connect = real_connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
+        socket.getaddrinfo = real_getaddrinfo
+
+
+# --------------------------------------------------------------------------------------------
+# The emulator's interpreter
+# --------------------------------------------------------------------------------------------
+
+
+def default_venv_dir() -> Path:
+    """``$IDCSEG_BQEMULATOR_VENV`` or ``<XDG cache>/idcseg-test/bqemulator-venv``."""
+    explicit = os.environ.get(ENV_VENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "idcseg-test" / "bqemulator-venv"
+
+
+def _venv_python(venv_dir: Path) -> Path:
+    return venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _probe(python: Path) -> str:
+    """Return bqemulator's version as seen by *python*, or raise :class:`EmulatorUnavailable`."""
+    code = "import numpy, bqemulator; print(bqemulator.__version__)"
+    try:
+        done = subprocess.run(
+            [str(python), "-I", "-c", code], capture_output=True, text=True, timeout=120
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EmulatorUnavailable(f"cannot run {python}: {exc}") from exc
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
+        raise EmulatorUnavailable(f"{python} cannot import bqemulator: {tail[0]}")
+    return done.stdout.strip()
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Exclusive advisory lock (POSIX); serialises venv creation across pytest workers."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no lock, creation is rare anyway
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_emulator_python(
+    venv_dir: Path | None = None,
+    *,
+    requirements: Path = REQUIREMENTS,
+    pip_timeout: float = 900.0,
+) -> Path:
+    """Return an interpreter that runs bqemulator, creating its virtualenv when needed.
+
+    ``$IDCSEG_BQEMULATOR_PYTHON`` wins when set (it is checked, never modified).  Otherwise
+    the virtualenv at *venv_dir* (default :func:`default_venv_dir`) is reused when its marker
+    file records the current *requirements* hash, and rebuilt from scratch when not (a
+    non-empty directory that is not a virtualenv is never deleted).  A first build installs
+    ~80 packages (~500 MB on disk) in ~20-45 s; later calls cost one marker read.
+
+    Raises :class:`EmulatorUnavailable` with pip's last lines when installation fails.
+    """
+    explicit = os.environ.get(ENV_PYTHON)
+    if explicit:
+        python = Path(explicit).expanduser()
+        _probe(python)
+        return python
+
+    venv_dir = (venv_dir or default_venv_dir()).expanduser()
+    python = _venv_python(venv_dir)
+    wanted = {
+        "requirements_sha256": hashlib.sha256(requirements.read_bytes()).hexdigest(),
+        "python": ".".join(map(str, sys.version_info[:2])),
+    }
+    with _file_lock(venv_dir.with_name(venv_dir.name + ".lock")):
+        marker = venv_dir / _MARKER
+        with contextlib.suppress(OSError, ValueError):
+            recorded = json.loads(marker.read_text(encoding="utf-8"))
+            if python.exists() and {k: recorded.get(k) for k in wanted} == wanted:
+                return python
+
+        if venv_dir.exists() and any(venv_dir.iterdir()) and not (venv_dir / "pyvenv.cfg").exists():
+            raise EmulatorUnavailable(
+                f"{venv_dir} exists and is not a virtualenv; not replacing it"
+            )
+        shutil.rmtree(venv_dir, ignore_errors=True)
+        steps = [
+            [sys.executable, "-m", "venv", str(venv_dir)],
+            [
+                str(python), "-m", "pip", "install", "--disable-pip-version-check",
+                "--quiet", "--timeout", "30", "--retries", "1", "-r", str(requirements),
+            ],
+        ]  # fmt: skip
+        for cmd in steps:
+            try:
+                done = subprocess.run(cmd, capture_output=True, text=True, timeout=pip_timeout)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                shutil.rmtree(venv_dir, ignore_errors=True)
+                raise EmulatorUnavailable(f"{' '.join(cmd[:4])} failed: {exc}") from exc
+            if done.returncode != 0:
+                shutil.rmtree(venv_dir, ignore_errors=True)
+                lines = [
+                    line
+                    for line in (done.stderr + done.stdout).splitlines()
+                    if line.strip() and not line.startswith("WARNING: Location")
+                ]
+                raise EmulatorUnavailable(
+                    f"could not set up the bqemulator virtualenv at {venv_dir} "
+                    f"({' '.join(cmd[2:4])} exited {done.returncode}): " + " | ".join(lines[-3:])
+                )
+        version = _probe(python)
+        marker.write_text(json.dumps({**wanted, "bqemulator": version}), encoding="utf-8")
+    return python
+
+
+# --------------------------------------------------------------------------------------------
+# Client
+# --------------------------------------------------------------------------------------------
+
+
+def make_client(endpoint: str, project: str = DEFAULT_CLIENT_PROJECT) -> bigquery.Client:
+    """A real ``google.cloud.bigquery.Client`` for the emulator at *endpoint*.
+
+    *project* is the project jobs run (are "billed") in; tables of any project, such as
+    ``bigquery-public-data``, can still be read by their full name.
+    """
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    return bigquery.Client(
+        project=project,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options={"api_endpoint": endpoint},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The emulator process
+# --------------------------------------------------------------------------------------------
+
+
+def _rss_kib(pid: int) -> tuple[int | None, int | None]:
+    """(current RSS, peak RSS) of *pid* in KiB from /proc, or ``(None, None)``."""
+    found: dict[str, int] = {}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                found[key] = int(value.split()[0])
+    return found.get("VmRSS"), found.get("VmHWM")
+
+
+@dataclass
+class BQEmulator:
+    """One bqemulator process on 127.0.0.1.  Use as a context manager or call start/stop.
+
+    >>> with BQEmulator(ensure_emulator_python(), Path(tempfile.mkdtemp())) as emu:
+    ...     client = emu.make_client("my-project")
+    """
+
+    python: Path
+    work_dir: Path
+    startup_timeout: float = 60.0
+    log_level: str = "warning"
+
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    rest_port: int | None = field(default=None, init=False)
+    grpc_port: int | None = field(default=None, init=False)
+    version: str | None = field(default=None, init=False)
+    startup_seconds: float | None = field(default=None, init=False)
+    """Wall time from spawning the interpreter until ``/readyz`` answered ok."""
+    server_start_seconds: float | None = field(default=None, init=False)
+    """Time the server itself took in ``EmulatorServer.start()`` (imports excluded)."""
+
+    @property
+    def data_dir(self) -> Path:
+        """The emulator's DuckDB file and upload staging area."""
+        return self.work_dir / "data"
+
+    @property
+    def log_path(self) -> Path:
+        """stdout and stderr of the emulator process."""
+        return self.work_dir / "bqemulator.log"
+
+    @property
+    def endpoint(self) -> str:
+        """``http://127.0.0.1:PORT``: the ``api_endpoint`` for the BigQuery client."""
+        if self.rest_port is None:
+            raise RuntimeError("emulator not started")
+        return f"http://127.0.0.1:{self.rest_port}"
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running emulator."""
+        return self.process.pid if self.process else None
+
+    def make_client(self, project: str = DEFAULT_CLIENT_PROJECT) -> bigquery.Client:
+        """A real BigQuery client talking to this emulator (see :func:`make_client`)."""
+        return make_client(self.endpoint, project)
+
+    def rss_kib(self) -> tuple[int | None, int | None]:
+        """(current, peak) resident set size of the emulator process in KiB (Linux only)."""
+        return _rss_kib(self.pid) if self.pid else (None, None)
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last *lines* lines of the emulator's log."""
+        with contextlib.suppress(OSError):
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+            return "\n".join(text.splitlines()[-lines:])
+        return ""
+
+    def _child_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BQEMU_")}
+        env.update(offline_google_env(env))
+        env["BQEMU_ENABLE_FORMAT_EXTENSIONS"] = "false"  # no `INSTALL avro` download
+        env["BQEMU_TRACING_ENABLED"] = "false"
+        return env
+
+    def start(self) -> BQEmulator:
+        """Spawn the emulator and block until ``/readyz`` reports ok."""
+        if self.process is not None:
+            raise RuntimeError("emulator already started")
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        ready_file = self.work_dir / "ready.json"
+        ready_file.unlink(missing_ok=True)
+        cmd = [
+            str(self.python), "-I", str(LAUNCHER),
+            "--data-dir", str(self.data_dir),
+            "--ready-file", str(ready_file),
+            "--log-level", self.log_level,
+            "--parent-pid", str(os.getpid()),
+        ]  # fmt: skip
+        began = time.perf_counter()
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.work_dir,
+                env=self._child_env(),
+            )
+        try:
+            self._wait_ready(ready_file, began)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self, ready_file: Path, began: float) -> None:
+        assert self.process is not None
+        deadline = began + self.startup_timeout
+        no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        while True:
+            code = self.process.poll()
+            if code is not None:
+                raise EmulatorStartError(
+                    f"bqemulator exited with {code} during start-up:\n{self.log_tail()}"
+                )
+            if self.rest_port is None and ready_file.exists():
+                info = json.loads(ready_file.read_text(encoding="utf-8"))
+                self.rest_port = int(info["rest_port"])
+                self.grpc_port = int(info["grpc_port"])
+                self.version = str(info["version"])
+                self.server_start_seconds = float(info["start_seconds"])
+            if self.rest_port is not None and self._ready(no_proxy):
+                self.startup_seconds = time.perf_counter() - began
+                return
+            if time.perf_counter() > deadline:
+                raise EmulatorStartError(
+                    f"bqemulator not ready after {self.startup_timeout:.0f} s:\n{self.log_tail()}"
+                )
+            time.sleep(0.05)
+
+    def _ready(self, opener: urllib.request.OpenerDirector) -> bool:
+        try:
+            with opener.open(self.endpoint + "/readyz", timeout=2) as response:
+                return bool(json.load(response).get("status") == "ok")
+        except (OSError, ValueError, urllib.error.URLError):
+            return False
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM the emulator, SIGKILL it after *timeout* s; return its exit code."""
+        process, self.process = self.process, None
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout)
+        return process.returncode
+
+    def __enter__(self) -> BQEmulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# IDC tables: schemas
+# --------------------------------------------------------------------------------------------
+
+SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
+LABELMAP_SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
+CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+SM_STORAGE = "1.2.840.10008.5.1.4.1.1.77.1.6"
+
+SEGMENTATIONS_V13_COLUMNS = (
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "SegmentAlgorithmName",
+    "segmented_SeriesInstanceUID",
+    "viewer_url",
+)
+"""Columns of ``segmentations`` that IDC added in v13 (absent in v1-v12)."""
+SEGMENTATION_TYPE_SINCE = 24
+"""``segmentations.SegmentationType`` exists from this IDC version on."""
+
+
+def _code_fields(*extra: bigquery.SchemaField) -> list[bigquery.SchemaField]:
+    from google.cloud.bigquery import SchemaField
+
+    return [
+        SchemaField("CodeValue", "STRING"),
+        SchemaField("CodingSchemeDesignator", "STRING"),
+        SchemaField("CodeMeaning", "STRING"),
+        *extra,
+    ]
+
+
+def _code(name: str, mode: str = "NULLABLE", *extra: bigquery.SchemaField) -> bigquery.SchemaField:
+    from google.cloud.bigquery import SchemaField
+
+    return SchemaField(name, "RECORD", mode=mode, fields=_code_fields(*extra))
+
+
+def segmentations_schema(version: int) -> list[bigquery.SchemaField]:
+    """Schema of IDC's ``segmentations`` view (one row per segment) as of IDC *version*."""
+    from google.cloud.bigquery import SchemaField
+
+    def s(name: str, kind: str = "STRING") -> SchemaField:
+        return SchemaField(name, kind)
+
+    since13 = version >= 13
+    fields: list[SchemaField | None] = [
+        s("PatientID"),
+        s("StudyInstanceUID") if since13 else None,
+        s("SeriesInstanceUID") if since13 else None,
+        s("SOPInstanceUID"),
+        s("FrameOfReferenceUID"),
+        s("SegmentationType") if version >= SEGMENTATION_TYPE_SINCE else None,
+        _code("AnatomicRegion"),
+        _code("AnatomicRegionModifier"),
+        _code("SegmentedPropertyCategory"),
+        _code(
+            "SegmentedPropertyType",
+            "NULLABLE",
+            _code("AnatomicRegionModifierSequence", "REPEATED"),
+            _code("SegmentedPropertyTypeModifierCodeSequence", "REPEATED"),
+        ),
+        s("SegmentAlgorithmType"),
+        s("SegmentAlgorithmName") if since13 else None,
+        s("SegmentNumber", "INTEGER"),
+        s("TrackingUID"),
+        s("TrackingID"),
+        s("segmented_SeriesInstanceUID") if since13 else None,
+        s("viewer_url") if since13 else None,
+    ]
+    return [f for f in fields if f is not None]
+
+
+def dicom_all_schema() -> list[bigquery.SchemaField]:
+    """The subset of IDC's ``dicom_all`` (one row per instance) that idcseg reads.
+
+    ``Source_DOI`` is spelled as in IDC's ``dicom_all``; BigQuery resolves column names
+    case-insensitively, so SQL may write ``source_DOI`` (as IDC's series index spells it).
+    """
+    from google.cloud.bigquery import SchemaField
+
+    strings = [
+        "collection_id", "analysis_result_id", "PatientID", "StudyInstanceUID",
+        "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "Modality", "BodyPartExamined",
+        "SeriesDescription", "Manufacturer", "Source_DOI", "license_short_name", "aws_bucket",
+        "crdc_series_uuid", "series_aws_url", "crdc_instance_uuid",
+    ]  # fmt: skip
+    segment = SchemaField(
+        "SegmentSequence",
+        "RECORD",
+        mode="REPEATED",
+        fields=[
+            SchemaField("SegmentNumber", "INTEGER"),
+            SchemaField("SegmentLabel", "STRING"),
+            SchemaField("SegmentDescription", "STRING"),
+            SchemaField("SegmentAlgorithmType", "STRING"),
+            SchemaField("SegmentAlgorithmName", "STRING", mode="REPEATED"),
+            _code("SegmentedPropertyCategoryCodeSequence", "REPEATED"),
+            _code(
+                "SegmentedPropertyTypeCodeSequence",
+                "REPEATED",
+                _code("SegmentedPropertyTypeModifierCodeSequence", "REPEATED"),
+            ),
+            _code(
+                "AnatomicRegionSequence",
+                "REPEATED",
+                _code("AnatomicRegionModifierSequence", "REPEATED"),
+            ),
+            SchemaField("TrackingID", "STRING"),
+            SchemaField("TrackingUID", "STRING"),
+        ],
+    )
+    return [
+        *(SchemaField(name, "STRING") for name in strings),
+        SchemaField("instance_size", "INTEGER"),
+        segment,
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# IDC tables: loading rows
+# --------------------------------------------------------------------------------------------
+
+
+def insert_rows(
+    client: bigquery.Client,
+    table: bigquery.Table | str,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    chunk: int = 1000,
+) -> None:
+    """Insert dict *rows* (nested dicts/lists for RECORD / REPEATED) with ``insertAll``.
+
+    ``insert_rows_json`` is what works with bqemulator 1.4.0: rows are queryable at once and
+    nested/repeated records round-trip.  ``load_table_from_json`` fails (the emulator rejects
+    the client's multipart upload: "second part has unsupported Content-Type '*/*'").
+    Row ids are omitted (``row_ids=[None]*n``): no de-duplication bookkeeping, and a retry
+    after a timeout could only duplicate rows in a throwaway emulator.
+    """
+    for start in range(0, len(rows), chunk):
+        part = [dict(r) for r in rows[start : start + chunk]]
+        errors = client.insert_rows_json(table, part, row_ids=[None] * len(part))
+        if errors:
+            raise RuntimeError(f"insert into {table} failed: {errors[:3]}")
+
+
+def create_idc_dataset(
+    client: bigquery.Client,
+    dataset: str,
+    *,
+    version: int,
+    segmentations: Sequence[Mapping[str, Any]],
+    dicom_all: Sequence[Mapping[str, Any]],
+    project: str = PUBLIC_PROJECT,
+) -> dict[str, bigquery.Table]:
+    """Create ``project.dataset`` with IDC-shaped ``segmentations`` and ``dicom_all`` tables.
+
+    Rows are dicts keyed by column name; keys that the *version*'s ``segmentations`` schema
+    lacks are dropped (so one set of rows serves every version).  Existing tables are
+    replaced.  Returns the created tables by name.
+    """
+    from google.cloud import bigquery
+
+    client.create_dataset(bigquery.Dataset(f"{project}.{dataset}"), exists_ok=True)
+    tables: dict[str, bigquery.Table] = {}
+    for name, schema, rows in (
+        ("segmentations", segmentations_schema(version), segmentations),
+        ("dicom_all", dicom_all_schema(), dicom_all),
+    ):
+        table_id = f"{project}.{dataset}.{name}"
+        client.delete_table(table_id, not_found_ok=True)
+        table = client.create_table(bigquery.Table(table_id, schema=schema))
+        columns = {f.name for f in schema}
+        insert_rows(client, table, [{k: v for k, v in r.items() if k in columns} for r in rows])
+        tables[name] = table
+    return tables
+
+
+# --------------------------------------------------------------------------------------------
+# IDC fixture data
+# --------------------------------------------------------------------------------------------
+
+VIEWER = "https://viewer.imaging.datacommons.cancer.gov"
+
+
+def code(value: str, scheme: str, meaning: str) -> dict[str, str]:
+    """A DICOM code as IDC stores it: ``{CodeValue, CodingSchemeDesignator, CodeMeaning}``."""
+    return {"CodeValue": value, "CodingSchemeDesignator": scheme, "CodeMeaning": meaning}
+
+
+ANATOMICAL_STRUCTURE = code("123037004", "SCT", "Anatomical Structure")
+MORPH_ALTERED = code("49755003", "SCT", "Morphologically Altered Structure")
+MORPH_ABNORMAL_SRT = code("M-01000", "SRT", "Morphologically Altered Structure")
+TISSUE = code("85756007", "SCT", "Tissue")
+LUNG = code("39607008", "SCT", "Lung")
+LUNG_SRT = code("T-28000", "SRT", "Lung")
+LIVER = code("10200004", "SCT", "Liver")
+KIDNEY = code("64033007", "SCT", "Kidney")
+NODULE_SRT = code("M-03010", "SRT", "Nodule")
+NEOPLASM = code("108369006", "SCT", "Neoplasm")
+BREAST = code("76752008", "SCT", "Breast")
+BACKGROUND = code("125040", "DCM", "Background")
+LEFT = code("7771000", "SCT", "Left")
+RIGHT = code("24028007", "SCT", "Right")
+
+_OLD_ANALYSIS_IDS = {
+    "totalsegmentator_ct_segmentations": "TotalSegmentator-CT-Segmentations",
+    "dicom_lidc_idri_nodules": "DICOM-LIDC-IDRI-Nodules",
+}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment of a fixture SEG: enough to build both IDC tables' rows."""
+
+    number: int
+    label: str
+    category: dict[str, str]
+    type: dict[str, str]
+    algorithm_type: str = "AUTOMATIC"
+    algorithm_name: str | None = "TotalSegmentator"
+    type_modifiers: tuple[dict[str, str], ...] = ()
+    region: dict[str, str] | None = None
+    region_modifier: dict[str, str] | None = None
+    description: str | None = None
+    tracking_id: str | None = None
+    tracking_uid: str | None = None
+
+
+@dataclass(frozen=True)
+class Series:
+    """One fixture series (image or SEG) with its instances and, for SEGs, its segments."""
+
+    collection_id: str
+    patient: str
+    study: str
+    uid: str
+    modality: str
+    sop_class: str
+    instances: int = 1
+    body_part: str | None = None
+    description: str | None = None
+    analysis_result_id: str | None = None
+    segments: tuple[Segment, ...] = ()
+    segmented_series: str | None = None
+    segmentation_type: str | None = None
+    license: str = "CC BY 4.0"
+    manufacturer: str | None = None
+
+
+def _uid(*parts: int) -> str:
+    return "2.25." + ".".join(str(p) for p in parts)
+
+
+def fixture_series() -> list[Series]:
+    """A small IDC-like world covering the cases idcseg must get right.
+
+    * nlst: a CT series and a TotalSegmentator SEG of it (lung with laterality modifier,
+      liver, kidney; one segment without an algorithm name).
+    * lidc_idri: a CT series and a legacy SEG with SRT codes (SEMIAUTOMATIC, tracking ids)
+      whose description holds a quote, ``;`` and ``--``; plus a SEG whose source is unknown.
+    * rcc_aid: a label-map SEG (SOP class ...66.7; segment 0 Background), present in
+      ``dicom_all`` only, as in IDC's view.
+    * tcga_brca: a slide-microscopy study with a SEG (opens in Slim).
+    * an odd series with Modality SEG but CT Image Storage (identify SEGs by SOP class).
+    """
+    ct1, seg1 = _uid(1, 1, 1), _uid(1, 1, 2)
+    ct2, seg2, seg3 = _uid(2, 1, 1), _uid(2, 1, 2), _uid(2, 1, 3)
+    ts = "totalsegmentator_ct_segmentations"
+    return [
+        Series("nlst", "100002", _uid(1, 1), ct1, "CT", CT_STORAGE, instances=3,
+               body_part="CHEST", description="0OPAGELSPLUSD3602.512060.00.11.5",
+               manufacturer="GE MEDICAL SYSTEMS", license="CC BY 4.0"),
+        Series("nlst", "100002", _uid(1, 1), seg1, "SEG", SEG_STORAGE, body_part="CHEST",
+               description="Segmentation", analysis_result_id=ts, segmented_series=ct1,
+               segmentation_type="BINARY", manufacturer="QIICR", segments=(
+                   Segment(1, "lung_left", ANATOMICAL_STRUCTURE, LUNG, type_modifiers=(LEFT,)),
+                   Segment(2, "liver", ANATOMICAL_STRUCTURE, LIVER),
+                   Segment(3, "kidney_right", ANATOMICAL_STRUCTURE, KIDNEY,
+                           type_modifiers=(RIGHT,), algorithm_name=None),
+               )),
+        Series("lidc_idri", "LIDC-IDRI-0001", _uid(2, 1), ct2, "CT", CT_STORAGE, instances=2,
+               body_part="CHEST", description="Chest CT", license="CC BY 3.0"),
+        Series("lidc_idri", "LIDC-IDRI-0001", _uid(2, 1), seg2, "SEG", SEG_STORAGE,
+               body_part="CHEST", description="Radiologist's nodule; ROI -- reader 1",
+               analysis_result_id="dicom_lidc_idri_nodules", segmented_series=ct2,
+               segmentation_type="BINARY", license="CC BY 3.0", segments=(
+                   Segment(1, "Nodule 1", MORPH_ABNORMAL_SRT, NODULE_SRT,
+                           algorithm_type="SEMIAUTOMATIC", algorithm_name="Reader 1",
+                           region=LUNG_SRT, tracking_id="Nodule 1 - Reader 1",
+                           tracking_uid=_uid(2, 9, 1)),
+               )),
+        Series("lidc_idri", "LIDC-IDRI-0001", _uid(2, 1), seg3, "SEG", SEG_STORAGE,
+               body_part=None, description="Ångström µ-nodule ✓",
+               analysis_result_id="dicom_lidc_idri_nodules", segmented_series=None,
+               segmentation_type="FRACTIONAL", license="CC BY 3.0", segments=(
+                   Segment(1, "Nodule 2", MORPH_ALTERED, NEOPLASM, algorithm_type="MANUAL",
+                           algorithm_name=None, region=LUNG, region_modifier=RIGHT),
+               )),
+        Series("rcc_aid", "RCC-1", _uid(3, 1), _uid(3, 1, 1), "CT", CT_STORAGE, instances=2,
+               body_part="ABDOMEN", description="Arterial"),
+        Series("rcc_aid", "RCC-1", _uid(3, 1), _uid(3, 1, 2), "SEG", LABELMAP_SEG_STORAGE,
+               body_part="ABDOMEN", description="Kidney label map",
+               segmented_series=_uid(3, 1, 1), segmentation_type="LABELMAP", segments=(
+                   Segment(0, "Background", TISSUE, BACKGROUND, algorithm_name="nnU-Net"),
+                   Segment(1, "Kidney", ANATOMICAL_STRUCTURE, KIDNEY, algorithm_name="nnU-Net"),
+               )),
+        Series("tcga_brca", "TCGA-A1-A0SB", _uid(4, 1), _uid(4, 1, 1), "SM", SM_STORAGE,
+               instances=2, body_part="BREAST", description="Slide", license="CC BY 3.0"),
+        Series("tcga_brca", "TCGA-A1-A0SB", _uid(4, 1), _uid(4, 1, 2), "SEG", SEG_STORAGE,
+               description="Tumor", segmented_series=_uid(4, 1, 1), license="CC BY 3.0",
+               segmentation_type="BINARY", segments=(
+                   Segment(1, "Tumor", MORPH_ALTERED, NEOPLASM, region=BREAST,
+                           algorithm_name="HoVer-Net"),
+               )),
+        Series("nlst", "100003", _uid(5, 1), _uid(5, 1, 1), "SEG", CT_STORAGE,
+               body_part="CHEST", description="mislabelled CT"),
+    ]  # fmt: skip
+
+
+def _instance_uid(series: Series, n: int) -> str:
+    return f"{series.uid}.{n + 1}"
+
+
+def _crdc(uid: str) -> str:
+    digest = hashlib.sha256(uid.encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
+def dicom_all_rows(series: Iterable[Series], version: int = 25) -> list[dict[str, Any]]:
+    """``dicom_all`` rows (one per instance) for *series*."""
+    rows: list[dict[str, Any]] = []
+    for s in series:
+        analysis = s.analysis_result_id
+        if analysis and version < 24:
+            analysis = _OLD_ANALYSIS_IDS.get(analysis, analysis)
+        crdc_series = _crdc(s.uid)
+        bucket = "idc-open-data"
+        for n in range(s.instances):
+            sop = _instance_uid(s, n)
+            rows.append(
+                {
+                    "collection_id": s.collection_id,
+                    "analysis_result_id": analysis,
+                    "PatientID": s.patient,
+                    "StudyInstanceUID": s.study,
+                    "SeriesInstanceUID": s.uid,
+                    "SOPInstanceUID": sop,
+                    "SOPClassUID": s.sop_class,
+                    "Modality": s.modality,
+                    "BodyPartExamined": s.body_part,
+                    "SeriesDescription": s.description,
+                    "Manufacturer": s.manufacturer,
+                    "Source_DOI": f"10.7937/fixture.{s.collection_id}",
+                    "license_short_name": s.license,
+                    "aws_bucket": bucket,
+                    "crdc_series_uuid": crdc_series,
+                    "series_aws_url": f"s3://{bucket}/{crdc_series}/",
+                    "crdc_instance_uuid": _crdc(sop),
+                    "instance_size": 500_000 + 1000 * n,
+                    "SegmentSequence": [_segment_item(seg) for seg in s.segments],
+                }
+            )
+    return rows
+
+
+def _segment_item(seg: Segment) -> dict[str, Any]:
+    region = []
+    if seg.region:
+        modifiers = [seg.region_modifier] if seg.region_modifier else []
+        region = [{**seg.region, "AnatomicRegionModifierSequence": modifiers}]
+    return {
+        "SegmentNumber": seg.number,
+        "SegmentLabel": seg.label,
+        "SegmentDescription": seg.description,
+        "SegmentAlgorithmType": seg.algorithm_type,
+        "SegmentAlgorithmName": [seg.algorithm_name] if seg.algorithm_name else [],
+        "SegmentedPropertyCategoryCodeSequence": [seg.category],
+        "SegmentedPropertyTypeCodeSequence": [
+            {**seg.type, "SegmentedPropertyTypeModifierCodeSequence": list(seg.type_modifiers)}
+        ],
+        "AnatomicRegionSequence": region,
+        "TrackingID": seg.tracking_id,
+        "TrackingUID": seg.tracking_uid,
+    }
+
+
+def segmentations_rows(series: Iterable[Series]) -> list[dict[str, Any]]:
+    """``segmentations`` rows (one per segment) as IDC's view derives them from ``dicom_all``.
+
+    Only SOP class ``...66.4`` instances appear (label maps are not in IDC's view).  Rows
+    carry every column of the newest schema; :func:`create_idc_dataset` drops what an older
+    version lacks.
+    """
+    rows: list[dict[str, Any]] = []
+    for s in series:
+        if s.sop_class != SEG_STORAGE:
+            continue
+        source = s.segmented_series
+        viewer = f"{VIEWER}/viewer/{s.study}?seriesInstanceUID={s.uid}"
+        if source:
+            viewer += f",{source}"
+        for seg in s.segments:
+            rows.append(
+                {
+                    "PatientID": s.patient,
+                    "StudyInstanceUID": s.study,
+                    "SeriesInstanceUID": s.uid,
+                    "SOPInstanceUID": _instance_uid(s, 0),
+                    "FrameOfReferenceUID": f"{s.study}.0",
+                    "SegmentationType": s.segmentation_type,
+                    "AnatomicRegion": seg.region,
+                    "AnatomicRegionModifier": seg.region_modifier,
+                    "SegmentedPropertyCategory": seg.category,
+                    "SegmentedPropertyType": {
+                        **seg.type,
+                        "AnatomicRegionModifierSequence": [],
+                        "SegmentedPropertyTypeModifierCodeSequence": list(seg.type_modifiers),
+                    },
+                    "SegmentAlgorithmType": seg.algorithm_type,
+                    "SegmentAlgorithmName": seg.algorithm_name,
+                    "SegmentNumber": seg.number,
+                    "TrackingUID": seg.tracking_uid,
+                    "TrackingID": seg.tracking_id,
+                    "segmented_SeriesInstanceUID": source,
+                    "viewer_url": viewer,
+                }
+            )
+    return rows
+
+
+IDC_FIXTURE_VERSIONS = (25, 12)
+"""IDC versions :func:`load_idc_fixture` creates: ``idc_v25`` and the older-shaped ``idc_v12``."""
+
+
+def load_idc_fixture(
+    client: bigquery.Client,
+    versions: Iterable[int] = IDC_FIXTURE_VERSIONS,
+    series: Sequence[Series] | None = None,
+) -> dict[str, dict[str, bigquery.Table]]:
+    """Create ``bigquery-public-data.idc_vNN`` for each of *versions* from :func:`fixture_series`.
+
+    Returns ``{"idc_v25": {"segmentations": Table, "dicom_all": Table}, ...}``.
+    """
+    chosen = list(fixture_series() if series is None else series)
+    return {
+        f"idc_v{v}": create_idc_dataset(
+            client,
+            f"idc_v{v}",
+            version=v,
+            segmentations=segmentations_rows(chosen),
+            dicom_all=dicom_all_rows(chosen, v),
+        )
+        for v in versions
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Command line: `python -m tests.bqemulator setup|serve`
+# --------------------------------------------------------------------------------------------
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tests.bqemulator", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("setup", help="create or verify the emulator virtualenv, print its python")
+    serve = sub.add_parser("serve", help="run an emulator with IDC fixture data until Ctrl-C")
+    serve.add_argument("--empty", action="store_true", help="do not load IDC fixture data")
+    args = parser.parse_args(argv)
+
+    try:
+        python = ensure_emulator_python()
+    except EmulatorUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.command == "setup":
+        print(python)
+        return 0
+
+    apply_offline_google_env()
+    with (
+        tempfile.TemporaryDirectory(prefix="idcseg-bqemu-") as tmp,
+        BQEmulator(python, Path(tmp)) as emu,
+    ):
+        if not args.empty:
+            load_idc_fixture(emu.make_client())
+        print(f"bqemulator {emu.version} at {emu.endpoint} (pid {emu.pid}); Ctrl-C stops it")
+        with contextlib.suppress(KeyboardInterrupt):
+            while emu.process and emu.process.poll() is None:
+                time.sleep(0.5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

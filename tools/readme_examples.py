@@ -1,0 +1,63 @@
+"""README.md's console examples: list them, or rerun them and write their real output back.
+
+    python tools/readme_examples.py --update   # after changing a command's output
+
+Each ```console block holds `$ command` lines, each followed by the output it prints. The test
+suite (tests/test_readme.py) runs every command and compares the output shown.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+BLOCK = re.compile(r"```console\n(.*?)```", flags=re.S)
+
+
+def examples(text: str) -> list[tuple[str, list[str]]]:
+    """(command, expected output lines) for each `$ ` line of the console blocks."""
+    found: list[tuple[str, list[str]]] = []
+    for block in BLOCK.findall(text):
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                found.append((line[2:], []))
+            elif found:
+                found[-1][1].append(line)
+    return found
+
+
+def run(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run one example as a user would, in a shell, in *cwd*."""
+    return subprocess.run(
+        command, shell=True, capture_output=True, text=True, cwd=cwd, env=os.environ, timeout=300
+    )
+
+
+def update() -> None:
+    """Rerun every example that shows output and write what it prints into README.md."""
+    text = README.read_text()
+
+    def refresh(match: re.Match[str]) -> str:
+        lines: list[str] = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for command, expected in examples(match.group(0)):
+                lines.append(f"$ {command}")
+                if expected:
+                    result = run(command, Path(tmp))
+                    lines.extend(result.stdout.rstrip("\n").splitlines())
+        return "```console\n" + "\n".join(lines) + "\n```"
+
+    README.write_text(BLOCK.sub(refresh, text))
+
+
+if __name__ == "__main__":
+    if "--update" in sys.argv:
+        update()
+    else:
+        for command, expected in examples(README.read_text()):
+            print(f"$ {command}  ({len(expected)} lines)")
