@@ -137,9 +137,9 @@ def build(folder: Path) -> World:
 
 def _write_index(package: Path, series: dict[str, Series]) -> None:
     """A stand-in idc_index_data package: IDC's real schema, rows for the test series."""
-    import idc_index_data
+    from idcseg.store import index_dir
 
-    real = Path(idc_index_data.IDC_INDEX_PARQUET_FILEPATH).parent
+    real = index_dir()  # the installed wheel's folder
     package.mkdir(parents=True)
     (package / "__init__.py").write_text(
         "from pathlib import Path\n"
