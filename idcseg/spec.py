@@ -420,3 +420,10 @@ def facets_query(
         params["limit"] = limit
     structure = {"f": f.flags(), "g": g.structure_flags(), "by": by, "limit": limit is not None}
     return Query("facets.sql", structure, params)
+
+
+def sync_query(f: SeriesFilter, g: SegmentFilter) -> Query:
+    """Segment rows plus labels and series facts, to copy into the local store."""
+    _no_body_part(f)
+    structure = {"f": f.flags(), "g": g.structure_flags()}
+    return Query("sync.sql", structure, _segment_params(f, g))

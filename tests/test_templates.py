@@ -72,6 +72,7 @@ def all_queries() -> list[spec.Query]:
         queries.append(spec.find_query(f, g, "series", limit))
         for by in spec.FACETS:
             queries.append(spec.facets_query(f, g, by, limit))
+        queries.append(spec.sync_query(f, g))
     for f, limit in itertools.product(all_filters(), (None, 5)):
         queries.append(spec.series_query(f, limit))
         queries.append(spec.summary_query(f, "analysis_result", limit))

@@ -30,6 +30,14 @@ def find(
     per: Annotated[
         str, typer.Option("--per", help="segment (one row each) or series (segments aggregated).")
     ] = "segment",
+    fetch_missing: Annotated[
+        bool,
+        typer.Option(
+            "--fetch-missing",
+            help="First read the headers of matching IDC SEG series the store lacks from IDC's "
+            "public buckets (asks above 50 series).",
+        ),
+    ] = False,
     limit: LimitOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
@@ -44,10 +52,28 @@ def find(
       idcseg find --structure Nodule --algorithm-type AUTOMATIC
       idcseg find --structure SCT:10200004 --per series
       idcseg find --anatomy Kidney --modifier Left --format csv -o left_kidneys.csv
+      idcseg find --collection qin_lung_ct --structure Nodule --fetch-missing
     """
     from ..spec import find_query
 
+    if fetch_missing:
+        _fetch_missing(filters, engine)
     emit(find_query(filters, segment_filter, per=per, limit=limit), engine, fmt, output)
+
+
+def _fetch_missing(filters: Any, engine: Any) -> None:
+    """Fetch what `find --fetch-missing` needs (before any engine opens the store here)."""
+    import sys
+
+    from ..errors import UsageError
+    from ..fetch import fetch_missing
+    from .fetch import confirm_on_terminal
+
+    if engine.engine != "duckdb":
+        raise UsageError("--fetch-missing fills the embedded engine's store (--engine duckdb)")
+    report = fetch_missing(filters, confirm=confirm_on_terminal)
+    if report.series_total or report.missing:
+        print(report.summary(), file=sys.stderr)
 
 
 @app.command()
