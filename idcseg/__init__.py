@@ -9,6 +9,7 @@ on IDC's own index (DuckDB, the default) or on Google BigQuery, from the same SQ
 
 from __future__ import annotations
 
+from . import segindex, spec
 from .api import (
     Explorer,
     describe,
@@ -35,6 +36,8 @@ __all__ = [
     "find",
     "ingest",
     "random_studies",
+    "segindex",
+    "spec",
     "series",
     "sql",
     "summary",

@@ -78,6 +78,8 @@ def all_queries() -> list[spec.Query]:
         queries.append(spec.summary_query(f, "analysis_result", limit))
         queries.append(spec.summary_query(f, "collection", limit))
         queries.append(spec.random_query(f, n=3, seed=HOSTILE))
+        for by in spec.SERIES_FACETS:
+            queries.append(spec.series_facets_query(f, by, limit))
     return queries
 
 

@@ -91,6 +91,14 @@ def facets(
             help="structure, category, anatomy, modifier, algorithm_type or algorithm_name.",
         ),
     ] = "structure",
+    level: Annotated[
+        str,
+        typer.Option(
+            "--level",
+            help="segment: count stored segments (and their series). series: count SEG series "
+            "of all of IDC in IDC's seg_index (meanings only; fetched on first use).",
+        ),
+    ] = "segment",
     limit: LimitOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
@@ -101,15 +109,53 @@ def facets(
     Examples:
       idcseg facets --by structure --limit 10
       idcseg facets --by algorithm_name --structure Liver
+      idcseg facets --level series --by structure --collection nlst --limit 20
     """
     from ..spec import facets_query
 
+    if level == "series":
+        emit(_series_facets(filters, segment_filter, by, limit), engine, fmt, output)
+        return
+    if level != "segment":
+        from ..errors import UsageError
+
+        raise UsageError(f"unknown --level {level!r} (choose from segment, series)")
     emit(
         facets_query(filters, segment_filter, by=by.replace("-", "_"), limit=limit),
         engine,
         fmt,
         output,
     )
+
+
+def _series_facets(filters: Any, segment_filter: Any, by: str, limit: int | None) -> Any:
+    """The series-level facets query: segment filter terms become seg_index filters."""
+    from dataclasses import replace
+
+    from ..errors import UsageError
+    from ..spec import SeriesFilter, series_facets_query
+
+    if segment_filter.modifier:
+        raise UsageError("--modifier is not in IDC's seg_index; use --level segment")
+    terms = {
+        name: getattr(segment_filter, name).terms
+        for name in ("structure", "category", "anatomy")
+        if getattr(segment_filter, name)
+    }
+    indexed = SeriesFilter.build(
+        **terms,
+        algorithm_type=segment_filter.algorithm_type,
+        algorithm_name=segment_filter.algorithm_name,
+    )
+    merged = replace(
+        filters,
+        structure=indexed.structure,
+        category=indexed.category,
+        anatomy=indexed.anatomy,
+        algorithm_type=indexed.algorithm_type,
+        algorithm_name=indexed.algorithm_name,
+    )
+    return series_facets_query(merged, by=by.replace("-", "_"), limit=limit)
 
 
 @app.command()
