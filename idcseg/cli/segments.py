@@ -171,9 +171,9 @@ def ingest(
     """Store the segments of DICOM SEG files, for `find` and `facets` to search offline.
 
     Reads only each file's header (before the per-frame data and pixels). Re-ingesting a file
-    replaces its rows; unchanged files are skipped, so a rerun after Ctrl-C continues. Files
-    that are not DICOM SEGs, or are truncated or malformed, are listed with a reason; the exit
-    code is 1 when any file failed.
+    replaces its rows; unchanged files are skipped, so a rerun after Ctrl-C continues. Files that
+    are not DICOM SEGs (the images beside them) are skipped and counted; truncated, malformed or
+    unreadable SEGs are listed with a reason and make the exit code 1.
 
     \b
     Examples:
@@ -190,10 +190,10 @@ def ingest(
     except IngestInterrupted as stopped:
         print(stopped.report.summary(), file=sys.stderr)
         raise typer.Exit(130) from None
-    for path, reason in report.failures:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
+    for path, reason in report.errors:
+        print(f"failed {path}: {reason}", file=sys.stderr)
     print(report.summary(), file=sys.stderr)
-    if not report.ok:
+    if report.errors:
         raise typer.Exit(1)
 
 
