@@ -47,8 +47,8 @@ from .bucket import (
     parse_s3_url,
 )
 from .errors import UsageError
-from .spec import SeriesFilter
-from .store import Store
+from .spec import Query, SeriesFilter
+from .store import Store, statement
 
 DEFAULT_WINDOW = 64 * 1024
 DEFAULT_CONCURRENCY = 8
@@ -153,17 +153,7 @@ def _locate(engine: Any, uids: list[str]) -> tuple[list[Target], list[tuple[str,
     """Targets for *uids* from the engine's ``dicom_all`` (bucket, crdc_series_uuid)."""
     if not uids:
         return [], []
-    # dataset is validated (idc_current / idc_vNN): safe in SQL text; values are parameters
-    rows = (
-        engine.connection()
-        .execute(
-            "SELECT SeriesInstanceUID, aws_bucket, crdc_series_uuid, series_aws_url "
-            f'FROM "bigquery-public-data"."{engine.dataset}".dicom_all '
-            "WHERE SeriesInstanceUID IN (SELECT unnest($uids::VARCHAR[]))",
-            {"uids": uids},
-        )
-        .fetchall()
-    )
+    rows = engine.run(Query("fetch_targets.sql", {}, {"series": list(uids)})).rows()
     found: dict[str, Target | None] = {}
     for uid, bucket, uuid, url in rows:
         try:
@@ -475,9 +465,7 @@ def _stored_locations(store: Store) -> dict[str, int | None]:
         return {}
     con = store.connect()
     try:
-        rows = con.execute(
-            "SELECT location, size_bytes FROM instances WHERE origin = ?", [ORIGIN]
-        ).fetchall()
+        rows = con.execute(statement("stored_objects"), {"origin": ORIGIN}).fetchall()
     finally:
         con.close()
     return dict(rows)
@@ -808,12 +796,7 @@ def missing_series(
             return [], []
         have = dict(
             engine.connection()
-            .execute(
-                "SELECT SeriesInstanceUID, count(*) FROM store.main.instances "
-                "WHERE SeriesInstanceUID IN (SELECT unnest($uids::VARCHAR[])) "
-                "GROUP BY SeriesInstanceUID",
-                {"uids": list(wanted)},
-            )
+            .execute(statement("stored_instance_counts"), {"uids": list(wanted)})
             .fetchall()
         )
         todo = [uid for uid, n in wanted.items() if have.get(uid, 0) < (n or 1)]
