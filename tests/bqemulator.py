@@ -594,7 +594,7 @@ def dicom_all_schema() -> list[bigquery.SchemaField]:
         "collection_id", "analysis_result_id", "PatientID", "StudyInstanceUID",
         "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "Modality", "BodyPartExamined",
         "SeriesDescription", "Manufacturer", "Source_DOI", "license_short_name", "aws_bucket",
-        "crdc_series_uuid", "series_aws_url", "crdc_instance_uuid",
+        "crdc_series_uuid", "series_aws_url", "crdc_instance_uuid", "FrameOfReferenceUID",
     ]  # fmt: skip
     segment = SchemaField(
         "SegmentSequence",
@@ -879,6 +879,7 @@ def dicom_all_rows(series: Iterable[Series], version: int = 25) -> list[dict[str
                     "instance_size": 500_000 + 1000 * n,
                     "SegmentSequence": [_segment_item(seg) for seg in s.segments],
                     "SegmentationType": s.segmentation_type,
+                    "FrameOfReferenceUID": f"{s.study}.0",
                     "ReferencedSeriesSequence": (
                         [{"SeriesInstanceUID": s.segmented_series}] if s.segmented_series else []
                     ),

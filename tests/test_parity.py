@@ -106,7 +106,7 @@ def duck(tmp_path_factory: pytest.TempPathFactory) -> DuckDBEngine:
                         item["SegmentDescription"],
                     ],
                 )
-    return DuckDBEngine(store=store, dataset="idc_v25", index_folder=folder)
+    return DuckDBEngine(store=store, dataset="idc_v25", index_folder=folder, fetch_seg_index=False)
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +168,18 @@ def queries() -> list[tuple[str, spec.Query]]:
         ("url-study", spec.viewer_urls_query("2.25.4.1")),
         ("url-series", spec.viewer_urls_query("2.25.3.1", ["2.25.3.1.2", "2.25.3.1.1", "9.9"])),
         ("info", spec.Query("info.sql")),
+        (
+            "fetch-targets",
+            spec.Query("fetch_targets.sql", {}, {"series": ["2.25.3.1.2", "2.25.1.1.2", "9.9"]}),
+        ),
+        ("sync", spec.sync_query(spec.SeriesFilter.build(), spec.SegmentFilter.build())),
+        (
+            "sync-filtered",
+            spec.sync_query(
+                spec.SeriesFilter.build(collection="lidc_idri"),
+                spec.SegmentFilter.build(structure="Nodule"),
+            ),
+        ),
     ]
     return out
 
