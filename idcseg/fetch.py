@@ -47,6 +47,7 @@ from .bucket import (
     parse_s3_url,
 )
 from .errors import UsageError
+from .progress import ProgressLine
 from .spec import Query, SeriesFilter
 from .store import Store, statement
 
@@ -423,37 +424,19 @@ def _read_and_parse(client: AnonymousS3, obj: _Object, window: int) -> tuple[Any
 # --- progress ---------------------------------------------------------------------------------
 
 
-class _Progress:
-    """One line on stderr: series, files, rows, bytes read, rate, failures."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.start = time.monotonic()
-        self._last = 0.0
-        self._shown = False
+class _Progress(ProgressLine):
+    """series, files, rows, bytes read, rate, failures."""
 
     def update(self, r: FetchReport, force: bool = False) -> None:
-        if not self.enabled:
+        if not self.due(force):
             return
-        now = time.monotonic()
-        if not force and now - self._last < 0.2:
-            return
-        self._last = now
-        rate = r.series_done / max(now - self.start, 1e-9)
+        rate = r.series_done / self.elapsed()
         failed = f"  {len(r.failures)} failed" if r.failures else ""
         files = r.files_read + r.files_skipped + r.files_not_seg + len(r.failures)
-        sys.stderr.write(
-            f"\rfetch series {r.series_done}/{r.series_total}  files {files}/{r.files_listed}"
-            f"  rows {r.rows_read}  {_mb(r.bytes_read)} read  {rate:.1f} series/s{failed}   "
+        self.show(
+            f"fetch series {r.series_done}/{r.series_total}  files {files}/{r.files_listed}"
+            f"  rows {r.rows_read}  {_mb(r.bytes_read)} read  {rate:.1f} series/s{failed}"
         )
-        sys.stderr.flush()
-        self._shown = True
-
-    def close(self) -> None:
-        if self._shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            self._shown = False
 
 
 # --- the run ----------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from typing import Any
 
 from . import dicomseg
 from .errors import IdcsegError, StoreBusyError
+from .progress import ProgressLine
 from .store import Store, statement
 
 BATCH_SIZE = 200
@@ -455,15 +456,12 @@ def _unchanged(
 # --- progress ---------------------------------------------------------------------------------
 
 
-class _Progress:
-    """A one-line progress display on stderr: done/total and files per second."""
+class _Progress(ProgressLine):
+    """done/total files and files per second."""
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+        super().__init__(enabled)
         self.total = 0
-        self.began = time.monotonic()
-        self._last = 0.0
-        self._shown = False
 
     def start(self, total: int) -> None:
         self.total = total
@@ -472,26 +470,16 @@ class _Progress:
 
     def update(self, report: IngestReport, pending: int = 0, force: bool = False) -> None:
         """Show progress; *pending* files are parsed but not yet written."""
-        if not self.enabled:
+        if not self.due(force):
             return
-        now = time.monotonic()
-        if not force and now - self._last < 0.2:
-            return
-        self._last = now
-        elapsed = max(now - self.began, 1e-9)
         done = report.files_done + pending
-        rate = (report.files_ingested + pending) / elapsed
+        rate = (report.files_ingested + pending) / self.elapsed()
         failed = f"  {len(report.failures)} failed" if report.failures else ""
-        sys.stderr.write(f"\ringest {done}/{self.total} files  {rate:.0f} files/s{failed}   ")
-        sys.stderr.flush()
-        self._shown = True
+        self.show(f"ingest {done}/{self.total} files  {rate:.0f} files/s{failed}")
 
-    def close(self, report: IngestReport) -> None:
+    def finish(self, report: IngestReport) -> None:
         self.update(report, force=True)
-        if self._shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            self._shown = False
+        self.close()
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -547,12 +535,12 @@ def ingest(
     except KeyboardInterrupt:
         report.interrupted = True
         report.seconds = time.monotonic() - started
-        display.close(report)
+        display.finish(report)
         raise IngestInterrupted(report) from None
     finally:
         index.close()
     report.seconds = time.monotonic() - started
-    display.close(report)
+    display.finish(report)
     return report
 
 

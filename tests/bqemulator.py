@@ -909,16 +909,20 @@ def _segment_item(seg: Segment) -> dict[str, Any]:
     }
 
 
-def segmentations_rows(series: Iterable[Series]) -> list[dict[str, Any]]:
+def segmentations_rows(
+    series: Iterable[Series], *, labelmaps: bool = False
+) -> list[dict[str, Any]]:
     """``segmentations`` rows (one per segment) as IDC's view derives them from ``dicom_all``.
 
-    Only SOP class ``...66.4`` instances appear (label maps are not in IDC's view).  Rows
-    carry every column of the newest schema; :func:`create_idc_dataset` drops what an older
-    version lacks.
+    Only SOP class ``...66.4`` instances appear (label maps are not in IDC's view), unless
+    *labelmaps*: then label-map SEGs' rows are included too, as idcseg's store holds them after
+    ingesting the files. Rows carry every column of the newest schema;
+    :func:`create_idc_dataset` drops what an older version lacks.
     """
     rows: list[dict[str, Any]] = []
+    wanted = {SEG_STORAGE, LABELMAP_SEG_STORAGE} if labelmaps else {SEG_STORAGE}
     for s in series:
-        if s.sop_class != SEG_STORAGE:
+        if s.sop_class not in wanted:
             continue
         source = s.segmented_series
         viewer = f"{VIEWER}/viewer/{s.study}?seriesInstanceUID={s.uid}"
