@@ -8,11 +8,11 @@ an interrupted write never leaves a half file behind.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -89,23 +89,45 @@ def format_table(columns: list[str], rows: list[tuple[Any, ...]], max_width: int
     return "\n".join(lines) + "\n"
 
 
-def _write_text(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, out: IO[str]) -> None:
-    if fmt == "table":
+def _batches(result: Any) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows in batches: a result that can stream (DuckDB) is never held whole in memory."""
+    stream = getattr(result, "batches", None)
+    if stream is not None:
+        yield from stream()
+    else:
+        yield result.rows()
+
+
+def _write_text(columns: list[str], result: Any, fmt: str, out: IO[str]) -> int:
+    count = 0
+    if fmt == "table":  # for people: widths need every row
+        rows = [row for batch in _batches(result) for row in batch]
         out.write(format_table(columns, rows))
         out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
-    elif fmt == "csv":
+        return len(rows)
+    if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_cell(v) for v in row])
     elif fmt == "json":
-        records = [dict(zip(columns, map(_plain, row), strict=True)) for row in rows]
-        json.dump(records, out, ensure_ascii=False, indent=1)
-        out.write("\n")
-    elif fmt == "jsonl":
-        for row in rows:
-            record = dict(zip(columns, map(_plain, row), strict=True))
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.write("[")
+    for batch in _batches(result):
+        if fmt == "csv":
+            writer.writerows([_cell(v) for v in row] for row in batch)
+        else:
+            for row in batch:
+                record = json.dumps(
+                    dict(zip(columns, map(_plain, row), strict=True)), ensure_ascii=False
+                )
+                if fmt == "json":
+                    out.write(f"{',' if count else ''}\n {record}")
+                else:
+                    out.write(record + "\n")
+                count += 1
+            continue
+        count += len(batch)
+    if fmt == "json":
+        out.write("\n]\n" if count else "]\n")
+    return count
 
 
 @contextmanager
@@ -134,15 +156,10 @@ def write_result(result: Any, fmt: str = "table", output: Path | None = None) ->
         with _atomic(output, "wb") as fh:
             pq.write_table(table, fh)
         return table.num_rows
-    columns, rows = result.columns, result.rows()
     if output is None:
-        buffer = io.StringIO()
-        _write_text(columns, rows, fmt, buffer)
-        sys.stdout.write(buffer.getvalue())
-    else:
-        with _atomic(output, "w") as fh:
-            _write_text(columns, rows, fmt, fh)
-    return len(rows)
+        return _write_text(result.columns, result, fmt, sys.stdout)
+    with _atomic(output, "w") as fh:
+        return _write_text(result.columns, result, fmt, fh)
 
 
 class Rows:

@@ -4,8 +4,8 @@
 --   SOPClassUID, SeriesDescription, BodyPartExamined (of the segmented image series where
 --   known, else the SEG's own), and from the series' segments (IDC's seg_index, or the local
 --   store's segment rows; NULL when neither describes the series): SegmentationType,
---   total_segments, AlgorithmType, AlgorithmName, structures (distinct segmented property
---   types), segmented_SeriesInstanceUID, segmented_Modality; then instanceCount,
+--   total_segments, AlgorithmType, AlgorithmName, segmented_SeriesInstanceUID,
+--   segmented_Modality; then instanceCount,
 --   series_size_MB, license_short_name, source_DOI, viewer_url (Slim for slide microscopy,
 --   else OHIF v3).
 --
@@ -44,7 +44,6 @@ SELECT
   selected.total_segments,
   selected.AlgorithmType,
   selected.AlgorithmName,
-  NULLIF(ARRAY_TO_STRING(selected.SegmentedPropertyType_CodeMeanings, ', '), '') AS structures,
   selected.segmented_SeriesInstanceUID,
   selected.segmented_Modality,
   selected.instanceCount,

@@ -8,6 +8,7 @@ and cached, then run with bound parameters: a value never enters SQL text.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,11 @@ class DuckDBResult:
     def rows(self) -> list[tuple[Any, ...]]:
         """All rows as tuples of Python values."""
         return self._cursor.fetchall()
+
+    def batches(self, size: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows, *size* at a time (memory stays bounded for large results)."""
+        while batch := self._cursor.fetchmany(size):
+            yield batch
 
     def to_arrow(self) -> Any:
         """All rows as a pyarrow Table."""

@@ -90,8 +90,14 @@
 {%- endif %}
 {%- endmacro -%}
 
-{%- macro any_meaning(arr, param) -%}
-EXISTS (SELECT 1 FROM UNNEST({{ arr }}) AS v WHERE LOWER(v) IN UNNEST(@{{ param }}))
+{#- Series of `seg_index` one of whose `arr` values is in @param (a semi-join: one pass over the
+    unnested arrays, instead of a correlated look into each row's array). -#}
+{%- macro any_value_in(arr, param, lower=True) -%}
+seg_index.SeriesInstanceUID IN (
+        SELECT s.SeriesInstanceUID
+        FROM seg_index AS s
+        CROSS JOIN UNNEST({{ arr }}) AS v
+        WHERE {% if lower %}LOWER(v){% else %}v{% endif %} IN (SELECT w FROM UNNEST(@{{ param }}) AS w))
 {%- endmacro -%}
 
 {%- macro selected_seg_series(f, with_source=True) -%}
@@ -132,18 +138,16 @@ EXISTS (SELECT 1 FROM UNNEST({{ arr }}) AS v WHERE LOWER(v) IN UNNEST(@{{ param 
       AND UPPER(COALESCE(source.BodyPartExamined, seg.BodyPartExamined)) IN UNNEST(@body_part)
 {%- endif %}
 {%- if f.structure %}
-      AND {{ any_meaning("seg_index.SegmentedPropertyType_CodeMeanings", "structure_meanings") }}
+      AND {{ any_value_in("s.SegmentedPropertyType_CodeMeanings", "structure_meanings") }}
 {%- endif %}
 {%- if f.category %}
-      AND {{ any_meaning("seg_index.SegmentedPropertyCategory_CodeMeanings", "category_meanings") }}
+      AND {{ any_value_in("s.SegmentedPropertyCategory_CodeMeanings", "category_meanings") }}
 {%- endif %}
 {%- if f.anatomy %}
-      AND {{ any_meaning("seg_index.AnatomicRegion_CodeMeanings", "anatomy_meanings") }}
+      AND {{ any_value_in("s.AnatomicRegion_CodeMeanings", "anatomy_meanings") }}
 {%- endif %}
 {%- if f.algorithm_type %}
-      AND EXISTS (
-        SELECT 1 FROM UNNEST(SPLIT(seg_index.AlgorithmType, ',')) AS token
-        WHERE token IN UNNEST(@algorithm_type))
+      AND {{ any_value_in("SPLIT(s.AlgorithmType, ',')", "algorithm_type", lower=False) }}
 {%- endif %}
 {%- if f.algorithm_name %}
       {{- need("segmentations", "SegmentAlgorithmName") }}
