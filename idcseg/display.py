@@ -103,7 +103,8 @@ def links(
     styler = styler.format_index(_escape_cell, axis=0).format_index(_escape_cell, axis=1)
     if len(shown) < len(frame):
         styler = styler.set_caption(
-            html.escape(f"first {len(shown)} of {len(frame)} rows (links(frame, max_rows=None)"
-                        " shows all)")
+            html.escape(
+                f"first {len(shown)} of {len(frame)} rows (links(frame, max_rows=None) shows all)"
+            )
         )
     return styler.set_table_attributes('class="idcseg-links"')

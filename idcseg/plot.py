@@ -1,8 +1,9 @@
 """Bar charts of counts: ``facets``, ``summary`` and any frame with a label and a count column.
 
 >>> import idcseg
->>> idcseg.plot_counts(idcseg.facets(by="structure"))                       # doctest: +SKIP
->>> idcseg.plot_counts(idcseg.summary(), value="collection_id", count="series_count")  # doctest: +SKIP
+>>> idcseg.plot_counts(idcseg.facets(by="structure"))                  # doctest: +SKIP
+>>> counts = idcseg.summary(by="analysis_result")                      # doctest: +SKIP
+>>> idcseg.plot_counts(counts, "analysis_result_id", "series_count")   # doctest: +SKIP
 
 matplotlib is an optional dependency (``pip install "idcseg[plot]"``), imported only when a chart
 is drawn. Figures are made without pyplot, so drawing one changes no global state, needs no GUI
