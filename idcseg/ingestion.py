@@ -164,30 +164,46 @@ def find_files(paths: Iterable[str | os.PathLike[str]], report: IngestReport) ->
 
 @dataclass
 class _Parsed:
-    path: str
+    path: str  # the instance's location: a file path, or an object URL for origin 'bucket'
     size: int
-    mtime: float
+    mtime: float | None
     sop: str
     series: str
     rows: list[dict[str, Any]]
     facts: dict[str, Any]
+    origin: str = "file"
+
+
+#: One parsed SEG instance, ready for :func:`store_parsed`.
+ParsedInstance = _Parsed
+
+
+def parse_dataset(
+    ds: Any, location: str, size: int, mtime: float | None = None, origin: str = "file"
+) -> ParsedInstance:
+    """The rows and series facts of a SEG header read from *location* (*size* bytes).
+
+    Raises :class:`~idcseg.dicomseg.Malformed` as :func:`~idcseg.dicomseg.segment_rows` does.
+    """
+    rows = dicomseg.segment_rows(ds)
+    facts = dicomseg.series_facts(ds, size=size)
+    return _Parsed(
+        path=location,
+        size=size,
+        mtime=mtime,
+        sop=rows[0]["SOPInstanceUID"],
+        series=rows[0]["SeriesInstanceUID"],
+        rows=rows,
+        facts=facts,
+        origin=origin,
+    )
 
 
 def _parse_file(path: str) -> _Parsed:
     with open(path, "rb") as fp:
         st = os.fstat(fp.fileno())
         ds = dicomseg.read_header(fp)
-    rows = dicomseg.segment_rows(ds)
-    facts = dicomseg.series_facts(ds, size=st.st_size)
-    return _Parsed(
-        path=path,
-        size=st.st_size,
-        mtime=st.st_mtime,
-        sop=rows[0]["SOPInstanceUID"],
-        series=rows[0]["SeriesInstanceUID"],
-        rows=rows,
-        facts=facts,
-    )
+    return parse_dataset(ds, path, st.st_size, st.st_mtime)
 
 
 def _parse_batch(files: list[_File], report: IngestReport, display: _Progress) -> list[_Parsed]:
@@ -341,7 +357,7 @@ def _tables(records: list[_Parsed], local: set[str]):  # noqa: ANN202
             {
                 "SOPInstanceUID": rec.sop,
                 "SeriesInstanceUID": rec.series,
-                "origin": "file",
+                "origin": rec.origin,
                 "location": rec.path,
                 "size_bytes": rec.size,
                 "mtime": rec.mtime,
@@ -363,7 +379,8 @@ _WRITE_SQL = f"""
 CREATE TEMP TABLE _gone AS
   SELECT SOPInstanceUID, SeriesInstanceUID FROM instances
   WHERE SOPInstanceUID IN (SELECT SOPInstanceUID FROM _b_inst)
-     OR (origin = 'file' AND location IN (SELECT location FROM _b_inst));
+     OR EXISTS (SELECT 1 FROM _b_inst b
+                WHERE b.origin = instances.origin AND b.location = instances.location);
 DELETE FROM segmentations WHERE SOPInstanceUID IN
   (SELECT SOPInstanceUID FROM _gone UNION SELECT SOPInstanceUID FROM _b_inst);
 DELETE FROM segment_labels WHERE SOPInstanceUID IN
@@ -651,3 +668,33 @@ def _count(report: IngestReport, batch: list[_Parsed], local: set[str], written:
     report.files_ingested += len(batch)
     report.segments_written += written
     report.local_series.update(r.series for r in batch if r.series in local)
+
+
+def store_parsed(
+    records: list[ParsedInstance],
+    store: Store | None = None,
+    *,
+    report: IngestReport | None = None,
+    busy_timeout: float = 10.0,
+) -> IngestReport:
+    """Write instances parsed elsewhere (e.g. read from IDC's buckets) as :func:`ingest` does.
+
+    One transaction for *records* (rows replaced, never duplicated; SEG series IDC's index lacks
+    go to ``local_series``); if the database refuses it, records are retried one by one and only
+    the culprits fail (``report.failures`` names them by location). Each record's ``origin`` and
+    location go to the ``instances`` table. Returns *report* (a new one if none was given).
+    """
+    store = store or Store()
+    report = report if report is not None else IngestReport()
+    report.files_seen += len(records)
+    batch = _dedupe(records, {}, report)
+    if not batch:
+        return report
+    index = _IdcIndex()
+    try:
+        known = index.in_idc(r.series for r in batch)
+    finally:
+        index.close()
+    local = {r.series for r in batch if not known.get(r.series, False)}
+    _store_batch(store, batch, local, busy_timeout, report)
+    return report

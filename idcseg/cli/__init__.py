@@ -9,6 +9,7 @@ from .app import app
 
 # Command modules register themselves on `app` when imported.
 from . import explore, index, segments  # noqa: E402,F401  isort: skip
+from . import fetch  # noqa: E402,F401  isort: skip
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,179 @@
+"""The world ``fetch-segments`` tests run in: IDC-like buckets on a local S3, and a small index.
+
+:func:`build` writes multi-MB SEGs with highdicom (40 frames of 512×512, 1–10 MB each), uploads
+them to bucket ``idc-open-data`` of a local moto server under IDC's key layout
+``<crdc_series_uuid>/<crdc_instance_uuid>.dcm``, and writes a stand-in ``idc_index_data`` package
+whose ``idc_index.parquet`` has IDC's 31 columns and one row per test series (collection
+``fetch_test``), pointing at the bucket. Put its folder first on ``PYTHONPATH`` (or patch
+``index_dir``) and the embedded engine selects the test series as it would IDC's.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pydicom
+from pydicom.uid import generate_uid
+
+from tests import segfactory
+from tests.s3server import FaultProxy, LocalS3
+
+BUCKET = "idc-open-data"
+COLLECTION = "fetch_test"
+
+
+@dataclass
+class Series:
+    """One series in the bucket, and the local copies of its objects."""
+
+    name: str
+    uid: str
+    uuid: str
+    files: list[Path] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+
+    @property
+    def target(self) -> tuple[str, str, str]:
+        """``(SeriesInstanceUID, bucket, crdc_series_uuid)``."""
+        return (self.uid, BUCKET, self.uuid)
+
+
+@dataclass
+class World:
+    """Everything the tests share: servers, series, the stand-in index."""
+
+    s3: LocalS3
+    proxy: FaultProxy
+    series: dict[str, Series]
+    index_root: Path  # holds the stand-in idc_index_data package
+
+    @property
+    def index_dir(self) -> Path:
+        """The stand-in package folder (what ``idcseg.store.index_dir()`` returns)."""
+        return self.index_root / "idc_index_data"
+
+    @property
+    def endpoint(self) -> str:
+        """Where clients go: the fault proxy."""
+        return self.proxy.endpoint
+
+    def targets(self, *names: str) -> list[tuple[str, str, str]]:
+        """Targets of the named series."""
+        return [self.series[n].target for n in names]
+
+    def stop(self) -> None:
+        """Stop the proxy and the S3 server."""
+        self.proxy.stop()
+        self.s3.stop()
+
+
+# the SEG series of the index (collection fetch_test); "ct" is IDC's oddity: Modality SEG, CT
+# images; "bad" and "faulty" are only given as targets
+INDEXED = ("multi", "labelmap", "legacy", "frac")
+
+
+def build(folder: Path) -> World:
+    """Make the SEGs, start the servers, upload, and write the stand-in index."""
+    ct = segfactory.make_ct_series(folder / "ct", n_slices=40, size=512)
+    cases = {case.name: case for case in segfactory.CASES}
+    made = folder / "made"
+    first = {
+        name: segfactory.make_seg(cases[case], ct, made / f"{name}.dcm")
+        for name, case in (
+            ("multi", "binary_multi"),
+            ("labelmap", "labelmap"),
+            ("legacy", "legacy_srt"),
+            ("frac", "fractional"),
+            ("minimal", "minimal"),
+        )
+    }
+    s3 = LocalS3()
+    s3.public_bucket(BUCKET)
+    proxy = FaultProxy((s3.host, s3.port))
+    series: dict[str, Series] = {}
+
+    def add(name: str, files: list[Path], uid: str | None = None) -> Series:
+        one = Series(
+            name,
+            uid or str(pydicom.dcmread(files[0], stop_before_pixels=True).SeriesInstanceUID),
+            str(uuid.uuid4()),
+        )
+        for path in files:
+            key = f"{one.uuid}/{uuid.uuid4()}.dcm"
+            s3.put(BUCKET, key, path)
+            one.files.append(path)
+            one.keys.append(key)
+        series[name] = one
+        return one
+
+    def clones(src: Path, name: str, n: int) -> list[Path]:
+        uid = generate_uid()
+        return [
+            segfactory.clone_seg(src, folder / name / f"{i}.dcm", series_instance_uid=uid)
+            for i in range(n)
+        ]
+
+    add("multi", clones(first["multi"], "multi", 2))
+    for name in ("labelmap", "legacy", "frac"):
+        add(name, [first[name]])
+    add("ct", sorted((folder / "ct").glob("*.dcm"))[:3])
+    # a series holding a good SEG, an object that is not DICOM, and a SEG cut inside its header
+    bad = folder / "bad"
+    bad.mkdir()
+    good = clones(first["minimal"], "bad-good", 1)[0]
+    (bad / "notdicom.dcm").write_bytes(b"this is not a DICOM file\n" * 400)
+    (bad / "cut.dcm").write_bytes(good.read_bytes()[:3000])
+    bad_uid = str(pydicom.dcmread(good, stop_before_pixels=True).SeriesInstanceUID)
+    add("bad", [good, bad / "notdicom.dcm", bad / "cut.dcm"], uid=bad_uid)
+    add("faulty", clones(first["legacy"], "faulty", 5))
+    root = folder / "index"
+    _write_index(root / "idc_index_data", series)
+    return World(s3, proxy, series, root)
+
+
+def _write_index(package: Path, series: dict[str, Series]) -> None:
+    """A stand-in idc_index_data package: IDC's real schema, rows for the test series."""
+    from idcseg.store import index_dir
+
+    real = index_dir()  # the installed wheel's folder
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "from pathlib import Path\n"
+        "IDC_INDEX_PARQUET_FILEPATH = Path(__file__).parent / 'idc_index.parquet'\n"
+    )
+    for name in ("collections_index.parquet", "analysis_results_index.parquet"):
+        shutil.copy(real / name, package / name)
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE idx AS SELECT * FROM read_parquet($p) LIMIT 0",
+        {"p": str(real / "idc_index.parquet")},
+    )
+    for name in (*INDEXED, "ct"):
+        one = series[name]
+        ds = pydicom.dcmread(one.files[0], stop_before_pixels=True)
+        con.execute(
+            "INSERT INTO idx BY NAME SELECT $collection AS collection_id, $patient AS PatientID, "
+            "$series AS SeriesInstanceUID, $study AS StudyInstanceUID, 'SEG' AS Modality, "
+            "$sop AS SOPClassUID, $description AS SeriesDescription, $count AS instanceCount, "
+            "$size AS series_size_MB, 'CC BY 4.0' AS license_short_name, $bucket AS aws_bucket, "
+            "$uuid AS crdc_series_uuid, $url AS series_aws_url",
+            {
+                "collection": COLLECTION,
+                "patient": str(ds.PatientID),
+                "series": one.uid,
+                "study": str(ds.StudyInstanceUID),
+                "sop": str(ds.SOPClassUID),
+                "description": f"fetch test {name}",
+                "count": len(one.files),
+                "size": sum(p.stat().st_size for p in one.files) / 1e6,
+                "bucket": BUCKET,
+                "uuid": one.uuid,
+                "url": f"s3://{BUCKET}/{one.uuid}/*",
+            },
+        )
+    con.execute("COPY idx TO $p (FORMAT parquet)", {"p": str(package / "idc_index.parquet")})
+    con.close()
