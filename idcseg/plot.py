@@ -12,6 +12,8 @@ backend and is shown once (not twice) when a notebook cell returns it.
 
 from __future__ import annotations
 
+import functools
+import io
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -42,6 +44,22 @@ def require_matplotlib() -> None:
 
     if find_spec("matplotlib") is None:
         raise IdcsegError(MISSING_MATPLOTLIB)
+
+
+@functools.cache
+def _figure_class() -> type[Figure]:
+    """A Figure that shows itself as a PNG in notebooks, with or without pyplot."""
+    from matplotlib.figure import Figure
+
+    class CountsFigure(Figure):
+        """A bar chart of counts (a :class:`matplotlib.figure.Figure`)."""
+
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", dpi=100)
+            return buffer.getvalue()
+
+    return CountsFigure
 
 
 def _column(frame: Any, name: str, role: str) -> list[Any]:
@@ -129,8 +147,8 @@ def plot_counts(
         top: draw only the *top* largest counts (``None``: all rows).
 
     Returns:
-        A :class:`matplotlib.figure.Figure` (made without pyplot: a notebook shows it once;
-        save it with ``fig.savefig("counts.png")`` or :func:`save_figure`).
+        A :class:`matplotlib.figure.Figure`, made without pyplot: a notebook shows it (once) as
+        a PNG; save it with ``fig.savefig("counts.png")`` or :func:`save_figure`.
 
     Raises:
         idcseg.UsageError: a column is missing or a count is not a non-negative number.
@@ -138,15 +156,13 @@ def plot_counts(
     """
     pairs, total = bars(frame, value, count, top)
     require_matplotlib()
-    from matplotlib.figure import Figure
-
     heading = title if title is not None else f"{count} by {value}"
     if len(pairs) < total:
         heading += f" (top {len(pairs)} of {total})"
     longest = max((len(label) for label, _ in pairs), default=10)
     width = min(12.0, 6.0 + 0.07 * longest)
     height = 1.3 + 0.34 * max(len(pairs), 1)
-    fig = Figure(figsize=(width, height), dpi=100, layout="constrained", facecolor="white")
+    fig = _figure_class()(figsize=(width, height), dpi=100, layout="constrained", facecolor="white")
     ax = fig.add_subplot()
     ax.set_title(heading, loc="left", fontsize=12, color=TEXT_COLOR)
     for side in ("top", "right", "bottom"):

@@ -217,11 +217,20 @@ def test_save_figure_refuses_other_suffixes(tmp_path: Path) -> None:
 def test_figures_are_made_without_pyplot() -> None:
     code = (
         "import sys, idcseg; assert 'matplotlib' not in sys.modules and 'pandas' not in sys.modules"
+        "\nfrom matplotlib.figure import Figure"
         "\nfig = idcseg.plot_counts({'value': ['a'], 'segment_count': [1]})"
-        "\nprint(type(fig).__name__, 'matplotlib.pyplot' in sys.modules)"
+        "\nprint(isinstance(fig, Figure), 'matplotlib.pyplot' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["Figure", "False"]
+    assert out.stdout.split() == ["True", "False"]
+
+
+def test_notebooks_show_the_figure_as_png(tmp_path: Path) -> None:
+    """Without pyplot no inline backend is set up, so the figure renders itself."""
+    png = idcseg.plot_counts(COUNTS)._repr_png_()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / "repr.png").write_bytes(png)
+    assert len(png_bars(tmp_path / "repr.png")) == len(EXPECTED)
 
 
 def test_missing_matplotlib_is_one_clear_error() -> None:
