@@ -11,6 +11,7 @@ on IDC's own index (DuckDB, the default) or on Google BigQuery, from the same SQ
 
 from __future__ import annotations
 
+from . import segindex, spec
 from .api import (
     Explorer,
     describe,
@@ -41,6 +42,8 @@ __all__ = [
     "links",
     "plot_counts",
     "random_studies",
+    "segindex",
+    "spec",
     "series",
     "sql",
     "summary",

@@ -31,6 +31,7 @@ class CodeMatch:
     term: str
     codes: tuple[str, ...]
     meanings: tuple[str, ...]
+    terms: tuple[str, ...] = ()
 
 
 @cache
@@ -86,7 +87,7 @@ def resolve(term: str) -> CodeMatch:
     expanded: set[tuple[str, str]] = set()
     for scheme, value in codes:
         expanded |= equivalents(scheme, value)
-    return CodeMatch(text, tuple(sorted(f"{s}:{v}" for s, v in expanded)), meanings)
+    return CodeMatch(text, tuple(sorted(f"{s}:{v}" for s, v in expanded)), meanings, (text,))
 
 
 def resolve_all(terms: list[str] | tuple[str, ...]) -> CodeMatch | None:
@@ -98,6 +99,7 @@ def resolve_all(terms: list[str] | tuple[str, ...]) -> CodeMatch | None:
         ", ".join(m.term for m in matches),
         tuple(sorted({c for m in matches for c in m.codes})),
         tuple(sorted({x for m in matches for x in m.meanings})),
+        tuple(m.term for m in matches),
     )
 
 

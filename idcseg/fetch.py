@@ -5,7 +5,7 @@
 under ``s3://<aws_bucket>/<crdc_series_uuid>/`` (anonymous ListObjectsV2), reads the first bytes
 of each object with HTTP Range requests — a first window (64 KiB), then as much again each time
 until the parse reaches tag (5200,0000) — parses them with :mod:`idcseg.dicomseg` and writes the
-rows with :func:`idcseg.ingest.store_parsed`, exactly as ``ingest`` would, with
+rows with :func:`idcseg.ingestion.store_parsed`, exactly as ``ingest`` would, with
 ``instances.origin = 'bucket'`` and ``location = s3://bucket/key``. Afterwards ``idcseg find``
 answers offline.
 
@@ -421,7 +421,7 @@ def _epoch(stamp: str | None) -> float | None:
 
 def _read_and_parse(client: AnonymousS3, obj: _Object, window: int) -> tuple[Any, ObjectRead]:
     """Worker task: read and parse one object; the parsed instance and what it cost."""
-    from .ingest import parse_dataset
+    from .ingestion import parse_dataset
 
     ds, nbytes, requests, size = read_object_header(
         client, obj.target.bucket, obj.info.key, obj.info.size, window
@@ -746,7 +746,7 @@ class _Run:
         self.last_flush = time.monotonic()
         if not self.batch:
             return
-        from .ingest import IngestReport, store_parsed
+        from .ingestion import IngestReport, store_parsed
 
         self._collect()
         assert self.writer is not None, "flush() runs inside go()"

@@ -41,6 +41,7 @@ from .errors import IdcsegError, StoreBusyError
 from .store import Store
 
 BATCH_SIZE = 200
+SKIPPED = ("NotDicom", "NotSegmentation")  # failure kinds that are not errors
 
 
 @dataclass
@@ -61,6 +62,7 @@ class IngestReport:
     segments_written: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     failure_kinds: Counter[str] = field(default_factory=Counter)
+    _kinds: list[str] = field(default_factory=list, repr=False)
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     interrupted: bool = False
     seconds: float = 0.0
@@ -84,6 +86,13 @@ class IngestReport:
     def fail(self, path: str, kind: str, reason: str) -> None:
         self.failures.append((path, reason))
         self.failure_kinds[kind] += 1
+        self._kinds.append(kind)
+
+    @property
+    def errors(self) -> list[tuple[str, str]]:
+        """Failures that are errors: files that are not DICOM SEGs (a CT slice, a text file
+        beside them) are skipped, not errors; truncated, malformed or unreadable ones are."""
+        return [f for f, k in zip(self.failures, self._kinds, strict=True) if k not in SKIPPED]
 
     def summary(self) -> str:
         """One line for a terminal."""
@@ -91,9 +100,14 @@ class IngestReport:
         parts.append(f"{self.segments_written} segments")
         if self.files_unchanged:
             parts.append(f"{self.files_unchanged} unchanged")
-        if self.failures:
-            kinds = ", ".join(f"{n} {k}" for k, n in self.failure_kinds.most_common())
-            parts.append(f"{len(self.failures)} failed ({kinds})")
+        skipped = sum(n for k, n in self.failure_kinds.items() if k in SKIPPED)
+        if skipped:
+            parts.append(f"{skipped} skipped (not DICOM SEG)")
+        if self.errors:
+            kinds = ", ".join(
+                f"{n} {k}" for k, n in self.failure_kinds.most_common() if k not in SKIPPED
+            )
+            parts.append(f"{len(self.errors)} failed ({kinds})")
         rate = self.files_ingested / self.seconds if self.seconds > 0 else 0.0
         line = ", ".join(parts) + f" in {self.seconds:.1f} s ({rate:.0f} files/s)"
         if self.interrupted:

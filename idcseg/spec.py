@@ -420,3 +420,27 @@ def facets_query(
         params["limit"] = limit
     structure = {"f": f.flags(), "g": g.structure_flags(), "by": by, "limit": limit is not None}
     return Query("facets.sql", structure, params)
+
+
+def sync_query(f: SeriesFilter, g: SegmentFilter) -> Query:
+    """Segment rows plus labels and series facts, to copy into the local store."""
+    _no_body_part(f)
+    structure = {"f": f.flags(), "g": g.structure_flags()}
+    return Query("sync.sql", structure, _segment_params(f, g))
+
+
+SERIES_FACETS = ("structure", "category", "anatomy", "algorithm_type", "algorithm_name")
+
+
+def series_facets_query(f: SeriesFilter, by: str = "structure", limit: int | None = None) -> Query:
+    """Counts of SEG series per value of one seg_index facet."""
+    if by not in SERIES_FACETS:
+        raise UsageError(
+            f"unknown --by {by!r} for --level series (choose from {', '.join(SERIES_FACETS)})"
+        )
+    limit = validate_limit(limit)
+    params = f.params()
+    if limit is not None:
+        params["limit"] = limit
+    flags = {**f.flags(), "seg_index": True}  # always read from the series-level index
+    return Query("series_facets.sql", {"f": flags, "by": by, "limit": limit is not None}, params)

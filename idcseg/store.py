@@ -9,8 +9,10 @@ the installed ``idc-index-data`` wheel.
 from __future__ import annotations
 
 import os
+import weakref
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 from .errors import IdcsegError, StoreBusyError
 
@@ -43,6 +45,20 @@ def index_version() -> str:
     from importlib.metadata import version
 
     return version("idc-index-data")
+
+
+_READERS: dict[str, weakref.WeakSet[Any]] = {}
+
+
+def register_reader(path: Path, reader: Any) -> None:
+    """Note an object with a ``close()`` that holds *path* open read-only in this process."""
+    _READERS.setdefault(str(path), weakref.WeakSet()).add(reader)
+
+
+def release_readers(path: Path) -> None:
+    """Close this process's readers of *path*, so a writer can open it."""
+    for reader in list(_READERS.get(str(path), ())):
+        reader.close()
 
 
 def is_lock_error(exc: BaseException) -> bool:
@@ -106,10 +122,16 @@ class Store:
         return self.path
 
     def connect(self, *, read_only: bool = False):  # noqa: ANN201 - duckdb imported lazily
-        """Open the store file itself (for writers: ingest, sync, fetch)."""
+        """Open the store file itself (for writers: ingest, sync, fetch).
+
+        Engines of this process reading the same file are closed first (they reopen on their
+        next query): DuckDB lets one process attach a file only once.
+        """
         import duckdb
 
         self.ensure()
+        if not read_only:
+            release_readers(self.path)
         try:
             return duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:

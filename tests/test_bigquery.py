@@ -225,3 +225,49 @@ def _anonymous() -> Any:
     from google.auth.credentials import AnonymousCredentials
 
     return AnonymousCredentials()
+
+
+def test_sync_copies_rows_and_find_answers_offline_the_same(
+    bq_client: Any, bq_idc: Any, tmp_path: Path
+) -> None:
+    from idcseg.engines.duckdb import DuckDBEngine
+    from idcseg.sync import sync
+
+    store = Store(tmp_path / "store")
+    source = engine(bq_client, tmp_path / "bq", cache=False)
+    f = spec.SeriesFilter.build()
+    report = sync(f, spec.SegmentFilter.build(), source, store=store, progress=False)
+    assert (report.instances, report.series) == (5, 5)  # four 66.4 SEGs and the label map
+    assert report.segments == 8  # the label map's Background row included, as in the file
+    local = DuckDBEngine(store=store, dataset="idc_v25", fetch_seg_index=False)
+    for g in [
+        spec.SegmentFilter.build(),
+        spec.SegmentFilter.build(structure="Kidney", modifier="Right"),
+        spec.SegmentFilter.build(algorithm_type="SEMIAUTOMATIC"),
+    ]:
+        for per in ("segment", "series"):
+            query = spec.find_query(f, g, per=per)
+            online = source.run(query).to_pandas()
+            offline = local.run(query).to_pandas()
+            import pandas as pd
+
+            pd.testing.assert_frame_equal(offline, online)
+    facets = spec.facets_query(f, spec.SegmentFilter.build(), "structure")
+    assert local.run(facets).to_pandas().equals(source.run(facets).to_pandas())
+    again = sync(f, spec.SegmentFilter.build(), source, store=store, progress=False)
+    assert (
+        again.segments == 8
+        and len(local.run(spec.find_query(f, spec.SegmentFilter.build())).to_pandas()) == 7
+    )
+
+
+def test_sync_cli_dry_run_and_filtered_run(bq_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**bq_env, "IDCSEG_HOME": str(tmp_path)}
+    dry = run_cli("sync", "--idc-version", "25", "--collection", "lidc_idri", "--dry-run", env=env)
+    assert dry.code == 0 and "dry run: sync would scan" in dry.err, dry.err
+    done = run_cli("sync", "--idc-version", "25", "--collection", "lidc_idri", env=env)
+    assert done.code == 0, done.err
+    assert "synced 2 segments of 2 SEG instances in 2 series" in done.err
+    found = run_cli("find", "--structure", "SCT:27925004", "-f", "json", env=env)
+    (row,) = json.loads(found.out)
+    assert row["SeriesInstanceUID"] == SEG2 and row["collection_id"] == "lidc_idri"

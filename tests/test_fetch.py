@@ -17,7 +17,7 @@ import pytest
 from idcseg.bucket import AnonymousS3, S3Error
 from idcseg.errors import UsageError
 from idcseg.fetch import Target, fetch_missing, fetch_segments, index_targets
-from idcseg.ingest import ingest
+from idcseg.ingestion import ingest
 from idcseg.spec import SeriesFilter
 from idcseg.store import Store
 from tests import fetchworld

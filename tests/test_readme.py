@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 README = (REPO / "README.md").read_text()
 sys.path.insert(0, str(REPO / "tools"))
-from readme_examples import examples, run  # noqa: E402
+from readme_examples import blocks, run  # noqa: E402
 
 
 def test_quick_start_has_exactly_two_commands() -> None:
@@ -39,9 +39,10 @@ def test_quick_start_main_job_runs() -> None:
     assert run.stdout.count("https://viewer.imaging.datacommons.cancer.gov/v3/viewer/") == 10
 
 
-@pytest.mark.parametrize(("command", "expected"), examples(README), ids=lambda v: str(v)[:60])
-def test_readme_example(command: str, expected: list[str], tmp_path: Path) -> None:
-    result = run(command, tmp_path)
-    assert result.returncode == 0, result.stderr
-    if expected:
-        assert result.stdout.rstrip("\n").splitlines() == expected
+@pytest.mark.parametrize("block", blocks(README), ids=lambda b: b[0][0][:60])
+def test_readme_example(block: list[tuple[str, list[str]]], tmp_path: Path) -> None:
+    for command, expected in block:
+        result = run(command, tmp_path)
+        assert result.returncode == 0, f"{command}: {result.stderr}"
+        if expected:
+            assert result.stdout.rstrip("\n").splitlines() == expected, command

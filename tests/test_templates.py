@@ -72,11 +72,14 @@ def all_queries() -> list[spec.Query]:
         queries.append(spec.find_query(f, g, "series", limit))
         for by in spec.FACETS:
             queries.append(spec.facets_query(f, g, by, limit))
+        queries.append(spec.sync_query(f, g))
     for f, limit in itertools.product(all_filters(), (None, 5)):
         queries.append(spec.series_query(f, limit))
         queries.append(spec.summary_query(f, "analysis_result", limit))
         queries.append(spec.summary_query(f, "collection", limit))
         queries.append(spec.random_query(f, n=3, seed=HOSTILE))
+        for by in spec.SERIES_FACETS:
+            queries.append(spec.series_facets_query(f, by, limit))
     return queries
 
 

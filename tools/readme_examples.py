@@ -3,7 +3,8 @@
     python tools/readme_examples.py --update   # after changing a command's output
 
 Each ```console block holds `$ command` lines, each followed by the output it prints. The test
-suite (tests/test_readme.py) runs every command and compares the output shown.
+suite (tests/test_readme.py) runs each block's commands in order, in one fresh folder and store,
+and compares the output shown.
 """
 
 from __future__ import annotations
@@ -19,16 +20,20 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCK = re.compile(r"```console\n(.*?)```", flags=re.S)
 
 
-def examples(text: str) -> list[tuple[str, list[str]]]:
-    """(command, expected output lines) for each `$ ` line of the console blocks."""
+def commands(block: str) -> list[tuple[str, list[str]]]:
+    """(command, expected output lines) for each `$ ` line of one console block."""
     found: list[tuple[str, list[str]]] = []
-    for block in BLOCK.findall(text):
-        for line in block.splitlines():
-            if line.startswith("$ "):
-                found.append((line[2:], []))
-            elif found:
-                found[-1][1].append(line)
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            found.append((line[2:], []))
+        elif found:
+            found[-1][1].append(line)
     return found
+
+
+def blocks(text: str) -> list[list[tuple[str, list[str]]]]:
+    """The console blocks of *text*, each a list of (command, expected output lines)."""
+    return [commands(block) for block in BLOCK.findall(text)]
 
 
 def run(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -45,10 +50,10 @@ def update() -> None:
     def refresh(match: re.Match[str]) -> str:
         lines: list[str] = []
         with tempfile.TemporaryDirectory() as tmp:
-            for command, expected in examples(match.group(0)):
+            for command, expected in commands(match.group(0)):
                 lines.append(f"$ {command}")
+                result = run(command, Path(tmp))
                 if expected:
-                    result = run(command, Path(tmp))
                     lines.extend(result.stdout.rstrip("\n").splitlines())
         return "```console\n" + "\n".join(lines) + "\n```"
 
@@ -59,5 +64,6 @@ if __name__ == "__main__":
     if "--update" in sys.argv:
         update()
     else:
-        for command, expected in examples(README.read_text()):
-            print(f"$ {command}  ({len(expected)} lines)")
+        for block in blocks(README.read_text()):
+            for command, expected in block:
+                print(f"$ {command}  ({len(expected)} lines)")

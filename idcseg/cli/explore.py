@@ -206,11 +206,17 @@ def url(
 def sql(
     engine: Any,
     filters: Any,
-    template: Annotated[str, typer.Argument(help="series, summary, random or viewer_urls.")],
+    template: Annotated[
+        str,
+        typer.Argument(
+            help="series, summary, random, viewer_urls, find, facets or sync (the segment "
+            "filters --structure/--category/--anatomy/--algorithm-* apply to find/facets/sync)."
+        ),
+    ],
     limit: LimitOpt = None,
-    by: Annotated[str, typer.Option("--by", help="summary: collection or analysis_result.")] = (
-        "collection"
-    ),
+    by: Annotated[
+        str, typer.Option("--by", help="summary: collection|analysis_result; facets: a facet.")
+    ] = "",
     n: Annotated[int, typer.Option("-n", help="random: number of studies.")] = 1,
     seed: Annotated[int, typer.Option("--seed", help="random: seed.")] = 0,
     fmt: Annotated[str, typer.Option("--format", "-f", help="sql (default) or json.")] = "sql",
@@ -229,19 +235,47 @@ def sql(
 
     from ..render import render
     from ..spec import (
+        facets_query,
+        find_query,
         parameter_type,
         random_query,
         series_query,
         summary_query,
+        sync_query,
         validate_dataset,
         viewer_urls_query,
     )
 
+    def segment_filter() -> Any:
+        from ..spec import SegmentFilter
+
+        return SegmentFilter.build(
+            structure=filters.structure,
+            category=filters.category,
+            anatomy=filters.anatomy,
+            algorithm_type=filters.algorithm_type,
+            algorithm_name=filters.algorithm_name,
+        )
+
+    def segment_series() -> Any:
+        from dataclasses import replace
+
+        return replace(
+            filters, structure=(), category=(), anatomy=(), algorithm_type=(), algorithm_name=None
+        )
+
     builders = {
         "series": lambda: series_query(filters, limit),
-        "summary": lambda: summary_query(filters, by=by.replace("-", "_"), limit=limit),
+        "summary": lambda: summary_query(
+            filters, by=by.replace("-", "_") or "collection", limit=limit
+        ),
         "random": lambda: random_query(filters, n=n, seed=seed),
         "viewer_urls": lambda: viewer_urls_query((filters.study or ("",))[0], filters.series),
+        "find": lambda: find_query(segment_series(), segment_filter(), limit=limit),
+        "facets": lambda: facets_query(
+            segment_series(), segment_filter(), by=by or "structure", limit=limit
+        ),
+        "sync": lambda: sync_query(segment_series(), segment_filter()),
     }
     name = template.removesuffix(".sql")
     if name not in builders:

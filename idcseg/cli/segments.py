@@ -31,6 +31,14 @@ def find(
     per: Annotated[
         str, typer.Option("--per", help="segment (one row each) or series (segments aggregated).")
     ] = "segment",
+    fetch_missing: Annotated[
+        bool,
+        typer.Option(
+            "--fetch-missing",
+            help="First read the headers of matching IDC SEG series the store lacks from IDC's "
+            "public buckets (asks above 50 series).",
+        ),
+    ] = False,
     limit: LimitOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
@@ -45,10 +53,28 @@ def find(
       idcseg find --structure Nodule --algorithm-type AUTOMATIC
       idcseg find --structure SCT:10200004 --per series
       idcseg find --anatomy Kidney --modifier Left --format csv -o left_kidneys.csv
+      idcseg find --collection qin_lung_ct --structure Nodule --fetch-missing
     """
     from ..spec import find_query
 
+    if fetch_missing:
+        _fetch_missing(filters, engine)
     emit(find_query(filters, segment_filter, per=per, limit=limit), engine, fmt, output)
+
+
+def _fetch_missing(filters: Any, engine: Any) -> None:
+    """Fetch what `find --fetch-missing` needs (before any engine opens the store here)."""
+    import sys
+
+    from ..errors import UsageError
+    from ..fetch import fetch_missing
+    from .fetch import confirm_on_terminal
+
+    if engine.engine != "duckdb":
+        raise UsageError("--fetch-missing fills the embedded engine's store (--engine duckdb)")
+    report = fetch_missing(filters, confirm=confirm_on_terminal)
+    if report.series_total or report.missing:
+        print(report.summary(), file=sys.stderr)
 
 
 @app.command()
@@ -66,6 +92,14 @@ def facets(
             help="structure, category, anatomy, modifier, algorithm_type or algorithm_name.",
         ),
     ] = "structure",
+    level: Annotated[
+        str,
+        typer.Option(
+            "--level",
+            help="segment: count stored segments (and their series). series: count SEG series "
+            "of all of IDC in IDC's seg_index (meanings only; fetched on first use).",
+        ),
+    ] = "segment",
     limit: LimitOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
@@ -73,7 +107,7 @@ def facets(
         Path | None,
         typer.Option(
             "--plot",
-            help="Also draw segment counts as a bar chart into FILE (.png or .svg; the 30 "
+            help="Also draw the counts as a bar chart into FILE (.png or .svg; the 30 "
             "largest unless --limit; needs idcseg[plot]).",
             rich_help_panel="Output",
         ),
@@ -85,16 +119,22 @@ def facets(
     Examples:
       idcseg facets --by structure --limit 10
       idcseg facets --by algorithm_name --structure Liver
+      idcseg facets --level series --by structure --collection nlst --limit 20
       idcseg facets --by anatomy --plot anatomy.png
     """
     from ..spec import facets_query
 
     facet = by.replace("-", "_")
-    query = facets_query(filters, segment_filter, by=facet, limit=limit)
+    if level == "series":
+        query = _series_facets(filters, segment_filter, by, limit)
+    elif level == "segment":
+        query = facets_query(filters, segment_filter, by=facet, limit=limit)
+    else:
+        raise UsageError(f"unknown --level {level!r} (choose from segment, series)")
     if plot is None:
         emit(query, engine, fmt, output)
         return
-    _facets_with_plot(query, engine, fmt, output, plot, facet, limit)
+    _facets_with_plot(query, engine, fmt, output, plot, facet, level, limit)
 
 
 PLOT_TOP = 30  # bars drawn by --plot without --limit (the table still lists every row)
@@ -107,6 +147,7 @@ def _facets_with_plot(
     output: Path | None,
     target: Path,
     facet: str,
+    level: str,
     limit: int | None,
 ) -> None:
     """`emit`, then the rows as a bar chart in *target*; every check runs before the query."""
@@ -139,12 +180,13 @@ def _facets_with_plot(
     matplotlib.use("Agg")  # no display needed, whatever the environment says
     from ..plot import plot_rows, save_figure
 
+    what = "SEG series" if level == "series" else "Segments"
     figure = plot_rows(
         fetched.columns,
         fetched.rows(),
         value="value",
-        count="segment_count",
-        title=f"Segments per {facet.replace('_', ' ')}",
+        count="series_count" if level == "series" else "segment_count",
+        title=f"{what} per {facet.replace('_', ' ')}",
         top=limit or PLOT_TOP,
     )
     save_figure(figure, target)
@@ -164,6 +206,36 @@ class _ArrowRows:
         return self.table
 
 
+def _series_facets(filters: Any, segment_filter: Any, by: str, limit: int | None) -> Any:
+    """The series-level facets query: segment filter terms become seg_index filters."""
+    from dataclasses import replace
+
+    from ..errors import UsageError
+    from ..spec import SeriesFilter, series_facets_query
+
+    if segment_filter.modifier:
+        raise UsageError("--modifier is not in IDC's seg_index; use --level segment")
+    terms = {
+        name: getattr(segment_filter, name).terms
+        for name in ("structure", "category", "anatomy")
+        if getattr(segment_filter, name)
+    }
+    indexed = SeriesFilter.build(
+        **terms,
+        algorithm_type=segment_filter.algorithm_type,
+        algorithm_name=segment_filter.algorithm_name,
+    )
+    merged = replace(
+        filters,
+        structure=indexed.structure,
+        category=indexed.category,
+        anatomy=indexed.anatomy,
+        algorithm_type=indexed.algorithm_type,
+        algorithm_name=indexed.algorithm_name,
+    )
+    return series_facets_query(merged, by=by.replace("-", "_"), limit=limit)
+
+
 @app.command()
 def ingest(
     paths: Annotated[
@@ -177,9 +249,9 @@ def ingest(
     """Store the segments of DICOM SEG files, for `find` and `facets` to search offline.
 
     Reads only each file's header (before the per-frame data and pixels). Re-ingesting a file
-    replaces its rows; unchanged files are skipped, so a rerun after Ctrl-C continues. Files
-    that are not DICOM SEGs, or are truncated or malformed, are listed with a reason; the exit
-    code is 1 when any file failed.
+    replaces its rows; unchanged files are skipped, so a rerun after Ctrl-C continues. Files that
+    are not DICOM SEGs (the images beside them) are skipped and counted; truncated, malformed or
+    unreadable SEGs are listed with a reason and make the exit code 1.
 
     \b
     Examples:
@@ -196,10 +268,10 @@ def ingest(
     except IngestInterrupted as stopped:
         print(stopped.report.summary(), file=sys.stderr)
         raise typer.Exit(130) from None
-    for path, reason in report.failures:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
+    for path, reason in report.errors:
+        print(f"failed {path}: {reason}", file=sys.stderr)
     print(report.summary(), file=sys.stderr)
-    if not report.ok:
+    if report.errors:
         raise typer.Exit(1)
 
 

@@ -17,7 +17,7 @@ from .. import render
 from ..errors import IdcsegError, StoreBusyError
 from ..spec import Query, validate_dataset
 from ..sqlcache import SqlCache
-from ..store import Store, index_dir, is_lock_error
+from ..store import Store, index_dir, is_lock_error, register_reader
 from . import normalise_frame, sql_kind
 
 
@@ -120,6 +120,7 @@ class DuckDBEngine:
         """The catalog connection (opened on first use)."""
         if self._con is None:
             self._con = self._open()
+            register_reader(self.store.path, self)
         return self._con
 
     def _open(self) -> duckdb.DuckDBPyConnection:

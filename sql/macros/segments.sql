@@ -3,7 +3,7 @@
 
   segment_rows()     one row per segment, in one flat shape on every engine and IDC release:
                        PatientID, StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID,
-                       SegmentationType, SegmentNumber, SegmentAlgorithmType,
+                       FrameOfReferenceUID, SegmentationType, SegmentNumber, SegmentAlgorithmType,
                        SegmentAlgorithmName, TrackingID, TrackingUID, segmented_SeriesInstanceUID,
                        category_{scheme,value,meaning}, type_{scheme,value,meaning},
                        type_modifiers (the type's modifier RECORDs, e.g. laterality),
@@ -18,9 +18,10 @@
                      By "SCHEME:VALUE" against @<name>_codes and/or by lower-case meaning
                      against @<name>_meanings (`m` says which parameters exist); the second
                      form takes a code RECORD (CodeValue, CodingSchemeDesignator, CodeMeaning)
-  selected_segments(f, g)
+  selected_segments(f, g, keep_background=False)
                      CTEs `segments` (segment filters g; a label map's Background segment 0
-                     is never a structure), `series_facts` (series filters f) and `matched`
+                     is never a structure, unless keep_background), `series_facts` (series
+                     filters f) and `matched`
   segment_labels(cte)
                      SegmentLabel / SegmentDescription of the segments in `cte` (IDC's view
                      lacks them: BigQuery reads dicom_all.SegmentSequence, embedded the store)
@@ -40,6 +41,7 @@
       {% if has_series %}seg{% else %}inst{% endif %}.StudyInstanceUID,
       {% if has_series %}seg{% else %}inst{% endif %}.SeriesInstanceUID,
       seg.SOPInstanceUID,
+      {{ idc.column_or_null("segmentations", "FrameOfReferenceUID", "seg.FrameOfReferenceUID") }} AS FrameOfReferenceUID,
       {{ idc.column_or_null("segmentations", "SegmentationType", "seg.SegmentationType") }} AS SegmentationType,
       seg.SegmentNumber,
       seg.SegmentAlgorithmType,
@@ -71,6 +73,7 @@
       d.StudyInstanceUID,
       d.SeriesInstanceUID,
       d.SOPInstanceUID,
+      {{ idc.column_or_null("dicom_all", "FrameOfReferenceUID", "d.FrameOfReferenceUID") }} AS FrameOfReferenceUID,
       {{ idc.column_or_null("dicom_all", "SegmentationType", "d.SegmentationType") }} AS SegmentationType,
       seq.SegmentNumber,
       seq.SegmentAlgorithmType,
@@ -105,12 +108,16 @@
 )
 {%- endmacro -%}
 
-{%- macro selected_segments(f, g) -%}
+{%- macro selected_segments(f, g, keep_background=False) -%}
   segments AS (
     SELECT s.*
     FROM ({{ segment_rows() }}
     ) AS s
+{%- if keep_background %}
+    WHERE TRUE
+{%- else %}
     WHERE NOT (s.SegmentNumber = 0 AND s.type_scheme = 'DCM' AND s.type_value = '125040')
+{%- endif %}
 {%- if g.structure %}
       AND {{ code_match("s.type", "structure", g.structure) }}
 {%- endif %}

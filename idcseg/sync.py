@@ -1,0 +1,164 @@
+"""Copy segment rows from IDC's BigQuery tables into the local store (`idcseg sync`).
+
+One query (``sql/sync.sql``) returns the segments matching the ``find`` filters with their
+labels and series facts; after its dry-run cost is shown (and checked against the cap), the rows
+are rebuilt in IDC's ``segmentations`` shape and written with the same code path as ``ingest``
+(instances tagged ``origin='bigquery'``). Afterwards the embedded engine answers the same
+``find`` offline with the same rows.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from . import cost, spec
+from .dicomseg import LOCAL_SERIES_COLUMNS, viewer_url
+from .store import Store
+
+BATCH = 500
+
+
+@dataclass
+class SyncReport:
+    """What a sync did (or, for a dry run, would scan)."""
+
+    estimate: cost.Estimate
+    segments: int = 0
+    instances: int = 0
+    series: int = 0
+    dry_run: bool = False
+
+    def summary(self) -> str:
+        """One line for a terminal."""
+        if self.dry_run:
+            return f"dry run: sync would scan {self.estimate}"
+        return (
+            f"synced {self.segments} segments of {self.instances} SEG instances in "
+            f"{self.series} series (scanned {self.estimate})"
+        )
+
+
+def _code(row: dict[str, Any], prefix: str) -> dict[str, Any] | None:
+    parts = (row[f"{prefix}_value"], row[f"{prefix}_scheme"], row[f"{prefix}_meaning"])
+    if all(p is None for p in parts):
+        return None
+    return dict(zip(("CodeValue", "CodingSchemeDesignator", "CodeMeaning"), parts, strict=True))
+
+
+def _modifiers(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    return [
+        {k: item.get(k) for k in ("CodeValue", "CodingSchemeDesignator", "CodeMeaning")}
+        for item in list(value)
+    ]
+
+
+def segment_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A flat sync.sql row in the store's ``segmentations`` (IDC) shape, plus its label."""
+    kind = _code(row, "type")
+    if kind is not None:
+        kind.update(
+            AnatomicRegionModifierSequence=[],
+            SegmentedPropertyTypeModifierCodeSequence=_modifiers(row["type_modifiers"]),
+        )
+    return {
+        "PatientID": row["PatientID"],
+        "StudyInstanceUID": row["StudyInstanceUID"],
+        "SeriesInstanceUID": row["SeriesInstanceUID"],
+        "SOPInstanceUID": row["SOPInstanceUID"],
+        "FrameOfReferenceUID": row["FrameOfReferenceUID"],
+        "SegmentationType": row["SegmentationType"],
+        "AnatomicRegion": _code(row, "region"),
+        "AnatomicRegionModifier": _code(row, "region_modifier"),
+        "SegmentedPropertyCategory": _code(row, "category"),
+        "SegmentedPropertyType": kind,
+        "SegmentAlgorithmType": row["SegmentAlgorithmType"],
+        "SegmentAlgorithmName": row["SegmentAlgorithmName"],
+        "SegmentNumber": row["SegmentNumber"],
+        "TrackingUID": row["TrackingUID"],
+        "TrackingID": row["TrackingID"],
+        "segmented_SeriesInstanceUID": row["segmented_SeriesInstanceUID"],
+        "viewer_url": viewer_url(
+            row["StudyInstanceUID"], row["SeriesInstanceUID"], row["segmented_SeriesInstanceUID"]
+        ),
+        "SegmentLabel": row["SegmentLabel"],
+        "SegmentDescription": row["SegmentDescription"],
+    }
+
+
+def series_facts(row: dict[str, Any]) -> dict[str, Any]:
+    """The ``local_series`` facts of a synced row's SEG series (IDC's, from dicom_all)."""
+    facts = {name: row.get(name) for name in LOCAL_SERIES_COLUMNS}
+    return facts
+
+
+def records(rows: list[dict[str, Any]], location: str) -> list[Any]:
+    """Group sync rows by SEG instance into records :func:`store_parsed` writes."""
+    from .ingestion import ParsedInstance
+
+    by_sop: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_sop.setdefault(row["SOPInstanceUID"], []).append(row)
+    out = []
+    for sop, group in by_sop.items():
+        first = group[0]
+        count = first.get("instanceCount") or 1
+        size_mb = first.get("series_size_MB") or 0.0
+        out.append(
+            ParsedInstance(
+                path=f"{location}/{sop}",
+                size=int(size_mb * 1e6 / count),
+                mtime=None,
+                sop=sop,
+                series=first["SeriesInstanceUID"],
+                rows=[segment_row(r) for r in group],
+                facts=series_facts(first),
+                origin="bigquery",
+            )
+        )
+    return out
+
+
+def sync(
+    series_filter: spec.SeriesFilter,
+    segment_filter: spec.SegmentFilter,
+    engine: Any,
+    *,
+    store: Store | None = None,
+    dry_run: bool = False,
+    progress: bool = True,
+) -> SyncReport:
+    """Copy matching segment rows from BigQuery (*engine*) into the local *store*."""
+    store = store or Store()
+    query = spec.sync_query(series_filter, segment_filter)
+    estimate = engine.estimate(query)
+    report = SyncReport(estimate, dry_run=dry_run)
+    if dry_run:
+        return report
+    if progress:
+        print(f"idcseg: sync scans {estimate}", file=sys.stderr)
+    frame = engine.run(query).to_pandas()
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    parsed = records(rows, f"bigquery://bigquery-public-data.{engine.dataset}")
+    from .ingestion import IngestReport, store_parsed
+
+    written = IngestReport()
+    for start in range(0, len(parsed), BATCH):
+        store_parsed(parsed[start : start + BATCH], store, report=written)
+        if progress:
+            done = min(start + BATCH, len(parsed))
+            print(f"\ridcseg: stored {done}/{len(parsed)} instances", end="", file=sys.stderr)
+    if progress and parsed:
+        print(file=sys.stderr)
+    if written.failures:
+        from .errors import IdcsegError
+
+        path, reason = written.failures[0]
+        raise IdcsegError(f"could not store {len(written.failures)} instances ({path}: {reason})")
+    report.segments = len(rows)
+    report.instances = len(parsed)
+    report.series = len({p.series for p in parsed})
+    return report
