@@ -47,8 +47,9 @@ from .bucket import (
     parse_s3_url,
 )
 from .errors import UsageError
-from .spec import SeriesFilter
-from .store import Store
+from .progress import ProgressLine
+from .spec import Query, SeriesFilter
+from .store import Store, statement
 
 DEFAULT_WINDOW = 64 * 1024
 DEFAULT_CONCURRENCY = 8
@@ -153,17 +154,7 @@ def _locate(engine: Any, uids: list[str]) -> tuple[list[Target], list[tuple[str,
     """Targets for *uids* from the engine's ``dicom_all`` (bucket, crdc_series_uuid)."""
     if not uids:
         return [], []
-    # dataset is validated (idc_current / idc_vNN): safe in SQL text; values are parameters
-    rows = (
-        engine.connection()
-        .execute(
-            "SELECT SeriesInstanceUID, aws_bucket, crdc_series_uuid, series_aws_url "
-            f'FROM "bigquery-public-data"."{engine.dataset}".dicom_all '
-            "WHERE SeriesInstanceUID IN (SELECT unnest($uids::VARCHAR[]))",
-            {"uids": uids},
-        )
-        .fetchall()
-    )
+    rows = engine.run(Query("fetch_targets.sql", {}, {"series": list(uids)})).rows()
     found: dict[str, Target | None] = {}
     for uid, bucket, uuid, url in rows:
         try:
@@ -433,37 +424,19 @@ def _read_and_parse(client: AnonymousS3, obj: _Object, window: int) -> tuple[Any
 # --- progress ---------------------------------------------------------------------------------
 
 
-class _Progress:
-    """One line on stderr: series, files, rows, bytes read, rate, failures."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.start = time.monotonic()
-        self._last = 0.0
-        self._shown = False
+class _Progress(ProgressLine):
+    """series, files, rows, bytes read, rate, failures."""
 
     def update(self, r: FetchReport, force: bool = False) -> None:
-        if not self.enabled:
+        if not self.due(force):
             return
-        now = time.monotonic()
-        if not force and now - self._last < 0.2:
-            return
-        self._last = now
-        rate = r.series_done / max(now - self.start, 1e-9)
+        rate = r.series_done / self.elapsed()
         failed = f"  {len(r.failures)} failed" if r.failures else ""
         files = r.files_read + r.files_skipped + r.files_not_seg + len(r.failures)
-        sys.stderr.write(
-            f"\rfetch series {r.series_done}/{r.series_total}  files {files}/{r.files_listed}"
-            f"  rows {r.rows_read}  {_mb(r.bytes_read)} read  {rate:.1f} series/s{failed}   "
+        self.show(
+            f"fetch series {r.series_done}/{r.series_total}  files {files}/{r.files_listed}"
+            f"  rows {r.rows_read}  {_mb(r.bytes_read)} read  {rate:.1f} series/s{failed}"
         )
-        sys.stderr.flush()
-        self._shown = True
-
-    def close(self) -> None:
-        if self._shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            self._shown = False
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -475,9 +448,7 @@ def _stored_locations(store: Store) -> dict[str, int | None]:
         return {}
     con = store.connect()
     try:
-        rows = con.execute(
-            "SELECT location, size_bytes FROM instances WHERE origin = ?", [ORIGIN]
-        ).fetchall()
+        rows = con.execute(statement("stored_objects"), {"origin": ORIGIN}).fetchall()
     finally:
         con.close()
     return dict(rows)
@@ -808,12 +779,7 @@ def missing_series(
             return [], []
         have = dict(
             engine.connection()
-            .execute(
-                "SELECT SeriesInstanceUID, count(*) FROM store.main.instances "
-                "WHERE SeriesInstanceUID IN (SELECT unnest($uids::VARCHAR[])) "
-                "GROUP BY SeriesInstanceUID",
-                {"uids": list(wanted)},
-            )
+            .execute(statement("stored_instance_counts"), {"uids": list(wanted)})
             .fetchall()
         )
         todo = [uid for uid, n in wanted.items() if have.get(uid, 0) < (n or 1)]

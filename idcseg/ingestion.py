@@ -38,7 +38,8 @@ from typing import Any
 
 from . import dicomseg
 from .errors import IdcsegError, StoreBusyError
-from .store import Store
+from .progress import ProgressLine
+from .store import Store, statement
 
 BATCH_SIZE = 200
 SKIPPED = ("NotDicom", "NotSegmentation")  # failure kinds that are not errors
@@ -260,9 +261,7 @@ class _IdcIndex:
             if self._con is None:  # in memory, one thread: ~30 MB for a scan of the index
                 self._con = duckdb.connect(config={"threads": 1})
             found = self._con.execute(
-                "SELECT DISTINCT SeriesInstanceUID FROM read_parquet($parquet) "
-                "WHERE SeriesInstanceUID IN (SELECT unnest($uids))",
-                {"parquet": self._parquet, "uids": wanted},
+                statement("known_series"), {"parquet": self._parquet, "uids": wanted}
             ).fetchall()
             hits = {row[0] for row in found}
             self._known.update((s, s in hits) for s in wanted)
@@ -329,24 +328,6 @@ def _arrow_schemas():  # noqa: ANN202 - pyarrow imported lazily
     return segmentations, labels, instances, series
 
 
-# Columns of local_series that a SEG file itself tells; the others (collection, license, bucket…)
-# are left as another origin may have set them.
-_FACT_COLUMNS = (
-    "PatientID",
-    "StudyInstanceUID",
-    "StudyDate",
-    "StudyDescription",
-    "BodyPartExamined",
-    "Modality",
-    "SOPClassUID",
-    "Manufacturer",
-    "ManufacturerModelName",
-    "SeriesDate",
-    "SeriesDescription",
-    "SeriesNumber",
-)
-
-
 def _tables(records: list[_Parsed], local: set[str]):  # noqa: ANN202
     import pyarrow as pa
 
@@ -387,42 +368,6 @@ def _tables(records: list[_Parsed], local: set[str]):  # noqa: ANN202
     )
 
 
-_FACTS_UPDATE = ", ".join(f"{c} = excluded.{c}" for c in _FACT_COLUMNS)
-
-_WRITE_SQL = f"""
-CREATE TEMP TABLE _gone AS
-  SELECT SOPInstanceUID, SeriesInstanceUID FROM instances
-  WHERE SOPInstanceUID IN (SELECT SOPInstanceUID FROM _b_inst)
-     OR EXISTS (SELECT 1 FROM _b_inst b
-                WHERE b.origin = instances.origin AND b.location = instances.location);
-DELETE FROM segmentations WHERE SOPInstanceUID IN
-  (SELECT SOPInstanceUID FROM _gone UNION SELECT SOPInstanceUID FROM _b_inst);
-DELETE FROM segment_labels WHERE SOPInstanceUID IN
-  (SELECT SOPInstanceUID FROM _gone UNION SELECT SOPInstanceUID FROM _b_inst);
-DELETE FROM instances WHERE SOPInstanceUID IN (SELECT SOPInstanceUID FROM _gone);
-INSERT INTO segmentations BY NAME SELECT * FROM _b_seg;
-INSERT INTO segment_labels BY NAME SELECT * FROM _b_labels;
-INSERT INTO instances BY NAME SELECT * FROM _b_inst;
-INSERT INTO local_series BY NAME SELECT * FROM _b_series
-  ON CONFLICT (SeriesInstanceUID) DO UPDATE SET {_FACTS_UPDATE};
-CREATE TEMP TABLE _touched AS
-  SELECT SeriesInstanceUID FROM _b_series
-  UNION SELECT SeriesInstanceUID FROM _gone
-  UNION SELECT SeriesInstanceUID FROM _b_inst;
-UPDATE local_series SET instanceCount = agg.n, series_size_MB = agg.bytes / 1e6
-  FROM (SELECT SeriesInstanceUID, count(*) AS n, sum(size_bytes) AS bytes FROM instances
-        WHERE SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM _touched)
-        GROUP BY SeriesInstanceUID) AS agg
-  WHERE local_series.SeriesInstanceUID = agg.SeriesInstanceUID;
-DELETE FROM local_series
-  WHERE SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM _touched)
-    AND SeriesInstanceUID NOT IN (SELECT SeriesInstanceUID FROM instances
-                                  WHERE SeriesInstanceUID IS NOT NULL);
-DROP TABLE _gone;
-DROP TABLE _touched;
-"""
-
-
 def _write(con: Any, records: list[_Parsed], local: set[str]) -> int:
     """Replace the rows of *records* in one transaction; return the segment rows written."""
     seg, labels, inst, series = _tables(records, local)
@@ -436,7 +381,7 @@ def _write(con: Any, records: list[_Parsed], local: set[str]) -> int:
     try:
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(_WRITE_SQL)
+            con.execute(statement("write_batch"))
             con.execute("COMMIT")
         except BaseException:
             with suppress(Exception):
@@ -502,11 +447,7 @@ def _unchanged(
     con = _connect(store, busy_timeout, report)
     try:
         con.register("_candidates", table)
-        rows = con.execute(
-            "SELECT c.location FROM _candidates c JOIN instances i "
-            "ON i.origin = 'file' AND i.location = c.location "
-            "AND i.size_bytes = c.size_bytes AND i.mtime = c.mtime"
-        ).fetchall()
+        rows = con.execute(statement("unchanged_files")).fetchall()
     finally:
         con.close()
     return {r[0] for r in rows}
@@ -515,15 +456,12 @@ def _unchanged(
 # --- progress ---------------------------------------------------------------------------------
 
 
-class _Progress:
-    """A one-line progress display on stderr: done/total and files per second."""
+class _Progress(ProgressLine):
+    """done/total files and files per second."""
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+        super().__init__(enabled)
         self.total = 0
-        self.began = time.monotonic()
-        self._last = 0.0
-        self._shown = False
 
     def start(self, total: int) -> None:
         self.total = total
@@ -532,26 +470,16 @@ class _Progress:
 
     def update(self, report: IngestReport, pending: int = 0, force: bool = False) -> None:
         """Show progress; *pending* files are parsed but not yet written."""
-        if not self.enabled:
+        if not self.due(force):
             return
-        now = time.monotonic()
-        if not force and now - self._last < 0.2:
-            return
-        self._last = now
-        elapsed = max(now - self.began, 1e-9)
         done = report.files_done + pending
-        rate = (report.files_ingested + pending) / elapsed
+        rate = (report.files_ingested + pending) / self.elapsed()
         failed = f"  {len(report.failures)} failed" if report.failures else ""
-        sys.stderr.write(f"\ringest {done}/{self.total} files  {rate:.0f} files/s{failed}   ")
-        sys.stderr.flush()
-        self._shown = True
+        self.show(f"ingest {done}/{self.total} files  {rate:.0f} files/s{failed}")
 
-    def close(self, report: IngestReport) -> None:
+    def finish(self, report: IngestReport) -> None:
         self.update(report, force=True)
-        if self._shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            self._shown = False
+        self.close()
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -607,12 +535,12 @@ def ingest(
     except KeyboardInterrupt:
         report.interrupted = True
         report.seconds = time.monotonic() - started
-        display.close(report)
+        display.finish(report)
         raise IngestInterrupted(report) from None
     finally:
         index.close()
     report.seconds = time.monotonic() - started
-    display.close(report)
+    display.finish(report)
     return report
 
 

@@ -47,6 +47,13 @@ def index_version() -> str:
     return version("idc-index-data")
 
 
+def statement(name: str) -> str:
+    """The DuckDB statement(s) of ``sql/duckdb/<name>.sql`` (the store's own SQL)."""
+    from .render import template_dir
+
+    return (template_dir() / "duckdb" / f"{name}.sql").read_text()
+
+
 _READERS: dict[str, weakref.WeakSet[Any]] = {}
 
 

@@ -594,7 +594,7 @@ def dicom_all_schema() -> list[bigquery.SchemaField]:
         "collection_id", "analysis_result_id", "PatientID", "StudyInstanceUID",
         "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "Modality", "BodyPartExamined",
         "SeriesDescription", "Manufacturer", "Source_DOI", "license_short_name", "aws_bucket",
-        "crdc_series_uuid", "series_aws_url", "crdc_instance_uuid",
+        "crdc_series_uuid", "series_aws_url", "crdc_instance_uuid", "FrameOfReferenceUID",
     ]  # fmt: skip
     segment = SchemaField(
         "SegmentSequence",
@@ -879,6 +879,7 @@ def dicom_all_rows(series: Iterable[Series], version: int = 25) -> list[dict[str
                     "instance_size": 500_000 + 1000 * n,
                     "SegmentSequence": [_segment_item(seg) for seg in s.segments],
                     "SegmentationType": s.segmentation_type,
+                    "FrameOfReferenceUID": f"{s.study}.0",
                     "ReferencedSeriesSequence": (
                         [{"SeriesInstanceUID": s.segmented_series}] if s.segmented_series else []
                     ),
@@ -908,16 +909,20 @@ def _segment_item(seg: Segment) -> dict[str, Any]:
     }
 
 
-def segmentations_rows(series: Iterable[Series]) -> list[dict[str, Any]]:
+def segmentations_rows(
+    series: Iterable[Series], *, labelmaps: bool = False
+) -> list[dict[str, Any]]:
     """``segmentations`` rows (one per segment) as IDC's view derives them from ``dicom_all``.
 
-    Only SOP class ``...66.4`` instances appear (label maps are not in IDC's view).  Rows
-    carry every column of the newest schema; :func:`create_idc_dataset` drops what an older
-    version lacks.
+    Only SOP class ``...66.4`` instances appear (label maps are not in IDC's view), unless
+    *labelmaps*: then label-map SEGs' rows are included too, as idcseg's store holds them after
+    ingesting the files. Rows carry every column of the newest schema;
+    :func:`create_idc_dataset` drops what an older version lacks.
     """
     rows: list[dict[str, Any]] = []
+    wanted = {SEG_STORAGE, LABELMAP_SEG_STORAGE} if labelmaps else {SEG_STORAGE}
     for s in series:
-        if s.sop_class != SEG_STORAGE:
+        if s.sop_class not in wanted:
             continue
         source = s.segmented_series
         viewer = f"{VIEWER}/viewer/{s.study}?seriesInstanceUID={s.uid}"

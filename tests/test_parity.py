@@ -20,48 +20,12 @@ from idcseg.engines.bigquery import BigQueryEngine
 from idcseg.engines.duckdb import DuckDBEngine
 from idcseg.store import Store
 from tests.bqemulator import (
-    LABELMAP_SEG_STORAGE,
     dicom_all_rows,
     fixture_series,
     segmentations_rows,
 )
 
 pytestmark = pytest.mark.bqemulator
-
-
-def labelmap_rows(series: list[Any]) -> list[dict[str, Any]]:
-    """Segment rows of label-map SEGs, as `idcseg ingest` writes them from the files."""
-    rows = []
-    for s in series:
-        if s.sop_class != LABELMAP_SEG_STORAGE:
-            continue
-        for seg in s.segments:
-            rows.append(
-                {
-                    "PatientID": s.patient,
-                    "StudyInstanceUID": s.study,
-                    "SeriesInstanceUID": s.uid,
-                    "SOPInstanceUID": f"{s.uid}.1",
-                    "FrameOfReferenceUID": f"{s.study}.0",
-                    "SegmentationType": s.segmentation_type,
-                    "AnatomicRegion": seg.region,
-                    "AnatomicRegionModifier": seg.region_modifier,
-                    "SegmentedPropertyCategory": seg.category,
-                    "SegmentedPropertyType": {
-                        **seg.type,
-                        "AnatomicRegionModifierSequence": [],
-                        "SegmentedPropertyTypeModifierCodeSequence": list(seg.type_modifiers),
-                    },
-                    "SegmentAlgorithmType": seg.algorithm_type,
-                    "SegmentAlgorithmName": seg.algorithm_name,
-                    "SegmentNumber": seg.number,
-                    "TrackingUID": seg.tracking_uid,
-                    "TrackingID": seg.tracking_id,
-                    "segmented_SeriesInstanceUID": s.segmented_series,
-                    "viewer_url": None,
-                }
-            )
-    return rows
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +54,7 @@ def duck(tmp_path_factory: pytest.TempPathFactory) -> DuckDBEngine:
         ) TO '{folder / "idc_index.parquet"}' (FORMAT parquet)""")
     store = Store(tmp_path_factory.mktemp("store"))
     with store.connect() as db:
-        for row in segmentations_rows(series) + labelmap_rows(series):
+        for row in segmentations_rows(series, labelmaps=True):
             db.execute(
                 f"INSERT INTO segmentations ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                 list(row.values()),
@@ -106,7 +70,7 @@ def duck(tmp_path_factory: pytest.TempPathFactory) -> DuckDBEngine:
                         item["SegmentDescription"],
                     ],
                 )
-    return DuckDBEngine(store=store, dataset="idc_v25", index_folder=folder)
+    return DuckDBEngine(store=store, dataset="idc_v25", index_folder=folder, fetch_seg_index=False)
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +132,18 @@ def queries() -> list[tuple[str, spec.Query]]:
         ("url-study", spec.viewer_urls_query("2.25.4.1")),
         ("url-series", spec.viewer_urls_query("2.25.3.1", ["2.25.3.1.2", "2.25.3.1.1", "9.9"])),
         ("info", spec.Query("info.sql")),
+        (
+            "fetch-targets",
+            spec.Query("fetch_targets.sql", {}, {"series": ["2.25.3.1.2", "2.25.1.1.2", "9.9"]}),
+        ),
+        ("sync", spec.sync_query(spec.SeriesFilter.build(), spec.SegmentFilter.build())),
+        (
+            "sync-filtered",
+            spec.sync_query(
+                spec.SeriesFilter.build(collection="lidc_idri"),
+                spec.SegmentFilter.build(structure="Nodule"),
+            ),
+        ),
     ]
     return out
 
