@@ -27,6 +27,7 @@ from PIL import Image, ImageColor
 import idcseg
 from idcseg.plot import BAR_COLOR, MISSING_MATPLOTLIB, bars, save_figure
 from tests.conftest import run_cli
+from tests.test_seg_index_series import served  # noqa: F401  (fixture: seg_index on 127.0.0.1)
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -307,6 +308,26 @@ def test_cli_facets_plot_with_output_file(ingested: None, tmp_path: Path) -> Non
     assert run.code == 0, run.err
     assert run.out == ""
     assert len(png_bars(target)) == 2 == len(json.loads(out.read_text()))
+
+
+def test_cli_facets_level_series_plots_series_counts(
+    served: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "series.svg"
+    run = run_cli(
+        "facets", "--level", "series", "--by", "structure", "-f", "csv", "--plot", str(target)
+    )
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert lines[0] == "value,series_count"
+    rows = [line.rsplit(",", 1) for line in lines[1:]]
+    found = svg_bars(target)
+    assert len(found) == len(rows) >= 3
+    assert_proportional([w for _, w in found], [int(n) for _, n in rows], slack=0.01)
+    texts = svg_texts(target)
+    assert "SEG series per structure" in texts
+    assert {value for value, _ in rows} <= set(texts)
 
 
 @pytest.mark.parametrize(
