@@ -5,6 +5,8 @@ on IDC's own index (DuckDB, the default) or on Google BigQuery, from the same SQ
 
 >>> import idcseg
 >>> idcseg.series(analysis_result="dicom_lidc_idri_nodules", limit=3)  # doctest: +SKIP
+>>> idcseg.links(idcseg.random_studies(n=3, seed=42))  # doctest: +SKIP
+>>> idcseg.plot_counts(idcseg.facets(by="structure"))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from .api import (
     summary,
     viewer_urls,
 )
+from .display import links
 from .errors import IdcsegError, StoreBusyError, UsageError
+from .plot import plot_counts
 
 __version__ = "0.1.0"
 
@@ -35,6 +39,8 @@ __all__ = [
     "facets",
     "find",
     "ingest",
+    "links",
+    "plot_counts",
     "random_studies",
     "segindex",
     "spec",

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..errors import UsageError
 from .app import (
     FormatOpt,
     LimitOpt,
@@ -102,6 +103,15 @@ def facets(
     limit: LimitOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Also draw the counts as a bar chart into FILE (.png or .svg; the 30 "
+            "largest unless --limit; needs idcseg[plot]).",
+            rich_help_panel="Output",
+        ),
+    ] = None,
 ) -> None:
     """Count segments and SEG series per structure, anatomy, algorithm... (largest first).
 
@@ -110,22 +120,90 @@ def facets(
       idcseg facets --by structure --limit 10
       idcseg facets --by algorithm_name --structure Liver
       idcseg facets --level series --by structure --collection nlst --limit 20
+      idcseg facets --by anatomy --plot anatomy.png
     """
     from ..spec import facets_query
 
+    facet = by.replace("-", "_")
     if level == "series":
-        emit(_series_facets(filters, segment_filter, by, limit), engine, fmt, output)
-        return
-    if level != "segment":
-        from ..errors import UsageError
-
+        query = _series_facets(filters, segment_filter, by, limit)
+    elif level == "segment":
+        query = facets_query(filters, segment_filter, by=facet, limit=limit)
+    else:
         raise UsageError(f"unknown --level {level!r} (choose from segment, series)")
-    emit(
-        facets_query(filters, segment_filter, by=by.replace("-", "_"), limit=limit),
-        engine,
-        fmt,
-        output,
+    if plot is None:
+        emit(query, engine, fmt, output)
+        return
+    _facets_with_plot(query, engine, fmt, output, plot, facet, level, limit)
+
+
+PLOT_TOP = 30  # bars drawn by --plot without --limit (the table still lists every row)
+
+
+def _facets_with_plot(
+    query: Any,
+    choice: Any,
+    fmt: str,
+    output: Path | None,
+    target: Path,
+    facet: str,
+    level: str,
+    limit: int | None,
+) -> None:
+    """`emit`, then the rows as a bar chart in *target*; every check runs before the query."""
+    import sys
+
+    from ..output import Rows, check_target, write_result
+    from ..plot import PLOT_SUFFIXES, require_matplotlib
+
+    check_target(fmt, output)
+    if target.suffix.lower() not in PLOT_SUFFIXES:
+        raise UsageError(f"cannot plot to {target}: the name must end in .png or .svg")
+    check_target("csv", target)  # folder exists, writable, not a folder itself
+    if output is not None and output.resolve() == target.resolve():
+        raise UsageError("--plot and --output name the same file")
+    require_matplotlib()
+    engine = choice.create()
+    if choice.dry_run:
+        print(f"dry run: this query would scan {engine.estimate(query)}", file=sys.stderr)
+        return
+    result = engine.run(query)  # a result is fetched once: keep its rows for both uses
+    if fmt == "parquet":
+        table = result.to_arrow()
+        fetched: Any = _ArrowRows(table)
+    else:
+        fetched = Rows(result.columns, result.rows())
+    write_result(fetched, fmt, output)
+
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed, whatever the environment says
+    from ..plot import plot_rows, save_figure
+
+    what = "SEG series" if level == "series" else "Segments"
+    figure = plot_rows(
+        fetched.columns,
+        fetched.rows(),
+        value="value",
+        count="series_count" if level == "series" else "segment_count",
+        title=f"{what} per {facet.replace('_', ' ')}",
+        top=limit or PLOT_TOP,
     )
+    save_figure(figure, target)
+    print(f"plot written to {target}", file=sys.stderr)
+
+
+class _ArrowRows:
+    """A fetched pyarrow Table in the shape `write_result` expects (parquet keeps its types)."""
+
+    def __init__(self, table: Any) -> None:
+        self.table, self.columns = table, list(table.column_names)
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        return [tuple(r.values()) for r in self.table.to_pylist()]
+
+    def to_arrow(self) -> Any:
+        return self.table
 
 
 def _series_facets(filters: Any, segment_filter: Any, by: str, limit: int | None) -> Any:

@@ -1,0 +1,262 @@
+"""Small DICOM SEG files for the idcseg notebooks, made on the spot with pydicom and highdicom.
+
+Nothing is downloaded. A tiny CT series is derived from pydicom's bundled ``CT_small.dcm``
+(3 slices, new UIDs) and highdicom writes standard Segmentation objects that reference it.
+
+:func:`make_examples` writes five SEGs into a folder, as if you had downloaded them:
+
+- ``lidc_nodule_001.dcm`` and ``lidc_nodule_il057.dcm`` — **stand-ins for two real IDC series**
+  of ``dicom_lidc_idri_nodules`` (patient LIDC-IDRI-0001): they carry those series' study, series
+  and source-CT identifiers, so idcseg recognises them as IDC's and their viewer links open the
+  real segmentations. Their masks and SOP instance UIDs are made up. Like the real files, written
+  by dcmqi in 2019, they code "Nodule" in legacy SNOMED-RT (``SRT:M-03010``).
+- ``ai_nodules.dcm`` — an AI nodule detector's output on a local CT (not in IDC): two nodules
+  coded in SNOMED-CT (``SCT:27925004``), in the left and the right lung.
+- ``organs_totalsegmentator.dcm`` — automatic organ masks (liver, spleen, kidneys and lungs with
+  laterality), coded as TotalSegmentator's DICOM output codes them.
+- ``tumor_manual.dcm`` — a manually drawn liver tumour.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.uid import generate_uid
+
+# Real IDC identifiers (IDC v25 index): LIDC-IDRI-0001, its CT series and two nodule SEGs.
+LIDC_PATIENT = "LIDC-IDRI-0001"
+LIDC_STUDY = "1.3.6.1.4.1.14519.5.2.1.6279.6001.298806137288633453246975630178"
+LIDC_CT_SERIES = "1.3.6.1.4.1.14519.5.2.1.6279.6001.179049373636438705059720603192"
+LIDC_NODULE_SEGS = {
+    "lidc_nodule_001": "1.2.276.0.7230010.3.1.3.0.89314.1553284067.990548",
+    "lidc_nodule_il057": "1.2.276.0.7230010.3.1.3.0.89316.1553284071.471973",
+}
+
+# (CodeValue, CodingSchemeDesignator, CodeMeaning)
+Code = tuple[str, str, str]
+SRT_MORPH_ALTERED: Code = ("M-01000", "SRT", "Morphologically Altered Structure")
+SRT_NODULE: Code = ("M-03010", "SRT", "Nodule")
+SRT_LUNG: Code = ("T-28000", "SRT", "Lung")
+MORPH_ALTERED: Code = ("49755003", "SCT", "Morphologically Altered Structure")
+ANATOMICAL_STRUCTURE: Code = ("123037004", "SCT", "Anatomical Structure")
+NODULE: Code = ("27925004", "SCT", "Nodule")
+NEOPLASM: Code = ("108369006", "SCT", "Neoplasm")
+LUNG: Code = ("39607008", "SCT", "Lung")
+LIVER: Code = ("10200004", "SCT", "Liver")
+SPLEEN: Code = ("78961009", "SCT", "Spleen")
+KIDNEY: Code = ("64033007", "SCT", "Kidney")
+LEFT: Code = ("7771000", "SCT", "Left")
+RIGHT: Code = ("24028007", "SCT", "Right")
+
+
+def _concept(code: Code):
+    """A new highdicom code object (highdicom keeps references: never share one)."""
+    import highdicom as hd
+
+    value, scheme, meaning = code
+    return hd.sr.CodedConcept(value=value, scheme_designator=scheme, meaning=meaning)
+
+
+def _item(code: Code) -> Dataset:
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = code
+    return item
+
+
+def segment(
+    number: int,
+    label: str,
+    category: Code,
+    structure: Code,
+    *,
+    algorithm: str | None = None,
+    algorithm_type: str = "MANUAL",
+    anatomy: Code | None = None,
+    laterality: Code | None = None,
+    laterality_of: str = "structure",
+    tracking_id: str | None = None,
+):
+    """A highdicom SegmentDescription.
+
+    *algorithm* names the software (required for AUTOMATIC and SEMIAUTOMATIC segments).
+    *laterality* (Left/Right) is written as a modifier of the segmented structure, as
+    TotalSegmentator does, or with ``laterality_of="anatomy"`` of the anatomic region.
+    """
+    import highdicom as hd
+
+    identification = None
+    if algorithm_type != "MANUAL":
+        identification = hd.AlgorithmIdentificationSequence(
+            name=algorithm or "unnamed",
+            family=_concept(("123110", "DCM", "Artificial Intelligence")),
+            version="1.0",
+        )
+    description = hd.seg.SegmentDescription(
+        segment_number=number,
+        segment_label=label,
+        segmented_property_category=_concept(category),
+        segmented_property_type=_concept(structure),
+        algorithm_type=algorithm_type,
+        algorithm_identification=identification,
+        tracking_id=tracking_id,
+        tracking_uid=generate_uid() if tracking_id else None,
+        anatomic_regions=[_concept(anatomy)] if anatomy else None,
+    )
+    if laterality is not None and laterality_of == "anatomy" and anatomy is not None:
+        region = description.AnatomicRegionSequence[0]
+        region.AnatomicRegionModifierSequence = Sequence([_item(laterality)])
+    elif laterality is not None:
+        kind = description.SegmentedPropertyTypeCodeSequence[0]
+        kind.SegmentedPropertyTypeModifierCodeSequence = Sequence([_item(laterality)])
+    return description
+
+
+def make_ct(
+    folder: Path,
+    patient_id: str,
+    *,
+    study_uid: str | None = None,
+    series_uid: str | None = None,
+    n_slices: int = 3,
+) -> list[Dataset]:
+    """Write a small CT series (pydicom's CT_small.dcm, restacked) into *folder*."""
+    folder.mkdir(parents=True, exist_ok=True)
+    template = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    template.remove_private_tags()
+    study, series, frame = study_uid or generate_uid(), series_uid or generate_uid(), generate_uid()
+    x, y, z = (float(v) for v in template.ImagePositionPatient)
+    slices = []
+    for i in range(n_slices):
+        ds = copy.deepcopy(template)
+        ds.PatientID = patient_id
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.InstanceNumber = i + 1
+        ds.ImagePositionPatient = [x, y, z + 5.0 * i]
+        ds.SliceLocation = z + 5.0 * i
+        ds.save_as(folder / f"ct_{i:03d}.dcm", enforce_file_format=True)
+        slices.append(ds)
+    return slices
+
+
+def make_seg(
+    ct: list[Dataset],
+    path: Path,
+    segments: list,
+    *,
+    description: str,
+    series_uid: str | None = None,
+) -> Path:
+    """Write a binary SEG of *ct* with *segments* (one small rectangle each) to *path*."""
+    import highdicom as hd
+
+    rows, columns = int(ct[0].Rows), int(ct[0].Columns)
+    masks = np.zeros((len(ct), rows, columns, len(segments)), dtype=bool)
+    for k in range(len(segments)):
+        top = 8 + 14 * (k % 8)
+        masks[:, top : top + 10, 20:60, k] = True
+    seg = hd.seg.Segmentation(
+        source_images=ct,
+        pixel_array=masks,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=segments,
+        series_instance_uid=series_uid or generate_uid(),
+        series_number=100,
+        sop_instance_uid=generate_uid(),
+        instance_number=1,
+        manufacturer="idcseg notebooks",
+        manufacturer_model_name="_make_example_segs",
+        software_versions="1",
+        device_serial_number="1",
+        series_description=description,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    seg.save_as(path)
+    return path
+
+
+def make_examples(folder: str | Path) -> dict[str, Path]:
+    """Write the example SEGs (and their CT) under *folder*; return ``{name: SEG file}``."""
+    folder = Path(folder)
+    segs = folder / "segs"
+    written: dict[str, Path] = {}
+
+    lidc_ct = make_ct(
+        folder / "ct" / "lidc", LIDC_PATIENT, study_uid=LIDC_STUDY, series_uid=LIDC_CT_SERIES
+    )
+    for n, (name, series_uid) in enumerate(LIDC_NODULE_SEGS.items(), start=1):
+        nodule = segment(
+            1,
+            "Nodule 1",
+            SRT_MORPH_ALTERED,
+            SRT_NODULE,
+            anatomy=SRT_LUNG,
+            tracking_id=f"Nodule 1 - reader {n}",
+        )
+        written[name] = make_seg(
+            lidc_ct,
+            segs / f"{name}.dcm",
+            [nodule],
+            description=f"Segmentation of Nodule 1 - reader {n} (stand-in)",
+            series_uid=series_uid,
+        )
+
+    local_ct = make_ct(folder / "ct" / "demo", "DEMO-0001")
+    written["ai_nodules"] = make_seg(
+        local_ct,
+        segs / "ai_nodules.dcm",
+        [
+            segment(
+                number,
+                f"Nodule {number}",
+                MORPH_ALTERED,
+                NODULE,
+                algorithm="demo-nodule-detector",
+                algorithm_type="AUTOMATIC",
+                anatomy=LUNG,
+                laterality=side,
+                laterality_of="anatomy",
+                tracking_id=f"Nodule {number}",
+            )
+            for number, side in ((1, LEFT), (2, RIGHT))
+        ],
+        description="AI nodule detection",
+    )
+    organs = [
+        ("liver", LIVER, None),
+        ("spleen", SPLEEN, None),
+        ("kidney_left", KIDNEY, LEFT),
+        ("kidney_right", KIDNEY, RIGHT),
+        ("lung_left", LUNG, LEFT),
+        ("lung_right", LUNG, RIGHT),
+    ]
+    written["organs_totalsegmentator"] = make_seg(
+        local_ct,
+        segs / "organs_totalsegmentator.dcm",
+        [
+            segment(
+                number,
+                label,
+                ANATOMICAL_STRUCTURE,
+                structure,
+                algorithm="TotalSegmentator",
+                algorithm_type="AUTOMATIC",
+                laterality=side,
+            )
+            for number, (label, structure, side) in enumerate(organs, start=1)
+        ],
+        description="TotalSegmentator organs",
+    )
+    written["tumor_manual"] = make_seg(
+        local_ct,
+        segs / "tumor_manual.dcm",
+        [segment(1, "Liver tumor", MORPH_ALTERED, NEOPLASM, anatomy=LIVER)],
+        description="Liver tumor, manual",
+    )
+    return written
