@@ -50,7 +50,7 @@ def update() -> None:
     def refresh(match: re.Match[str]) -> str:
         lines: list[str] = []
         with tempfile.TemporaryDirectory() as tmp:
-            for command, expected in commands(match.group(0)):
+            for command, expected in commands(match.group(1)):
                 lines.append(f"$ {command}")
                 result = run(command, Path(tmp))
                 if expected:
