@@ -12,7 +12,9 @@ line ``BENCH-INFO {json}`` saying where each fetched index was read from.
     bench/.venv-idc-index/bin/python bench/idc_index_answer.py summary
     bench/.venv-idc-index/bin/python bench/idc_index_answer.py series
     bench/.venv-idc-index/bin/python bench/idc_index_answer.py seg_liver_automatic --refuse-network
+    bench/.venv-idc-index/bin/python bench/idc_index_answer.py seg_liver_automatic --limit 20
 
+``--limit N`` appends ``LIMIT N`` to the query (for a question that has none).
 ``--refuse-network`` refuses (and records) every socket connection and DNS lookup this Python
 process makes, as ``idc_index_offline_check.py`` does; the process then exits 1 if idc-index tried
 the network at all. ``fetch_index("seg_index")`` reads ``seg_index.parquet`` from idc-index's
@@ -102,9 +104,14 @@ def main(argv: list[str]) -> int:
     """Answer the question named in *argv* and print it as JSON."""
     refuse = "--refuse-network" in argv
     argv = [a for a in argv if a != "--refuse-network"]
+    limit = None
+    if "--limit" in argv[:-1]:
+        at = argv.index("--limit")
+        limit = int(argv[at + 1])
+        del argv[at : at + 2]
     if len(argv) != 1 or argv[0] not in QUERIES:
         print(
-            f"usage: idc_index_answer.py {{{','.join(QUERIES)}}} [--refuse-network]",
+            f"usage: idc_index_answer.py {{{','.join(QUERIES)}}} [--refuse-network] [--limit N]",
             file=sys.stderr,
         )
         return 2
@@ -130,7 +137,8 @@ def main(argv: list[str]) -> int:
             "rows": None if getattr(client, name, None) is None else len(getattr(client, name)),
         }
     t3 = time.perf_counter()
-    frame = client.sql_query(QUERIES[question])
+    sql = QUERIES[question] + (f"LIMIT {limit}\n" if limit is not None else "")
+    frame = client.sql_query(sql)
     t4 = time.perf_counter()
     # pandas' own JSON writer (C): NaN/NA become null, numpy scalars plain numbers; the fastest
     # way from a DataFrame to idcseg's JSON shape, so the output step favours idc-index.
