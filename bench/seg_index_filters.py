@@ -438,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
         if len(problems) > MAX_PROBLEMS:
             problems = [*problems[:MAX_PROBLEMS], f"… and {len(problems) - MAX_PROBLEMS} more"]
         mismatches.extend(f"idcseg vs idc-index: {p}" for p in problems)
+    expected = standin_info["liver_automatic_rows"]  # counted by the builder, in Python
+    if args.limit is None and rows != expected:
+        mismatches.append(f"idcseg returned {rows} series; the stand-in holds {expected} such rows")
     answers.clear()  # ~100k records each: let them go before the phases process
 
     phases: dict[str, Any] | None = None
@@ -490,7 +493,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
         summary["idc-index"]["median_phases"] = medians
 
     print(
-        f"\n== answer: {rows:,} SEG series, {extra['idcseg']['output_bytes'] / 1e6:.1f} MB of JSON from idcseg"
+        f"\n== answer: {rows:,} SEG series, {extra['idcseg']['output_bytes'] / 1e6:.1f} MB of JSON "
+        f"from idcseg ({expected:,} of the stand-in's {standin_info['rows']:,} rows have Liver "
+        "and AUTOMATIC, counted when it was built)"
     )
     if idc_python:
         print(
@@ -507,7 +512,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
             "  "
             + " | ".join(f"{k} {v:.3f}" for k, v in p.items())
             + f"\n  sum {sum(p.values()):.3f} s of {phases['wall_s']:.3f} s wall (the rest: Python "
-            f"start-up and exit; the CLI also imports typer); peak RSS {phases['peak_rss_mib']:.0f} MiB"
+            "start-up and exit; the CLI also imports typer); "
+            f"peak RSS {phases['peak_rss_mib']:.0f} MiB"
         )
 
     print(f"\n== idcseg against the budget (median wall ≤ {BUDGET_WALL_S} s)")
@@ -521,7 +527,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
     if warm["idcseg"]:
         w = warm["idcseg"][0]
         print(
-            f"(warm-up, first run of this query in the store, SQL not yet cached: {w.wall_s:.3f} s, {w.peak_rss_mib:.1f} MiB)"
+            "(warm-up, first run of this query in the store, SQL not yet cached: "
+            f"{w.wall_s:.3f} s, {w.peak_rss_mib:.1f} MiB)"
         )
     if mismatches:
         cli_cold._loud(mismatches)
