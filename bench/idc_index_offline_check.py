@@ -30,12 +30,17 @@ def _refuse(what: str) -> Any:
     return refuse
 
 
-def main() -> int:
-    """Construct IDCClient() and run one query with the network refused."""
+def refuse_network() -> None:
+    """Refuse (and record in ``attempts``) every socket connect and DNS lookup from now on."""
     socket.socket.connect = _refuse("connect")  # type: ignore[method-assign]
     socket.socket.connect_ex = _refuse("connect_ex")  # type: ignore[method-assign]
     socket.getaddrinfo = _refuse("getaddrinfo")
     socket.create_connection = _refuse("create_connection")
+
+
+def main() -> int:
+    """Construct IDCClient() and run one query with the network refused."""
+    refuse_network()
 
     import idc_index
     import idc_index_data
