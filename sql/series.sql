@@ -7,7 +7,7 @@
 --   total_segments, AlgorithmType, AlgorithmName, segmented_SeriesInstanceUID,
 --   segmented_Modality; then instanceCount,
 --   series_size_MB, license_short_name, source_DOI, viewer_url (Slim for slide microscopy,
---   else OHIF v3).
+--   else OHIF v3; NULL for series IDC does not host, e.g. your own ingested SEGs).
 --
 -- Parameters:
 --   @sop_class_uids     ARRAY<STRING>  SEG SOP classes to include (binary and/or label map)
@@ -50,7 +50,7 @@ SELECT
   selected.series_size_MB,
   selected.license_short_name,
   selected.source_DOI,
-  {{ viewer.default("selected.StudyInstanceUID", "selected.SeriesInstanceUID", "sm_studies.StudyInstanceUID IS NOT NULL") }} AS viewer_url
+  CASE WHEN selected.crdc_series_uuid IS NOT NULL THEN {{ viewer.default("selected.StudyInstanceUID", "selected.SeriesInstanceUID", "sm_studies.StudyInstanceUID IS NOT NULL") }} END AS viewer_url
 FROM selected
 LEFT JOIN sm_studies ON sm_studies.StudyInstanceUID = selected.StudyInstanceUID
 ORDER BY collection_id, PatientID, StudyInstanceUID, SeriesInstanceUID

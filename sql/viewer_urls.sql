@@ -21,6 +21,7 @@ WITH
       ANY_VALUE(Modality) AS Modality
     FROM {{ idc.table("dicom_all") }}
     WHERE StudyInstanceUID = @study
+      AND crdc_series_uuid IS NOT NULL  -- hosted by IDC: only those open in its viewers
     GROUP BY StudyInstanceUID, SeriesInstanceUID
   ),
   study AS (

@@ -72,7 +72,6 @@ def test_series_columns_and_values(index_db) -> None:  # noqa: ANN001
         "total_segments",
         "AlgorithmType",
         "AlgorithmName",
-        "structures",
         "segmented_SeriesInstanceUID",
         "segmented_Modality",
         "instanceCount",

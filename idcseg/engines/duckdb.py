@@ -57,8 +57,12 @@ class DuckDBResult:
 
     def to_arrow(self) -> Any:
         """All rows as a pyarrow Table."""
+        import warnings
+
         fetch = getattr(self._cursor, "to_arrow_table", None) or self._cursor.fetch_arrow_table
-        return fetch()
+        with warnings.catch_warnings():  # "an extra copy of the rows": fine for a result set
+            warnings.simplefilter("ignore", UserWarning)
+            return fetch()
 
     def to_pandas(self) -> Any:
         """All rows as a pandas DataFrame with nullable dtypes."""
