@@ -16,7 +16,7 @@
 } -%}
 {%- set lists = {"algorithm_type": "AlgorithmType", "algorithm_name": "AlgorithmName"} -%}
 WITH
-{{ series_sql.selected_seg_series(f) }},
+{{ series_sql.selected_seg_series(f, with_arrays=True) }},
   series_values AS (
     SELECT selected.SeriesInstanceUID, value
     FROM selected

@@ -10,11 +10,12 @@
                      seg_index; embedded, it is IDC's published seg_index.parquet (`idcseg
                      index fetch`) plus the same aggregation of locally stored segment rows
                      for series that file does not describe.
-  selected_seg_series(f, with_source=True)
-                     CTEs: seg (SEG series passing the series filters), seg_index, source (the
-                     segmented image series), selected (all of it, with the filters on
-                     segment-derived columns applied). with_source=False skips seg_index and
-                     source unless a filter needs them.
+  selected_seg_series(f, with_source=True, with_arrays=False)
+                     CTEs: seg (SEG series passing the series filters), seg_index (its scalar
+                     columns; the meaning arrays too with_arrays), source (the segmented image
+                     series), selected (all of it, with the filters on segment-derived columns
+                     applied). with_source=False skips seg_index and source unless a filter
+                     needs them.
   sm_studies(cte)    studies among those in `cte` holding slide microscopy (they open in Slim)
 -#}
 {% import "macros/idc.sql" as idc with context %}
@@ -95,18 +96,41 @@
 {%- macro any_value_in(arr, param, lower=True) -%}
 seg_index.SeriesInstanceUID IN (
         SELECT s.SeriesInstanceUID
-        FROM seg_index AS s
+        FROM {{ caller() }} AS s
         CROSS JOIN UNNEST({{ arr }}) AS v
         WHERE {% if lower %}LOWER(v){% else %}v{% endif %} IN (SELECT w FROM UNNEST(@{{ param }}) AS w))
 {%- endmacro -%}
 
-{%- macro selected_seg_series(f, with_source=True) -%}
+{%- macro selected_seg_series(f, with_source=True, with_arrays=False) -%}
   seg AS (
     {%- call idc.seg_series() %}SOPClassUID IN UNNEST(@sop_class_uids){{ idc.series_filters(f) }}{% endcall %}
   ),
 {%- if with_source or f.body_part or f.seg_index %}
-  seg_index AS (
+{#- The array filters read the arrays once, in a semi-join. Embedded, from the index file itself
+    (DuckDB then reads just the one array column, and nothing is materialized); on BigQuery, from
+    the aggregate, computed once. -#}
+{%- if target == "bigquery" %}
+  seg_index_full AS (
 {{- seg_index("seg") }}
+  ),
+{%- set arrays_from = "seg_index_full" %}
+{%- else %}
+{%- set arrays_from = "(" ~ seg_index("seg") ~ "\n    )" %}
+{%- endif %}
+  seg_index AS (
+    SELECT
+      SeriesInstanceUID,
+      SegmentationType,
+      total_segments,
+      AlgorithmType,
+      AlgorithmName,
+      segmented_SeriesInstanceUID
+{%- if with_arrays %},
+      SegmentedPropertyCategory_CodeMeanings,
+      SegmentedPropertyType_CodeMeanings,
+      AnatomicRegion_CodeMeanings
+{%- endif %}
+    FROM {{ arrays_from }}{% if target != "bigquery" %} AS seg_index_rows{% endif %}
   ),
   source AS (
     SELECT
@@ -124,9 +148,11 @@ seg_index.SeriesInstanceUID IN (
       seg_index.total_segments,
       seg_index.AlgorithmType,
       seg_index.AlgorithmName,
+{%- if with_arrays %}
       seg_index.SegmentedPropertyCategory_CodeMeanings,
       seg_index.SegmentedPropertyType_CodeMeanings,
       seg_index.AnatomicRegion_CodeMeanings,
+{%- endif %}
       seg_index.segmented_SeriesInstanceUID,
       source.Modality AS segmented_Modality,
       COALESCE(source.BodyPartExamined, seg.BodyPartExamined) AS segmented_BodyPartExamined
@@ -138,16 +164,16 @@ seg_index.SeriesInstanceUID IN (
       AND UPPER(COALESCE(source.BodyPartExamined, seg.BodyPartExamined)) IN UNNEST(@body_part)
 {%- endif %}
 {%- if f.structure %}
-      AND {{ any_value_in("s.SegmentedPropertyType_CodeMeanings", "structure_meanings") }}
+      AND {% call any_value_in("s.SegmentedPropertyType_CodeMeanings", "structure_meanings") %}{{ arrays_from }}{% endcall %}
 {%- endif %}
 {%- if f.category %}
-      AND {{ any_value_in("s.SegmentedPropertyCategory_CodeMeanings", "category_meanings") }}
+      AND {% call any_value_in("s.SegmentedPropertyCategory_CodeMeanings", "category_meanings") %}{{ arrays_from }}{% endcall %}
 {%- endif %}
 {%- if f.anatomy %}
-      AND {{ any_value_in("s.AnatomicRegion_CodeMeanings", "anatomy_meanings") }}
+      AND {% call any_value_in("s.AnatomicRegion_CodeMeanings", "anatomy_meanings") %}{{ arrays_from }}{% endcall %}
 {%- endif %}
 {%- if f.algorithm_type %}
-      AND {{ any_value_in("SPLIT(s.AlgorithmType, ',')", "algorithm_type", lower=False) }}
+      AND {% call any_value_in("SPLIT(s.AlgorithmType, ',')", "algorithm_type", lower=False) %}{{ arrays_from }}{% endcall %}
 {%- endif %}
 {%- if f.algorithm_name %}
       {{- need("segmentations", "SegmentAlgorithmName") }}
