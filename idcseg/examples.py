@@ -240,10 +240,17 @@ def write_example_segs(folder: str | Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> None:
     """``python -m idcseg.examples FOLDER``: write the examples, print the SEG paths."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m idcseg.examples FOLDER", file=sys.stderr)
-        raise SystemExit(2)
-    for path in write_example_segs(args[0]):
+    if len(args) != 1 or args[0].startswith("-"):
+        print(
+            "usage: python -m idcseg.examples FOLDER  (writes example SEGs there)", file=sys.stderr
+        )
+        raise SystemExit(0 if args and args[0] in ("-h", "--help") else 2)
+    try:
+        paths = write_example_segs(args[0])
+    except OSError as exc:
+        print(f"idcseg: error: cannot write examples in {args[0]}: {exc.strerror}", file=sys.stderr)
+        raise SystemExit(1) from None
+    for path in paths:
         print(path)
 
 

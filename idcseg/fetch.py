@@ -336,7 +336,9 @@ class FetchReport:
 
 def _n(count: int, word: str, plural: str | None = None) -> str:
     """``1 file``, ``2 files``."""
-    return f"{count} {word if count == 1 else plural or word + 's'}"
+    if plural is None:
+        plural = word if word.endswith("s") else word + "s"
+    return f"{count} {word if count == 1 else plural}"
 
 
 def _mb(nbytes: int) -> str:

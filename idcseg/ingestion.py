@@ -397,7 +397,10 @@ def _write(con: Any, records: list[_Parsed], local: set[str]) -> int:
 @contextmanager
 def _sigint_held() -> Iterator[None]:
     """Hold Ctrl-C back while a batch is written; deliver it right after."""
-    if threading.current_thread() is not threading.main_thread():
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # the caller chose to ignore it
+    ):
         yield
         return
     caught: list[int] = []

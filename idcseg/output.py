@@ -58,11 +58,15 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, exact: bool = False) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.6g}" if abs(value) < 1e6 else f"{value:.0f}"
+        if math.isnan(value):
+            return ""
+        if exact:  # csv: every digit, like json
+            return repr(value)
+        return f"{value:.6g}" if abs(value) < 1e6 else f"{value:.0f}"
     if isinstance(value, list | tuple):
         return ", ".join(_cell(v) for v in value)
     if isinstance(value, dict):
@@ -112,7 +116,7 @@ def _write_text(columns: list[str], result: Any, fmt: str, out: IO[str]) -> int:
         out.write("[")
     for batch in _batches(result):
         if fmt == "csv":
-            writer.writerows([_cell(v) for v in row] for row in batch)
+            writer.writerows([_cell(v, exact=True) for v in row] for row in batch)
         else:
             for row in batch:
                 record = json.dumps(
@@ -132,17 +136,36 @@ def _write_text(columns: list[str], result: Any, fmt: str, out: IO[str]) -> int:
 
 @contextmanager
 def _atomic(path: Path, mode: str):  # noqa: ANN202
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write *path* whole or not at all: a temporary file renamed over it. A symlink is followed;
+    a FIFO, device or other special file is written in place (renaming would replace it)."""
+    target = path.resolve() if path.is_symlink() else path
+    text_options = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
+    if target.exists() and not target.is_file():
+        try:
+            with open(target, mode, **text_options) as fh:
+                yield fh
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+        return
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        with open(
-            tmp, mode, **({"encoding": "utf-8", "newline": ""} if "b" not in mode else {})
-        ) as fh:
+        with open(tmp, mode, **text_options) as fh:
             yield fh
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_text(text: str, output: Path | None) -> None:
+    """Write plain text (e.g. a list of links) to *output* (atomically) or stdout."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    check_target("csv", output)
+    with _atomic(output, "w") as fh:
+        fh.write(text)
 
 
 def write_result(result: Any, fmt: str = "table", output: Path | None = None) -> int:

@@ -58,11 +58,26 @@ def validate_dataset(name: str | int | None) -> str:
 
 
 def _texts(values: Iterable[str] | str | None) -> tuple[str, ...]:
+    """Filter values, stripped; an empty value is refused (it would silently widen a query)."""
     if values is None:
         return ()
-    if isinstance(values, str):
-        values = [values]
-    return tuple(str(v) for v in values if v is not None and str(v) != "")
+    if isinstance(values, str | int) and not isinstance(values, bool):
+        values = [str(values)]
+    out = []
+    for value in values:
+        text = str(value).strip()
+        if not text:
+            raise UsageError("an empty filter value matches nothing useful; leave the option out")
+        out.append(text)
+    return tuple(out)
+
+
+def _text(value: str | None, what: str) -> str | None:
+    if value is None:
+        return None
+    if not str(value).strip():
+        raise UsageError(f"an empty {what} matches everything; leave the option out")
+    return str(value)
 
 
 def _meanings(values: Iterable[str] | str | None) -> tuple[str, ...]:
@@ -153,13 +168,13 @@ class SeriesFilter:
             study=tuple(validate_uid(v, "StudyInstanceUID") for v in _texts(study)),
             series=tuple(validate_uid(v, "SeriesInstanceUID") for v in _texts(series)),
             body_part=tuple(v.upper() for v in _texts(body_part)),
-            description=description or None,
+            description=_text(description, "--description"),
             sop_class=sop_class,
             structure=_meanings(structure),
             category=_meanings(category),
             anatomy=_meanings(anatomy),
             algorithm_type=_algorithm_types(algorithm_type),
-            algorithm_name=algorithm_name or None,
+            algorithm_name=_text(algorithm_name, "--algorithm-name"),
             min_segments=min_segments,
             source_modality=tuple(v.upper() for v in _texts(source_modality)),
         )
@@ -245,8 +260,8 @@ def validate_limit(limit: int | None, what: str = "--limit") -> int | None:
     """A row limit is a non-negative integer or None (no limit)."""
     if limit is None:
         return None
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-        raise UsageError(f"{what} must be a whole number ≥ 0, not {limit!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit < 2**63:
+        raise UsageError(f"{what} must be a whole number ≥ 0 (and < 2^63), not {limit!r}")
     return limit
 
 
@@ -340,7 +355,7 @@ class SegmentFilter:
             anatomy=resolve_all(_texts(anatomy)),
             modifier=resolve_all(_texts(modifier)),
             algorithm_type=types,
-            algorithm_name=algorithm_name or None,
+            algorithm_name=_text(algorithm_name, "--algorithm-name"),
         )
 
     def structure_flags(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ SELECT
   COUNT(*) AS series_count,
   COUNT(DISTINCT StudyInstanceUID) AS study_count,
   COUNT(DISTINCT PatientID) AS patient_count,
-  SUM(series_size_MB) AS size_MB
+  ROUND(SUM(series_size_MB), 6) AS size_MB
 FROM selected
 GROUP BY {{ group_by }}
 ORDER BY series_count DESC, {{ group_by }}

@@ -528,10 +528,13 @@ def test_ctrl_c_keeps_what_was_read(world, proxy, tmp_path: Path) -> None:
         "IDCSEG_HOME": str(tmp_path),
         "IDCSEG_S3_ENDPOINT": world.endpoint,
     }
+
     proc = subprocess.Popen(
         [sys.executable, "-m", "idcseg", "fetch-segments", "-c", "fetch_test", "--timeout", "60"],
         cwd=REPO,
         env=env,
+        # Ctrl-C as in a terminal, even if this test run was started with SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -375,6 +375,8 @@ def test_interrupt_inside_the_transaction_rolls_the_batch_back(many, monkeypatch
 
 def test_ctrl_c_during_a_write_lets_the_batch_commit(many, monkeypatch):
     sent = []
+    # as in a terminal, even when the test run itself was started with Ctrl-C ignored (`cmd &`)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def hook(sql):
         if "INSERT INTO segmentations" in sql and not sent:
@@ -388,6 +390,25 @@ def test_ctrl_c_during_a_write_lets_the_batch_commit(many, monkeypatch):
     assert count("instances") == 4
     assert_consistent()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_an_ignored_ctrl_c_stays_ignored(many, monkeypatch):
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        sent = []
+
+        def hook(sql):
+            if "INSERT INTO segmentations" in sql and not sent:
+                sent.append(1)
+                os.kill(os.getpid(), signal.SIGINT)
+
+        _patch_connect(monkeypatch, hook)
+        report = ingest([many], progress=False, batch_size=4)
+        assert report.ok and report.files_ingested == 9
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_a_file_the_database_refuses_fails_alone(many, monkeypatch):

@@ -80,18 +80,13 @@ def random(
 
 def _print_urls(result: Any, output: Path | None, column: str = "viewer_url") -> None:
     from ..errors import IdcsegError
-    from ..output import check_target
+    from ..output import write_text
 
-    check_target("csv", output)
     index = result.columns.index(column)
     urls = [row[index] for row in result.rows() if row[index]]
     if not urls:
         raise IdcsegError("nothing matched: no viewer link to print")
-    text = "".join(f"{u}\n" for u in urls)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        output.write_text(text)
+    write_text("".join(f"{u}\n" for u in urls), output)
 
 
 @app.command()
@@ -189,11 +184,9 @@ def url(
                 else "it is not a SEG whose segmented series is known (ingest or sync it first)"
             )
             raise IdcsegError(f"no {viewer} link for {empty[0][1] or study}: {why}")
-        text = "".join(f"{row[index]}\n" for row in rows)
-        if output is None:
-            sys.stdout.write(text)
-        else:
-            output.write_text(text)
+        from ..output import write_text
+
+        write_text("".join(f"{row[index]}\n" for row in rows), output)
         return
     from ..output import Rows, write_result
 

@@ -8,6 +8,7 @@ and cached, then run with bound parameters: a value never enters SQL text.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from ..spec import Query, validate_dataset
 from ..sqlcache import SqlCache
 from ..store import Store, index_dir, is_lock_error, register_reader
 from . import normalise_frame, sql_kind
+
+BUSY_TIMEOUT = 10.0  # seconds a query waits for a writer to finish its batch
 
 
 def _literal(value: object) -> str:
@@ -146,17 +149,24 @@ class DuckDBEngine:
             Query("duckdb/catalog.sql", paths), dataset=self.dataset, target="duckdb-catalog"
         )
         catalog = self._sql.get_or_create(key, lambda: self._render_catalog(paths))
-        con = duckdb.connect()
-        try:
-            con.execute(catalog)
-        except duckdb.IOException as exc:
-            con.close()
-            if is_lock_error(exc):
-                raise StoreBusyError(
-                    f"the store {store_path} is being written by another idcseg process; "
-                    "try again when it has finished"
-                ) from None
-            raise IdcsegError(f"cannot open the store {store_path}: {exc}") from None
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        delay = 0.05
+        while True:  # a writer (ingest, fetch, sync) holds the store only for short batches
+            con = duckdb.connect()
+            try:
+                con.execute(catalog)
+                break
+            except duckdb.IOException as exc:
+                con.close()
+                if not is_lock_error(exc):
+                    raise IdcsegError(f"cannot open the store {store_path}: {exc}") from None
+                if time.monotonic() >= deadline:
+                    raise StoreBusyError(
+                        f"the store {store_path} is being written by another idcseg process; "
+                        "try again when it has finished"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
         return con
 
     def _render_catalog(self, paths: dict[str, str | None]) -> str:
