@@ -185,6 +185,9 @@ def _locate(engine: Any, uids: list[str]) -> tuple[list[Target], list[tuple[str,
 # --- the report -------------------------------------------------------------------------------
 
 
+UNREACHABLE_AFTER = 3  # listings failing at the network level before any answered: give up
+
+
 @dataclass(frozen=True)
 class Failure:
     """An object (or a series listing) that was not stored, and why."""
@@ -586,6 +589,7 @@ class _Run:
         depth = concurrency * 2
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="idcseg-fetch")
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="idcseg-store")
+        self.unreachable = 0
         interrupted = False
         try:
             while pending or ready or inflight:
@@ -629,6 +633,10 @@ class _Run:
             self.flush()  # what was read is kept
             self._collect()
             raise
+        except UsageError:
+            interrupted = True
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
         finally:
             if not interrupted:
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -645,6 +653,14 @@ class _Run:
             objects: list[ObjectInfo] = future.result()
         except S3Error as exc:
             report.fail(target.url, exc.kind, f"cannot list the series: {exc}", target.series_uid)
+            if exc.status is None and report.series_listed == 0:
+                self.unreachable += 1  # not one listing answered: stop rather than try them all
+                if self.unreachable >= UNREACHABLE_AFTER:
+                    self.client.cancel()
+                    raise UsageError(
+                        f"cannot reach the bucket ({exc}); check the network, or "
+                        "IDCSEG_S3_ENDPOINT / --endpoint"
+                    ) from None
             return []
         except Exception as exc:  # a bug must not stop the run
             report.fail(target.url, "error", f"{type(exc).__name__}: {exc}", target.series_uid)
