@@ -58,13 +58,22 @@ class Explorer:
         """
         return self.query(spec.series_query(_series_filter(filters), limit))
 
-    def random_studies(self, n: int = 1, seed: int | str = 0, **filters: Any) -> pd.DataFrame:
+    def random_studies(
+        self, n: int = 1, seed: int | str | None = None, **filters: Any
+    ) -> pd.DataFrame:
         """*n* distinct studies holding a SEG, chosen reproducibly by *seed*.
 
         Accepts the filters of :meth:`series`. The same seed returns the same studies on any
-        machine and either engine.
+        machine and either engine; without one, a seed is drawn and kept in
+        ``frame.attrs["seed"]`` so the draw can be repeated.
         """
-        return self.query(spec.random_query(_series_filter(filters), n=n, seed=seed))
+        if seed is None:
+            import secrets
+
+            seed = secrets.randbelow(1_000_000)
+        frame = self.query(spec.random_query(_series_filter(filters), n=n, seed=seed))
+        frame.attrs["seed"] = seed
+        return frame
 
     def summary(
         self, by: str = "collection", limit: int | None = None, **filters: Any
@@ -131,7 +140,7 @@ def series(
 
 def random_studies(
     n: int = 1,
-    seed: int | str = 0,
+    seed: int | str | None = None,
     engine: Any = "duckdb",
     idc_version: str | int | None = None,
     **filters: Any,

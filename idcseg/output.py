@@ -26,6 +26,7 @@ FORMATS = ("table", "csv", "json", "jsonl", "parquet")
 
 def check_target(fmt: str, output: Path | None) -> None:
     """Refuse an unknown format or an unwritable --output before any query runs."""
+    fmt = fmt.lower()
     if fmt not in FORMATS:
         raise UsageError(f"unknown --format {fmt!r} (choose from {', '.join(FORMATS)})")
     if fmt == "parquet" and output is None:
@@ -170,6 +171,7 @@ def write_text(text: str, output: Path | None) -> None:
 
 def write_result(result: Any, fmt: str = "table", output: Path | None = None) -> int:
     """Write *result* as *fmt* to *output* (or stdout); return the number of rows."""
+    fmt = fmt.lower()
     check_target(fmt, output)
     if fmt == "parquet":
         import pyarrow.parquet as pq

@@ -157,6 +157,7 @@ class SeriesFilter:
             isinstance(min_segments, bool) or not isinstance(min_segments, int) or min_segments < 0
         ):
             raise UsageError(f"--min-segments must be a whole number ≥ 0, not {min_segments!r}")
+        sop_class = str(sop_class).lower()
         if sop_class not in SEG_SOP_CLASSES:
             raise UsageError(
                 f"unknown --sop-class {sop_class!r} (choose from {', '.join(SEG_SOP_CLASSES)})"
@@ -285,6 +286,7 @@ def series_query(f: SeriesFilter, limit: int | None = None) -> Query:
 
 def summary_query(f: SeriesFilter, by: str = "collection", limit: int | None = None) -> Query:
     """Counts of SEG series, studies and patients per collection or analysis result."""
+    by = by.lower()
     if by not in SUMMARY_GROUPS:
         raise UsageError(f"unknown --by {by!r} (choose from {', '.join(SUMMARY_GROUPS)})")
     limit = validate_limit(limit)
@@ -426,6 +428,7 @@ def facets_query(
     f: SeriesFilter, g: SegmentFilter, by: str = "structure", limit: int | None = None
 ) -> Query:
     """Counts of segments and series per value of one facet."""
+    by = by.lower()
     if by not in FACETS:
         raise UsageError(f"unknown --by {by!r} (choose from {', '.join(FACETS)})")
     _no_body_part(f)
@@ -449,6 +452,7 @@ SERIES_FACETS = ("structure", "category", "anatomy", "algorithm_type", "algorith
 
 def series_facets_query(f: SeriesFilter, by: str = "structure", limit: int | None = None) -> Query:
     """Counts of SEG series per value of one seg_index facet."""
+    by = by.lower()
     if by not in SERIES_FACETS:
         raise UsageError(
             f"unknown --by {by!r} for --level series (choose from {', '.join(SERIES_FACETS)})"

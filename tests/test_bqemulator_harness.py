@@ -741,7 +741,7 @@ def _case_params() -> Iterator[Any]:
         yield pytest.param(case, id=name, marks=marks)
 
 
-@pytest.mark.parametrize("case", _case_params())
+@pytest.mark.parametrize("case", list(_case_params()))
 def test_sql_construct(bq_client: bigquery.Client, case: Case) -> None:
     if case.raises is not None:
         try:

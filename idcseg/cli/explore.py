@@ -72,6 +72,7 @@ def random(
     query = random_query(filters, n=n, seed=chosen)
     if seed is None:
         print(f"seed {chosen} (use --seed {chosen} to get the same studies again)", file=sys.stderr)
+    fmt = fmt.lower()
     if fmt == "url" and not engine.dry_run:
         _print_urls(engine.create().run(query), output)
     else:
@@ -158,6 +159,7 @@ def url(
     from ..errors import IdcsegError, UsageError
     from ..spec import viewer_urls_query
 
+    viewer = viewer.lower()
     if viewer not in VIEWERS:
         raise UsageError(f"unknown --viewer {viewer!r} (choose from {', '.join(VIEWERS)})")
     wanted = list(series_uids or [])
@@ -175,6 +177,7 @@ def url(
         raise IdcsegError(f"series {missing[0]} is not in study {study}")
     column = VIEWERS[viewer]
     index = result.columns.index(column)
+    fmt = fmt.lower()
     if fmt == "url":
         empty = [row for row in rows if not row[index]]
         if empty:
@@ -232,6 +235,7 @@ def sql(
         find_query,
         parameter_type,
         random_query,
+        series_facets_query,
         series_query,
         summary_query,
         sync_query,
@@ -269,6 +273,7 @@ def sql(
             segment_series(), segment_filter(), by=by or "structure", limit=limit
         ),
         "sync": lambda: sync_query(segment_series(), segment_filter()),
+        "series_facets": lambda: series_facets_query(filters, by=by or "structure", limit=limit),
     }
     name = template.removesuffix(".sql")
     if name not in builders:
