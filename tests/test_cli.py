@@ -197,3 +197,13 @@ def test_python_dash_m_and_console_script_agree(cli) -> None:  # noqa: ANN001
         [exe, "summary", "--limit", "2", "-f", "csv"], capture_output=True, text=True
     )
     assert a.stdout == cli("summary", "--limit", "2", "-f", "csv").out
+
+
+def test_sql_prints_every_template(cli) -> None:  # noqa: ANN001
+    from idcseg.render import template_names
+
+    for name in template_names():
+        args = ["sql", name, "--study", "1.2.3", "--series", "1.2.4"]
+        run = cli(*args)
+        assert run.code == 0, (name, run.err)
+        assert run.out.startswith(f"-- {name}.sql")

@@ -231,6 +231,7 @@ def sql(
 
     from ..render import render
     from ..spec import (
+        Query,
         facets_query,
         find_query,
         parameter_type,
@@ -273,6 +274,8 @@ def sql(
             segment_series(), segment_filter(), by=by or "structure", limit=limit
         ),
         "sync": lambda: sync_query(segment_series(), segment_filter()),
+        "fetch_targets": lambda: Query("fetch_targets.sql", {}, {"series": list(filters.series)}),
+        "info": lambda: Query("info.sql"),
         "series_facets": lambda: series_facets_query(filters, by=by or "structure", limit=limit),
     }
     name = template.removesuffix(".sql")
