@@ -9,7 +9,10 @@
 - ``lungs_labelmap.dcm``: LABELMAP, AUTOMATIC "nnU-Net": Lung (Left), Lung (Right), plus the
   Background segment 0 every label map has
 
-Then ``idcseg ingest FOLDER`` stores their segments and ``idcseg find`` searches them.
+Then ``idcseg ingest FOLDER`` stores their segments and ``idcseg find`` searches them. The
+building blocks — :func:`make_ct`, :func:`segment`, :func:`make_seg` — make other examples (the
+notebooks use them). Pitfalls they handle: highdicom keeps references to code objects, so every
+use gets fresh ones; AUTOMATIC and SEMIAUTOMATIC segments carry an algorithm identification.
 """
 
 from __future__ import annotations
@@ -19,123 +22,170 @@ import sys
 from pathlib import Path
 from typing import Any
 
+#: A DICOM code as (CodeValue, CodingSchemeDesignator, CodeMeaning).
+Code = tuple[str, str, str]
+
+ANATOMICAL_STRUCTURE: Code = ("91723000", "SCT", "Anatomical Structure")
+LIVER: Code = ("10200004", "SCT", "Liver")
+KIDNEY: Code = ("64033007", "SCT", "Kidney")
+LUNG: Code = ("39607008", "SCT", "Lung")
+ABDOMEN: Code = ("818981001", "SCT", "Abdomen")
+LEFT: Code = ("7771000", "SCT", "Left")
+RIGHT: Code = ("24028007", "SCT", "Right")
+SRT_MORPH_ALTERED: Code = ("M-01000", "SRT", "Morphologically Altered Structure")
+SRT_NODULE: Code = ("M-03010", "SRT", "Nodule")
+SRT_LUNG: Code = ("T-28000", "SRT", "Lung")
+
 ROOT = "2.25.1993"  # fixed UID root: the same files, the same answers, on every machine
-CT, STUDY, FRAME = f"{ROOT}.1", f"{ROOT}.2", f"{ROOT}.3"
-
-_CODES = {
-    "anatomical structure": ("91723000", "SCT", "Anatomical Structure"),
-    "liver": ("10200004", "SCT", "Liver"),
-    "kidney": ("64033007", "SCT", "Kidney"),
-    "lung": ("39607008", "SCT", "Lung"),
-    "abdomen": ("818981001", "SCT", "Abdomen"),
-    "left": ("7771000", "SCT", "Left"),
-    "right": ("24028007", "SCT", "Right"),
-    "srt altered": ("M-01000", "SRT", "Morphologically Altered Structure"),
-    "srt nodule": ("M-03010", "SRT", "Nodule"),
-    "srt lung": ("T-28000", "SRT", "Lung"),
-}
 
 
-def _code(name: str) -> Any:
+def _concept(code: Code) -> Any:
     import highdicom as hd
 
-    value, scheme, meaning = _CODES[name]
+    value, scheme, meaning = code
     return hd.sr.CodedConcept(value=value, scheme_designator=scheme, meaning=meaning)
 
 
-def _ct(folder: Path) -> list[Any]:
-    import numpy as np
+def _item(code: Code) -> Any:
+    from pydicom.dataset import Dataset
+
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = code
+    return item
+
+
+def _child_uid(parent: str | None, n: int) -> str:
+    """``<parent>.<n>`` when that is a valid UID (≤ 64 chars), else a new one."""
+    from pydicom.uid import generate_uid
+
+    child = f"{parent}.{n}" if parent else ""
+    return child if child and len(child) <= 64 else generate_uid()
+
+
+def make_ct(
+    folder: Path,
+    patient_id: str,
+    *,
+    study_uid: str | None = None,
+    series_uid: str | None = None,
+    frame_uid: str | None = None,
+    n_slices: int = 3,
+) -> list[Any]:
+    """Write a small CT series (pydicom's CT_small.dcm, restacked) into *folder*.
+
+    UIDs not given are generated; slice *i* gets SOPInstanceUID ``<series_uid>.<i+1>`` when
+    *series_uid* is given (and that fits in a UID), so fixed inputs give identical files.
+    """
     import pydicom
     from pydicom.data import get_testdata_file
+    from pydicom.uid import generate_uid
 
+    folder.mkdir(parents=True, exist_ok=True)
     template = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
     template.remove_private_tags()
-    template.PatientID = "IDCSEG-EXAMPLE"
-    template.StudyInstanceUID, template.SeriesInstanceUID = STUDY, CT
-    template.FrameOfReferenceUID = FRAME
+    template.PatientID = patient_id
+    template.StudyInstanceUID = study_uid or generate_uid()
+    template.SeriesInstanceUID = series_uid or generate_uid()
+    template.FrameOfReferenceUID = frame_uid or generate_uid()
     template.BodyPartExamined = "CHEST"
     x, y, z = (float(v) for v in template.ImagePositionPatient)
     slices = []
-    for i in range(3):
+    for i in range(n_slices):
         ds = copy.deepcopy(template)
-        ds.SOPInstanceUID = f"{CT}.{i + 1}"
+        ds.SOPInstanceUID = _child_uid(series_uid, i + 1)
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         ds.InstanceNumber = i + 1
         ds.ImagePositionPatient = [x, y, z + 5.0 * i]
-        ds.PixelData = np.asarray(template.pixel_array).tobytes()
-        ds.save_as(folder / "ct" / f"ct_{i + 1}.dcm", enforce_file_format=True)
+        ds.SliceLocation = z + 5.0 * i
+        ds.save_as(folder / f"ct_{i + 1:03d}.dcm", enforce_file_format=True)
         slices.append(ds)
     return slices
 
 
-def _segment(
+def segment(
     number: int,
     label: str,
-    category: str,
-    kind: str,
-    how: str,
-    name: str | None,
-    modifier: str | None = None,
-    region: str | None = None,
+    category: Code,
+    structure: Code,
+    *,
+    algorithm: str | None = None,
+    algorithm_type: str = "MANUAL",
+    anatomy: Code | None = None,
+    laterality: Code | None = None,
+    laterality_of: str = "structure",
+    tracking_id: str | None = None,
 ) -> Any:
-    import highdicom as hd
+    """A highdicom SegmentDescription built from fresh code objects.
 
-    algorithm = None
-    if how != "MANUAL":
-        algorithm = hd.AlgorithmIdentificationSequence(
-            name=name or "", version="1", family=_code_family()
+    *algorithm* names the software (AUTOMATIC and SEMIAUTOMATIC segments need one).
+    *laterality* (Left/Right) is a modifier of the segmented structure, as TotalSegmentator
+    writes it, or with ``laterality_of="anatomy"`` of the anatomic region.
+    """
+    import highdicom as hd
+    from pydicom.sequence import Sequence
+    from pydicom.uid import generate_uid
+
+    identification = None
+    if algorithm_type != "MANUAL":
+        identification = hd.AlgorithmIdentificationSequence(
+            name=algorithm or "unnamed",
+            family=_concept(("123110", "DCM", "Artificial Intelligence")),
+            version="1.0",
         )
     description = hd.seg.SegmentDescription(
         segment_number=number,
         segment_label=label,
-        segmented_property_category=_code(category),
-        segmented_property_type=_code(kind),
-        algorithm_type=how,
-        algorithm_identification=algorithm,
-        anatomic_regions=[_code(region)] if region else None,
+        segmented_property_category=_concept(category),
+        segmented_property_type=_concept(structure),
+        algorithm_type=algorithm_type,
+        algorithm_identification=identification,
+        tracking_id=tracking_id,
+        tracking_uid=generate_uid() if tracking_id else None,
+        anatomic_regions=[_concept(anatomy)] if anatomy else None,
     )
-    if modifier:  # laterality: a modifier of the segmented property type
-        from pydicom.dataset import Dataset
-        from pydicom.sequence import Sequence
-
-        item = Dataset()
-        item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = _CODES[modifier]
-        type_item = description.SegmentedPropertyTypeCodeSequence[0]
-        type_item.SegmentedPropertyTypeModifierCodeSequence = Sequence([item])
+    if laterality is not None and laterality_of == "anatomy" and anatomy is not None:
+        region = description.AnatomicRegionSequence[0]
+        region.AnatomicRegionModifierSequence = Sequence([_item(laterality)])
+    elif laterality is not None:
+        kind = description.SegmentedPropertyTypeCodeSequence[0]
+        kind.SegmentedPropertyTypeModifierCodeSequence = Sequence([_item(laterality)])
     return description
 
 
-def _code_family() -> Any:
-    import highdicom as hd
-
-    return hd.sr.CodedConcept(
-        value="123110", scheme_designator="DCM", meaning="Artificial Intelligence"
-    )
-
-
-def _seg(
-    source: list[Any], path: Path, uid: int, kind: str, segments: list[Any], description: str
+def make_seg(
+    ct: list[Any],
+    path: Path,
+    segments: list[Any],
+    *,
+    description: str,
+    series_uid: str | None = None,
+    segmentation_type: str = "BINARY",
 ) -> Path:
+    """Write a SEG of *ct* with *segments* (a small rectangle each) to *path*.
+
+    With *series_uid*, the SOPInstanceUID is ``<series_uid>.1`` (fixed inputs, same file).
+    """
     import highdicom as hd
     import numpy as np
+    from pydicom.uid import generate_uid
 
-    rows, cols, n = int(source[0].Rows), int(source[0].Columns), len(source)
-    if kind == "LABELMAP":
-        pixels = np.zeros((n, rows, cols), dtype=np.uint8)
-        for k, _ in enumerate(segments):
-            pixels[:, 10 + 20 * k : 20 + 20 * k, 10:40] = k + 1
-    else:
-        pixels = np.zeros((n, rows, cols, len(segments)), dtype=bool)
+    rows, columns, n = int(ct[0].Rows), int(ct[0].Columns), len(ct)
+    if segmentation_type == "LABELMAP":
+        pixels = np.zeros((n, rows, columns), dtype=np.uint8)
         for k in range(len(segments)):
-            pixels[:, 10 + 20 * k : 20 + 20 * k, 10:40, k] = True
+            pixels[:, 8 + 14 * (k % 8) : 18 + 14 * (k % 8), 20:60] = k + 1
+    else:
+        pixels = np.zeros((n, rows, columns, len(segments)), dtype=bool)
+        for k in range(len(segments)):
+            pixels[:, 8 + 14 * (k % 8) : 18 + 14 * (k % 8), 20:60, k] = True
     seg = hd.seg.Segmentation(
-        source_images=source,
+        source_images=ct,
         pixel_array=pixels,
-        segmentation_type=kind,
+        segmentation_type=segmentation_type,
         segment_descriptions=segments,
-        series_instance_uid=f"{ROOT}.10.{uid}",
-        series_number=100 + uid,
-        sop_instance_uid=f"{ROOT}.10.{uid}.1",
+        series_instance_uid=series_uid or generate_uid(),
+        series_number=100,
+        sop_instance_uid=_child_uid(series_uid, 1),
         instance_number=1,
         manufacturer="idcseg examples",
         manufacturer_model_name="idcseg",
@@ -143,6 +193,7 @@ def _seg(
         device_serial_number="1",
         series_description=description,
     )
+    path.parent.mkdir(parents=True, exist_ok=True)
     seg.save_as(path)
     return path
 
@@ -150,100 +201,42 @@ def _seg(
 def write_example_segs(folder: str | Path) -> list[Path]:
     """Write the example CT series (``folder/ct``) and three SEGs of it; return the SEG paths."""
     folder = Path(folder)
-    (folder / "ct").mkdir(parents=True, exist_ok=True)
-    source = _ct(folder)
+    ct = make_ct(
+        folder / "ct", "IDCSEG-EXAMPLE",
+        study_uid=f"{ROOT}.2", series_uid=f"{ROOT}.1", frame_uid=f"{ROOT}.3",
+    )  # fmt: skip
+    organs = [
+        segment(1, "liver", ANATOMICAL_STRUCTURE, LIVER, algorithm="TotalSegmentator",
+                algorithm_type="AUTOMATIC", anatomy=ABDOMEN),
+        segment(2, "kidney_left", ANATOMICAL_STRUCTURE, KIDNEY, algorithm="TotalSegmentator",
+                algorithm_type="AUTOMATIC", laterality=LEFT),
+        segment(3, "kidney_right", ANATOMICAL_STRUCTURE, KIDNEY, algorithm="TotalSegmentator",
+                algorithm_type="AUTOMATIC", laterality=RIGHT),
+    ]  # fmt: skip
+    nodule = [
+        segment(1, "Nodule 1", SRT_MORPH_ALTERED, SRT_NODULE, algorithm="Reader 1",
+                algorithm_type="SEMIAUTOMATIC", anatomy=SRT_LUNG),
+    ]  # fmt: skip
+    lungs = [
+        segment(k, f"lung_{side[2].lower()}", ANATOMICAL_STRUCTURE, LUNG, algorithm="nnU-Net",
+                algorithm_type="AUTOMATIC", laterality=side)
+        for k, side in ((1, LEFT), (2, RIGHT))
+    ]  # fmt: skip
     return [
-        _seg(
-            source,
-            folder / "totalseg.dcm",
-            1,
-            "BINARY",
-            [
-                _segment(
-                    1,
-                    "liver",
-                    "anatomical structure",
-                    "liver",
-                    "AUTOMATIC",
-                    "TotalSegmentator",
-                    region="abdomen",
-                ),
-                _segment(
-                    2,
-                    "kidney_left",
-                    "anatomical structure",
-                    "kidney",
-                    "AUTOMATIC",
-                    "TotalSegmentator",
-                    modifier="left",
-                ),
-                _segment(
-                    3,
-                    "kidney_right",
-                    "anatomical structure",
-                    "kidney",
-                    "AUTOMATIC",
-                    "TotalSegmentator",
-                    modifier="right",
-                ),
-            ],
-            "TotalSegmentator organs",
-        ),
-        _seg(
-            source,
-            folder / "nodule_srt.dcm",
-            2,
-            "BINARY",
-            [
-                _segment(
-                    1,
-                    "Nodule 1",
-                    "srt altered",
-                    "srt nodule",
-                    "SEMIAUTOMATIC",
-                    "Reader 1",
-                    region="srt lung",
-                ),
-            ],
-            "Nodule, legacy SNOMED-RT codes",
-        ),
-        _seg(
-            source,
-            folder / "lungs_labelmap.dcm",
-            3,
-            "LABELMAP",
-            [
-                _segment(
-                    1,
-                    "lung_left",
-                    "anatomical structure",
-                    "lung",
-                    "AUTOMATIC",
-                    "nnU-Net",
-                    modifier="left",
-                ),
-                _segment(
-                    2,
-                    "lung_right",
-                    "anatomical structure",
-                    "lung",
-                    "AUTOMATIC",
-                    "nnU-Net",
-                    modifier="right",
-                ),
-            ],
-            "Lungs label map",
-        ),
-    ]
+        make_seg(ct, folder / "totalseg.dcm", organs, description="TotalSegmentator organs",
+                 series_uid=f"{ROOT}.10.1"),
+        make_seg(ct, folder / "nodule_srt.dcm", nodule,
+                 description="Nodule, legacy SNOMED-RT codes", series_uid=f"{ROOT}.10.2"),
+        make_seg(ct, folder / "lungs_labelmap.dcm", lungs, description="Lungs label map",
+                 series_uid=f"{ROOT}.10.3", segmentation_type="LABELMAP"),
+    ]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m idcseg.examples FOLDER``: write the examples, print the SEG paths."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or args[0].startswith("-"):
-        print(
-            "usage: python -m idcseg.examples FOLDER  (writes example SEGs there)", file=sys.stderr
-        )
+        print("usage: python -m idcseg.examples FOLDER  (writes SEGs there)", file=sys.stderr)
         raise SystemExit(0 if args and args[0] in ("-h", "--help") else 2)
     try:
         paths = write_example_segs(args[0])

@@ -1,4 +1,5 @@
-"""Small DICOM SEG files for the idcseg notebooks, made on the spot with pydicom and highdicom.
+"""Small DICOM SEG files for the idcseg notebooks, made on the spot with idcseg's example
+builders (:mod:`idcseg.examples`: pydicom and highdicom).
 
 Nothing is downloaded. A tiny CT series is derived from pydicom's bundled ``CT_small.dcm``
 (3 slices, new UIDs) and highdicom writes standard Segmentation objects that reference it.
@@ -19,15 +20,9 @@ Nothing is downloaded. A tiny CT series is derived from pydicom's bundled ``CT_s
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
-import numpy as np
-import pydicom
-from pydicom.data import get_testdata_file
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
-from pydicom.uid import generate_uid
+from idcseg.examples import Code, make_ct, make_seg, segment
 
 # Real IDC identifiers (IDC v25 index): LIDC-IDRI-0001, its CT series and two nodule SEGs.
 LIDC_PATIENT = "LIDC-IDRI-0001"
@@ -38,8 +33,6 @@ LIDC_NODULE_SEGS = {
     "lidc_nodule_il057": "1.2.276.0.7230010.3.1.3.0.89316.1553284071.471973",
 }
 
-# (CodeValue, CodingSchemeDesignator, CodeMeaning)
-Code = tuple[str, str, str]
 SRT_MORPH_ALTERED: Code = ("M-01000", "SRT", "Morphologically Altered Structure")
 SRT_NODULE: Code = ("M-03010", "SRT", "Nodule")
 SRT_LUNG: Code = ("T-28000", "SRT", "Lung")
@@ -53,132 +46,6 @@ SPLEEN: Code = ("78961009", "SCT", "Spleen")
 KIDNEY: Code = ("64033007", "SCT", "Kidney")
 LEFT: Code = ("7771000", "SCT", "Left")
 RIGHT: Code = ("24028007", "SCT", "Right")
-
-
-def _concept(code: Code):
-    """A new highdicom code object (highdicom keeps references: never share one)."""
-    import highdicom as hd
-
-    value, scheme, meaning = code
-    return hd.sr.CodedConcept(value=value, scheme_designator=scheme, meaning=meaning)
-
-
-def _item(code: Code) -> Dataset:
-    item = Dataset()
-    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = code
-    return item
-
-
-def segment(
-    number: int,
-    label: str,
-    category: Code,
-    structure: Code,
-    *,
-    algorithm: str | None = None,
-    algorithm_type: str = "MANUAL",
-    anatomy: Code | None = None,
-    laterality: Code | None = None,
-    laterality_of: str = "structure",
-    tracking_id: str | None = None,
-):
-    """A highdicom SegmentDescription.
-
-    *algorithm* names the software (required for AUTOMATIC and SEMIAUTOMATIC segments).
-    *laterality* (Left/Right) is written as a modifier of the segmented structure, as
-    TotalSegmentator does, or with ``laterality_of="anatomy"`` of the anatomic region.
-    """
-    import highdicom as hd
-
-    identification = None
-    if algorithm_type != "MANUAL":
-        identification = hd.AlgorithmIdentificationSequence(
-            name=algorithm or "unnamed",
-            family=_concept(("123110", "DCM", "Artificial Intelligence")),
-            version="1.0",
-        )
-    description = hd.seg.SegmentDescription(
-        segment_number=number,
-        segment_label=label,
-        segmented_property_category=_concept(category),
-        segmented_property_type=_concept(structure),
-        algorithm_type=algorithm_type,
-        algorithm_identification=identification,
-        tracking_id=tracking_id,
-        tracking_uid=generate_uid() if tracking_id else None,
-        anatomic_regions=[_concept(anatomy)] if anatomy else None,
-    )
-    if laterality is not None and laterality_of == "anatomy" and anatomy is not None:
-        region = description.AnatomicRegionSequence[0]
-        region.AnatomicRegionModifierSequence = Sequence([_item(laterality)])
-    elif laterality is not None:
-        kind = description.SegmentedPropertyTypeCodeSequence[0]
-        kind.SegmentedPropertyTypeModifierCodeSequence = Sequence([_item(laterality)])
-    return description
-
-
-def make_ct(
-    folder: Path,
-    patient_id: str,
-    *,
-    study_uid: str | None = None,
-    series_uid: str | None = None,
-    n_slices: int = 3,
-) -> list[Dataset]:
-    """Write a small CT series (pydicom's CT_small.dcm, restacked) into *folder*."""
-    folder.mkdir(parents=True, exist_ok=True)
-    template = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
-    template.remove_private_tags()
-    study, series, frame = study_uid or generate_uid(), series_uid or generate_uid(), generate_uid()
-    x, y, z = (float(v) for v in template.ImagePositionPatient)
-    slices = []
-    for i in range(n_slices):
-        ds = copy.deepcopy(template)
-        ds.PatientID = patient_id
-        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-        ds.InstanceNumber = i + 1
-        ds.ImagePositionPatient = [x, y, z + 5.0 * i]
-        ds.SliceLocation = z + 5.0 * i
-        ds.save_as(folder / f"ct_{i:03d}.dcm", enforce_file_format=True)
-        slices.append(ds)
-    return slices
-
-
-def make_seg(
-    ct: list[Dataset],
-    path: Path,
-    segments: list,
-    *,
-    description: str,
-    series_uid: str | None = None,
-) -> Path:
-    """Write a binary SEG of *ct* with *segments* (one small rectangle each) to *path*."""
-    import highdicom as hd
-
-    rows, columns = int(ct[0].Rows), int(ct[0].Columns)
-    masks = np.zeros((len(ct), rows, columns, len(segments)), dtype=bool)
-    for k in range(len(segments)):
-        top = 8 + 14 * (k % 8)
-        masks[:, top : top + 10, 20:60, k] = True
-    seg = hd.seg.Segmentation(
-        source_images=ct,
-        pixel_array=masks,
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=segments,
-        series_instance_uid=series_uid or generate_uid(),
-        series_number=100,
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer="idcseg notebooks",
-        manufacturer_model_name="_make_example_segs",
-        software_versions="1",
-        device_serial_number="1",
-        series_description=description,
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    seg.save_as(path)
-    return path
 
 
 def make_examples(folder: str | Path) -> dict[str, Path]:
