@@ -107,6 +107,26 @@ def render(
     return _tidy(sql)
 
 
+def literal(value: object) -> str:
+    """A DuckDB string literal, for file paths in ``sql/duckdb/`` statements (never user values)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def duckdb_statement(name: str, **context: object) -> str:
+    """Render ``sql/duckdb/<name>.sql`` (the embedded engine's own DuckDB SQL) with *context*.
+
+    Paths in *context* enter the SQL only through the ``literal`` filter.
+    """
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir())),
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["literal"] = literal
+    return env.get_template(f"duckdb/{name}.sql").render(**context)
+
+
 def _tidy(sql: str) -> str:
     lines = [line.rstrip() for line in sql.splitlines()]
     out: list[str] = []

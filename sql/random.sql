@@ -34,7 +34,7 @@ WITH
     ORDER BY TO_HEX(MD5(CONCAT(@seed, StudyInstanceUID))), StudyInstanceUID
     LIMIT @n
   ),
-{{ series_sql.sm_studies("picked") }}
+{{ series_sql.sm_studies() }}
 SELECT
   picked.StudyInstanceUID,
   picked.PatientID,

@@ -30,7 +30,7 @@
 {% import "macros/viewer.sql" as viewer with context -%}
 WITH
 {{ series_sql.selected_seg_series(f) }},
-{{ series_sql.sm_studies("selected") }}
+{{ series_sql.sm_studies() }}
 SELECT
   selected.collection_id,
   selected.analysis_result_id,

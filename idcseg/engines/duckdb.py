@@ -25,11 +25,6 @@ from . import normalise_frame, sql_kind
 BUSY_TIMEOUT = 10.0  # seconds a query waits for a writer to finish its batch
 
 
-def _literal(value: object) -> str:
-    """A DuckDB string literal, for the catalog's file paths (never for user values)."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def transpile(sql: str) -> str:
     """BigQuery Standard SQL → DuckDB SQL (``@param`` becomes ``$param``)."""
     import sqlglot
@@ -140,11 +135,7 @@ class DuckDBEngine:
         store_path = self.store.ensure()
         folder = self.index_folder or index_dir()
         self._schemas()  # refuses a release the embedded index does not hold
-        from .. import segindex
-
-        seg_index = segindex.path(folder=self.store.folder)
-        seg_index_path = str(seg_index) if seg_index else None
-        paths = {"store": str(store_path), "index": str(folder), "seg_index": seg_index_path}
+        paths = {"store": str(store_path), "index": str(folder), **self._index_files(folder)}
         key = render.cache_key(
             Query("duckdb/catalog.sql", paths), dataset=self.dataset, target="duckdb-catalog"
         )
@@ -169,20 +160,35 @@ class DuckDBEngine:
                 delay = min(delay * 2, 0.5)
         return con
 
-    def _render_catalog(self, paths: dict[str, str | None]) -> str:
-        import jinja2
+    def _index_files(self, folder: Path) -> dict[str, str | None]:
+        """The index files the catalog reads: DuckDB-native copies where they can be made."""
+        import sys
 
-        env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(render.template_dir())),
-            undefined=jinja2.StrictUndefined,
-        )
-        env.filters["literal"] = _literal
-        template = env.get_template("duckdb/catalog.sql")
-        return template.render(
+        from .. import prepared, segindex
+
+        seg_index = segindex.path(folder=self.store.folder)
+        files: dict[str, str | None] = {
+            "seg_index": str(seg_index) if seg_index else None,
+            "series_db": None,
+            "seg_index_db": None,
+        }
+        try:
+            files["series_db"] = str(prepared.series_index(folder / "idc_index.parquet"))
+            if seg_index is not None:
+                files["seg_index_db"] = str(prepared.seg_index(seg_index))
+        except IdcsegError as exc:
+            print(f"idcseg: {exc}; reading the parquet files in place", file=sys.stderr)
+        return files
+
+    def _render_catalog(self, paths: dict[str, str | None]) -> str:
+        return render.duckdb_statement(
+            "catalog",
             store_path=paths["store"],
             index_dir=paths["index"],
             index_files=sorted(p.name for p in Path(str(paths["index"])).glob("*.parquet")),
             seg_index_path=paths["seg_index"],
+            series_db=paths["series_db"],
+            seg_index_db=paths["seg_index_db"],
             schemas=self._schemas(),
         )
 

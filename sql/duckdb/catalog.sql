@@ -8,17 +8,34 @@
 --   collections_index, analysis_results_index   the wheel's collection and analysis-result indexes
 --   local.main.idc_seg_index   IDC's seg_index.parquet once `idcseg index fetch` stored it, else
 --                    an empty table of the same shape
+--   local.main.idc_seg_index_meanings   (kind, meaning): the distinct CodeMeanings of its
+--                    arrays, kind 'category', 'type' or 'region'
+-- The parquet files are read through DuckDB-native copies of them (idcseg.prepared) when there
+-- are copies: `series_db`, `seg_index_db`; else in place.
 -- Paths are rendered as string literals by the `literal` filter; no user value enters here.
 
+{%- set seg_index_columns -%}
+SeriesInstanceUID, SegmentationType, total_segments, AlgorithmType, AlgorithmName,
+    segmented_SeriesInstanceUID, SegmentedPropertyCategory_CodeMeanings,
+    SegmentedPropertyType_CodeMeanings, AnatomicRegion_CodeMeanings
+{%- endset %}
 ATTACH {{ store_path | literal }} AS store (READ_ONLY);
 ATTACH ':memory:' AS "bigquery-public-data";
 ATTACH ':memory:' AS local;
+{% if series_db %}
+ATTACH {{ series_db | literal }} AS idc_series (READ_ONLY);
+{% endif %}
+{% if seg_index_db %}
+ATTACH {{ seg_index_db | literal }} AS idc_seg (READ_ONLY);
+CREATE VIEW local.main.idc_seg_index AS
+  SELECT {{ seg_index_columns }}
+  FROM idc_seg.main.seg_index;
+CREATE VIEW local.main.idc_seg_index_meanings AS
+  SELECT kind, meaning FROM idc_seg.main.meanings;
+{% else %}
 {% if seg_index_path %}
 CREATE VIEW local.main.idc_seg_index AS
-  SELECT
-    SeriesInstanceUID, SegmentationType, total_segments, AlgorithmType, AlgorithmName,
-    segmented_SeriesInstanceUID, SegmentedPropertyCategory_CodeMeanings,
-    SegmentedPropertyType_CodeMeanings, AnatomicRegion_CodeMeanings
+  SELECT {{ seg_index_columns }}
   FROM read_parquet({{ seg_index_path | literal }});
 {% else %}
 CREATE TABLE local.main.idc_seg_index (
@@ -28,11 +45,25 @@ CREATE TABLE local.main.idc_seg_index (
   AnatomicRegion_CodeMeanings VARCHAR[]
 );
 {% endif %}
+CREATE VIEW local.main.idc_seg_index_meanings AS
+  SELECT DISTINCT 'category' AS kind, meaning
+  FROM local.main.idc_seg_index, UNNEST(SegmentedPropertyCategory_CodeMeanings) AS u(meaning)
+  UNION
+  SELECT DISTINCT 'type' AS kind, meaning
+  FROM local.main.idc_seg_index, UNNEST(SegmentedPropertyType_CodeMeanings) AS u(meaning)
+  UNION
+  SELECT DISTINCT 'region' AS kind, meaning
+  FROM local.main.idc_seg_index, UNNEST(AnatomicRegion_CodeMeanings) AS u(meaning);
+{% endif %}
 {% for schema in schemas %}
 CREATE SCHEMA "bigquery-public-data".{{ schema }};
 
 CREATE VIEW "bigquery-public-data".{{ schema }}.dicom_all AS
+{%- if series_db %}
+  SELECT * FROM idc_series.main.dicom_all
+{%- else %}
   SELECT * FROM read_parquet({{ (index_dir ~ "/idc_index.parquet") | literal }})
+{%- endif %}
   UNION ALL BY NAME
   SELECT * FROM store.main.local_series;
 

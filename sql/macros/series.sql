@@ -1,22 +1,25 @@
 {#-
   macros/series.sql — the SEG series every series-level template starts from.
 
-  seg_index(cte)     IDC's series-level segmentation index for the series in `cte`, one row per
-                     SEG series: SeriesInstanceUID, SegmentationType, total_segments,
-                     AlgorithmType, AlgorithmName (comma-joined distinct values),
-                     segmented_SeriesInstanceUID, and arrays of the distinct CodeMeanings of
-                     SegmentedPropertyCategory, SegmentedPropertyType and AnatomicRegion.
-                     BigQuery aggregates segment rows the way idc-index-data builds
-                     seg_index; embedded, it is IDC's published seg_index.parquet (`idcseg
-                     index fetch`) plus the same aggregation of locally stored segment rows
-                     for series that file does not describe.
+  seg_index(cte, f=None, with_arrays=True)
+                     IDC's series-level segmentation index for the series in `cte` that pass
+                     the seg_index filters of `f`, one row per SEG series: SeriesInstanceUID,
+                     SegmentationType, total_segments, AlgorithmType, AlgorithmName
+                     (comma-joined distinct values), segmented_SeriesInstanceUID, and (with_arrays)
+                     arrays of the distinct CodeMeanings of SegmentedPropertyCategory,
+                     SegmentedPropertyType and AnatomicRegion. BigQuery aggregates segment rows
+                     the way idc-index-data builds seg_index; embedded, it is IDC's published
+                     seg_index.parquet (`idcseg index fetch`) plus the same aggregation of
+                     locally stored segment rows for series that file does not describe.
+  seg_index_filters(f, file=False)
+                     `AND ...` conditions on one seg_index row for the seg_index filters of `f`.
   selected_seg_series(f, with_source=True, with_arrays=False)
                      CTEs: seg (SEG series passing the series filters), seg_index (its scalar
                      columns; the meaning arrays too with_arrays), source (the segmented image
-                     series), selected (all of it, with the filters on segment-derived columns
-                     applied). with_source=False skips seg_index and source unless a filter
-                     needs them.
-  sm_studies(cte)    studies among those in `cte` holding slide microscopy (they open in Slim)
+                     series), selected (all of it, with every filter applied; only series with a
+                     seg_index row when a seg_index filter is given). with_source=False skips
+                     seg_index and source unless a filter needs them.
+  sm_studies()       the studies holding slide microscopy (they open in Slim)
 -#}
 {% import "macros/idc.sql" as idc with context %}
 {% import "macros/segments.sql" as segments with context %}
@@ -77,28 +80,63 @@
     )
 {%- endmacro -%}
 
-{%- macro seg_index(cte) -%}
+{%- macro seg_index(cte, f=None, with_arrays=True) -%}
 {%- if target == "bigquery" %}
     SELECT *
     FROM {{ seg_index_aggregate("SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM " ~ cte ~ ")") }}
+    WHERE TRUE{{ seg_index_filters(f) }}
 {%- else %}
-    SELECT *
+    SELECT {{ seg_index_columns(with_arrays) }}
     FROM `local.main.idc_seg_index`
-    WHERE SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM {{ cte }})
+    WHERE SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM {{ cte }}){{ seg_index_filters(f, file=True) }}
     UNION ALL
-    SELECT *
+    SELECT {{ seg_index_columns(with_arrays) }}
     FROM {{ seg_index_aggregate("SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM " ~ cte ~ ") AND SeriesInstanceUID NOT IN (SELECT SeriesInstanceUID FROM `local.main.idc_seg_index`)") }}
+    WHERE TRUE{{ seg_index_filters(f) }}
 {%- endif %}
 {%- endmacro -%}
 
-{#- Series of `seg_index` one of whose `arr` values is in @param (a semi-join: one pass over the
-    unnested arrays, instead of a correlated look into each row's array). -#}
-{%- macro any_value_in(arr, param, lower=True) -%}
-seg_index.SeriesInstanceUID IN (
+{%- macro seg_index_columns(with_arrays) -%}
+SeriesInstanceUID, SegmentationType, total_segments, AlgorithmType, AlgorithmName, segmented_SeriesInstanceUID
+{%- if with_arrays %},
+      SegmentedPropertyCategory_CodeMeanings, SegmentedPropertyType_CodeMeanings, AnatomicRegion_CodeMeanings
+{%- endif %}
+{%- endmacro -%}
+
+{#- The filters of `f` on the columns of one seg_index row, each as `AND ...`. A meaning filter
+    matches one array element case-insensitively. file=True (embedded, IDC's seg_index file):
+    the spellings that match are looked up in the file's list of distinct meanings, then the
+    arrays are tested for those exact values; a LOWER() on each of millions of elements costs
+    ~20 times more. -#}
+{%- macro seg_index_filters(f, file=False) -%}
+{%- if f %}
+{%- for name, arr, kind in [
+      ("structure", "SegmentedPropertyType_CodeMeanings", "type"),
+      ("category", "SegmentedPropertyCategory_CodeMeanings", "category"),
+      ("anatomy", "AnatomicRegion_CodeMeanings", "region")] if f[name] %}
+{%- if file %}
+      AND SeriesInstanceUID IN (
         SELECT s.SeriesInstanceUID
-        FROM {{ caller() }} AS s
-        CROSS JOIN UNNEST({{ arr }}) AS v
-        WHERE {% if lower %}LOWER(v){% else %}v{% endif %} IN (SELECT w FROM UNNEST(@{{ param }}) AS w))
+        FROM `local.main.idc_seg_index` AS s
+        JOIN `local.main.idc_seg_index_meanings` AS m
+          ON m.kind = '{{ kind }}'
+          AND LOWER(m.meaning) IN UNNEST(@{{ name }}_meanings)
+          AND m.meaning IN UNNEST(s.{{ arr }}))
+{%- else %}
+      AND EXISTS (SELECT 1 FROM UNNEST({{ arr }}) AS v WHERE LOWER(v) IN UNNEST(@{{ name }}_meanings))
+{%- endif %}
+{%- endfor %}
+{%- if f.algorithm_type %}
+      AND EXISTS (SELECT 1 FROM UNNEST(SPLIT(AlgorithmType, ',')) AS t WHERE t IN UNNEST(@algorithm_type))
+{%- endif %}
+{%- if f.algorithm_name %}
+      {{- need("segmentations", "SegmentAlgorithmName") }}
+      AND STRPOS(LOWER(AlgorithmName), LOWER(@algorithm_name)) > 0
+{%- endif %}
+{%- if f.min_segments %}
+      AND total_segments >= @min_segments
+{%- endif %}
+{%- endif %}
 {%- endmacro -%}
 
 {%- macro selected_seg_series(f, with_source=True, with_arrays=False) -%}
@@ -106,31 +144,8 @@ seg_index.SeriesInstanceUID IN (
     {%- call idc.seg_series() %}SOPClassUID IN UNNEST(@sop_class_uids){{ idc.series_filters(f) }}{% endcall %}
   ),
 {%- if with_source or f.body_part or f.seg_index %}
-{#- The array filters read the arrays once, in a semi-join. Embedded, from the index file itself
-    (DuckDB then reads just the one array column, and nothing is materialized); on BigQuery, from
-    the aggregate, computed once. -#}
-{%- if target == "bigquery" %}
-  seg_index_full AS (
-{{- seg_index("seg") }}
-  ),
-{%- set arrays_from = "seg_index_full" %}
-{%- else %}
-{%- set arrays_from = "(" ~ seg_index("seg") ~ "\n    )" %}
-{%- endif %}
   seg_index AS (
-    SELECT
-      SeriesInstanceUID,
-      SegmentationType,
-      total_segments,
-      AlgorithmType,
-      AlgorithmName,
-      segmented_SeriesInstanceUID
-{%- if with_arrays %},
-      SegmentedPropertyCategory_CodeMeanings,
-      SegmentedPropertyType_CodeMeanings,
-      AnatomicRegion_CodeMeanings
-{%- endif %}
-    FROM {{ arrays_from }}{% if target != "bigquery" %} AS seg_index_rows{% endif %}
+{{- seg_index("seg", f, with_arrays) }}
   ),
   source AS (
     SELECT
@@ -157,30 +172,11 @@ seg_index.SeriesInstanceUID IN (
       source.Modality AS segmented_Modality,
       COALESCE(source.BodyPartExamined, seg.BodyPartExamined) AS segmented_BodyPartExamined
     FROM seg
-    LEFT JOIN seg_index ON seg_index.SeriesInstanceUID = seg.SeriesInstanceUID
+    {% if f.seg_index %}JOIN{% else %}LEFT JOIN{% endif %} seg_index ON seg_index.SeriesInstanceUID = seg.SeriesInstanceUID
     LEFT JOIN source ON source.SeriesInstanceUID = seg_index.segmented_SeriesInstanceUID
     WHERE TRUE
 {%- if f.body_part %}
       AND UPPER(COALESCE(source.BodyPartExamined, seg.BodyPartExamined)) IN UNNEST(@body_part)
-{%- endif %}
-{%- if f.structure %}
-      AND {% call any_value_in("s.SegmentedPropertyType_CodeMeanings", "structure_meanings") %}{{ arrays_from }}{% endcall %}
-{%- endif %}
-{%- if f.category %}
-      AND {% call any_value_in("s.SegmentedPropertyCategory_CodeMeanings", "category_meanings") %}{{ arrays_from }}{% endcall %}
-{%- endif %}
-{%- if f.anatomy %}
-      AND {% call any_value_in("s.AnatomicRegion_CodeMeanings", "anatomy_meanings") %}{{ arrays_from }}{% endcall %}
-{%- endif %}
-{%- if f.algorithm_type %}
-      AND {% call any_value_in("SPLIT(s.AlgorithmType, ',')", "algorithm_type", lower=False) %}{{ arrays_from }}{% endcall %}
-{%- endif %}
-{%- if f.algorithm_name %}
-      {{- need("segmentations", "SegmentAlgorithmName") }}
-      AND STRPOS(LOWER(seg_index.AlgorithmName), LOWER(@algorithm_name)) > 0
-{%- endif %}
-{%- if f.min_segments %}
-      AND seg_index.total_segments >= @min_segments
 {%- endif %}
 {%- if f.source_modality %}
       AND UPPER(source.Modality) IN UNNEST(@source_modality)
@@ -193,11 +189,13 @@ seg_index.SeriesInstanceUID IN (
 {%- endif %}
 {%- endmacro -%}
 
-{%- macro sm_studies(cte) -%}
+{#- Every study holding slide microscopy (~23,000 in IDC v25; they open in Slim). A list of all of
+    them is cheaper than restricting it to some studies: the restriction would evaluate the
+    selection a second time, and on BigQuery it reads the same columns either way. -#}
+{%- macro sm_studies() -%}
   sm_studies AS (
     SELECT DISTINCT StudyInstanceUID
     FROM {{ idc.table("dicom_all") }}
     WHERE Modality = 'SM'
-      AND StudyInstanceUID IN (SELECT StudyInstanceUID FROM {{ cte }})
   )
 {%- endmacro -%}
