@@ -10,9 +10,10 @@ attaches the copy read-only from then on.
 
 Copies live in a cache shared by every store of the user (``$IDCSEG_CACHE``, else the platform's
 user cache folder, ``~/.cache/idcseg`` on Linux), named after what they copy: the parquet file's
-path, size and modification time (a new wheel or a new download gets a new copy). A copy is written under a temporary name
-and renamed into place, so a half-made copy is never attached; an interrupted build leaves only
-a temporary file that the next build removes.
+path, size and modification time, and the DuckDB version (a new wheel, a new download or a new
+DuckDB gets a new copy). A copy is written under a temporary name and renamed into place, so a
+half-made copy is never attached; an interrupted build leaves only a temporary file that a
+later build removes.
 
 When no copy can be made (an unwritable cache folder, a full disk) the engine reads the parquet
 files in place instead: slower, same answers.
@@ -54,7 +55,8 @@ def copy_path(kind: str, parquet: Path) -> Path:
     import duckdb
 
     stat = parquet.stat()  # a copy made by another DuckDB release may not open: part of the name
-    identity = f"{FORMAT}|{duckdb.__version__}|{parquet.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    parts = (FORMAT, duckdb.__version__, parquet.resolve(), stat.st_size, stat.st_mtime_ns)
+    identity = "|".join(map(str, parts))
     return cache_root() / f"{kind}-{hashlib.sha256(identity.encode()).hexdigest()[:20]}.duckdb"
 
 
@@ -109,13 +111,16 @@ def _build(target: Path, statement: str, parquet: Path, label: str | None) -> No
         os.replace(tmp, target)
     except (OSError, duckdb.Error) as exc:
         message = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0]
-        raise IdcsegError(f"cannot make a DuckDB copy of {parquet} in {folder}: {message}") from None
+        raise IdcsegError(
+            f"cannot make a DuckDB copy of {parquet} in {folder}: {message}"
+        ) from None
     finally:
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
             leftover.unlink(missing_ok=True)
     if label:
         seconds = time.monotonic() - started
-        print(f"idcseg: done in {seconds:.1f} s ({target.stat().st_size / 1e6:.0f} MB)", file=sys.stderr)
+        size = target.stat().st_size / 1e6
+        print(f"idcseg: done in {seconds:.1f} s ({size:.0f} MB)", file=sys.stderr)
 
 
 def _remove_stale(folder: Path) -> None:

@@ -169,6 +169,12 @@ def _session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("IDCSEG_HOME", str(tmp_path_factory.mktemp("idcseg-session-home")))
         mp.setenv("IDCSEG_CACHE", str(tmp_path_factory.mktemp("idcseg-session-cache")))
+        from idcseg import prepared
+
+        # made now, quietly: no test's output depends on being the first to need it
+        from idcseg.store import index_dir
+
+        prepared.series_index(index_dir() / "idc_index.parquet", quiet=True)
         yield
 
 

@@ -1,0 +1,195 @@
+"""DuckDB-native copies of IDC's parquet indexes (idcseg.prepared) and the catalog that reads them.
+
+The copies must hold exactly the parquet's rows, be made once and reused, never be attached
+half-made, and give way to the parquet files in place when no copy can be made: with the same
+answers. Meaning filters on a seg_index file match any spelling case-insensitively.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import idcseg
+from idcseg import prepared, segindex
+from idcseg.engines.duckdb import DuckDBEngine
+from idcseg.errors import IdcsegError
+from idcseg.store import index_dir, index_version
+
+SEG_SOP_CLASSES = ("1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7")
+
+
+def test_series_index_copy_holds_every_row_and_column() -> None:
+    parquet = index_dir() / "idc_index.parquet"
+    copy = prepared.series_index(parquet, quiet=True)  # made by the session fixture
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{copy}' AS c (READ_ONLY)")
+    source = f"read_parquet('{parquet}')"
+    assert (
+        con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+        == con.execute("DESCRIBE SELECT * FROM c.main.dicom_all").fetchall()
+    )
+    for left, right in ((source, "c.main.dicom_all"), ("c.main.dicom_all", source)):
+        missing = con.execute(
+            f"SELECT COUNT(*) FROM (SELECT * FROM {left} EXCEPT ALL SELECT * FROM {right})"
+        ).fetchone()
+        assert missing == (0,)
+    rows = con.execute("SELECT COUNT(*) FROM c.main.dicom_all").fetchone()
+    assert rows is not None and rows[0] == pq.ParquetFile(parquet).metadata.num_rows
+
+
+def _small_index(folder: Path) -> Path:
+    """A few real rows of the wheel's index (all its columns) as a parquet of their own."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "idc_index.parquet"
+    duckdb.sql(
+        f"COPY (SELECT * FROM read_parquet('{index_dir() / 'idc_index.parquet'}') "
+        f"WHERE collection_id IN ('lidc_idri', 'qin_prostate_repeatability')) "
+        f"TO '{target}' (FORMAT parquet)"
+    )
+    return target
+
+
+def test_a_copy_is_made_once_and_a_changed_file_gets_a_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("IDCSEG_CACHE", str(tmp_path / "cache"))
+    parquet = _small_index(tmp_path / "world")
+    first = prepared.series_index(parquet)
+    assert "making a DuckDB copy" in capsys.readouterr().err
+    made = first.stat().st_mtime_ns
+    assert prepared.series_index(parquet) == first
+    assert first.stat().st_mtime_ns == made and capsys.readouterr().err == ""
+    os.utime(parquet, ns=(made + 10**9, made + 10**9))  # a new release of the same file
+    second = prepared.series_index(parquet, quiet=True)
+    assert second != first and second.is_file()
+    leftovers = [p.name for p in (tmp_path / "cache" / "prepared").iterdir()]
+    assert sorted(leftovers) == sorted([first.name, second.name])  # no temporary files
+
+
+def test_a_failed_copy_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IDCSEG_CACHE", str(tmp_path / "cache"))
+    broken = tmp_path / "idc_index.parquet"
+    broken.write_bytes(b"PAR1 this is not a parquet file PAR1")
+    with pytest.raises(IdcsegError, match="cannot make a DuckDB copy of .*idc_index.parquet"):
+        prepared.series_index(broken, quiet=True)
+    assert list((tmp_path / "cache" / "prepared").iterdir()) == []
+
+
+def test_without_a_cache_the_parquet_files_are_read_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any
+) -> None:
+    native = idcseg.summary(by="analysis_result")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("IDCSEG_CACHE", str(blocker))
+    run = cli("summary", "--by", "analysis_result", "--format", "json")
+    assert run.code == 0, run.err
+    assert "reading the parquet files in place" in run.err
+    assert len(run.err.strip().splitlines()) == 1
+    in_place = pd.DataFrame(json.loads(run.out))
+    assert in_place.series_count.tolist() == native.series_count.tolist()
+
+    def names(frame: pd.DataFrame) -> list[str | None]:
+        return [None if pd.isna(v) else v for v in frame.analysis_result_id]
+
+    assert names(in_place) == names(native)
+
+
+# --- meaning filters on a seg_index file -----------------------------------------------------
+
+
+def _wheel_schema() -> pa.Schema:
+    columns = json.loads((index_dir() / "seg_index_schema.json").read_text())["columns"]
+    kinds = {"STRING": pa.string(), "INTEGER": pa.int64()}
+    return pa.schema(
+        pa.field(
+            c["name"], pa.list_(kinds[c["type"]]) if c["mode"] == "REPEATED" else kinds[c["type"]]
+        )
+        for c in columns
+    )
+
+
+@pytest.fixture
+def spelled_seg_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A seg_index over four real SEG series of the wheel, spelling Liver three ways; fetched."""
+    series = [
+        uid
+        for (uid,) in duckdb.execute(
+            f"SELECT SeriesInstanceUID FROM read_parquet('{index_dir() / 'idc_index.parquet'}') "
+            "WHERE SOPClassUID IN $c ORDER BY SeriesInstanceUID LIMIT 4",
+            {"c": list(SEG_SOP_CLASSES)},
+        ).fetchall()
+    ]
+    spellings = [["Liver", "Spleen"], ["LIVER"], ["liver ", "Kidney"], ["Spleen"]]
+    algorithms = ["AUTOMATIC", "SEMIAUTOMATIC", "AUTOMATIC,MANUAL", "AUTOMATIC"]
+    rows = [
+        {
+            "SeriesInstanceUID": uid,
+            "SegmentationType": "BINARY",
+            "total_segments": len(types),
+            "AlgorithmType": algorithm,
+            "AlgorithmName": None,
+            "segmented_SeriesInstanceUID": None,
+            "SegmentedPropertyCategory_CodeMeanings": ["Anatomical Structure"],
+            "SegmentedPropertyType_CodeMeanings": types,
+            "AnatomicRegion_CodeMeanings": [],
+        }
+        for uid, types, algorithm in zip(series, spellings, algorithms, strict=True)
+    ]
+    folder = tmp_path / "mirror" / index_version()
+    folder.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=_wheel_schema()), folder / "seg_index.parquet")
+    mirror = (tmp_path / "mirror").as_uri()
+    monkeypatch.setenv("IDCSEG_INDEX_URLS", mirror + "/{version}/seg_index.parquet")
+    segindex.fetch(progress=False)
+    return series
+
+
+def test_meaning_filters_match_every_spelling_on_the_file(spelled_seg_index: list[str]) -> None:
+    a, b, c, d = spelled_seg_index
+    for spelling in ("liver", "LIVER", "Liver"):
+        assert set(idcseg.series(structure=spelling).SeriesInstanceUID) == {a, b}
+    assert set(idcseg.series(structure=["liver", "kidney"]).SeriesInstanceUID) == {a, b, c}
+    assert set(idcseg.series(structure="spleen").SeriesInstanceUID) == {a, d}
+    assert set(idcseg.series(structure="Liver", algorithm_type="AUTOMATIC").SeriesInstanceUID) == {
+        a
+    }
+    assert set(idcseg.series(algorithm_type="SEMIAUTOMATIC").SeriesInstanceUID) == {b}
+    assert set(idcseg.series(algorithm_type="MANUAL").SeriesInstanceUID) == {c}
+    assert idcseg.series(structure="Liv").empty  # a whole meaning, not a part of one
+
+
+def test_the_copy_and_the_file_in_place_answer_alike(
+    spelled_seg_index: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    questions = [
+        {"structure": "liver"},
+        {"structure": ["spleen", "kidney"], "algorithm_type": "AUTOMATIC"},
+        {"category": "anatomical structure", "min_segments": 2},
+    ]
+    native = [idcseg.series(**q) for q in questions]
+    blocker = tmp_path / "no-cache"
+    blocker.write_text("")
+    monkeypatch.setenv("IDCSEG_CACHE", str(blocker))
+    engine = DuckDBEngine()
+    for question, want in zip(questions, native, strict=True):
+        got = idcseg.Explorer(engine).series(**question)
+        pd.testing.assert_frame_equal(got, want)
+    assert "reading the parquet files in place" in capsys.readouterr().err
+    engine.close()
+    shutil.rmtree(tmp_path / "mirror")
