@@ -309,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
     home, xdg = work / "idcseg-home", work / "xdg-data"
     env_base = {**os.environ}
     env_base.pop("PYTHONDONTWRITEBYTECODE", None)  # byte-compile once, as after a pip install
-    env_idcseg = {**env_base, "IDCSEG_HOME": str(home)}
+    # an empty cache: the first warm-up run makes the DuckDB copies of the indexes
+    env_idcseg = {**env_base, "IDCSEG_HOME": str(home), "IDCSEG_CACHE": str(work / "cache")}
     env_idcseg.pop("IDCSEG_ENGINE", None)
     if not args.installed:
         inherited = env_idcseg.get("PYTHONPATH")

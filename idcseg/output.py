@@ -22,6 +22,7 @@ from typing import IO, Any
 from .errors import UsageError
 
 FORMATS = ("table", "csv", "json", "jsonl", "parquet")
+PREVIEW_ROWS = 40  # a table on a terminal shows this many rows of a longer result
 
 
 def check_target(fmt: str, output: Path | None) -> None:
@@ -103,13 +104,42 @@ def _batches(result: Any) -> Iterator[list[tuple[Any, ...]]]:
         yield result.rows()
 
 
-def _write_text(columns: list[str], result: Any, fmt: str, out: IO[str]) -> int:
-    count = 0
-    if fmt == "table":  # for people: widths need every row
+def _head(result: Any, n: int) -> tuple[list[tuple[Any, ...]], int]:
+    """The first *n* rows of *result* and its number of rows.
+
+    A streaming result (DuckDB) converts only those rows to Python values and counts the rest.
+    """
+    if hasattr(result, "head") and hasattr(result, "count_remaining"):
+        rows = result.head(n)
+        return rows, len(rows) + result.count_remaining()
+    rows = result.rows()
+    return rows[:n], len(rows)
+
+
+def _write_table(columns: list[str], result: Any, out: IO[str], preview: int | None) -> int:
+    """An aligned table (widths need every row shown); *preview* rows at most, with a note."""
+    if preview is None:
         rows = [row for batch in _batches(result) for row in batch]
-        out.write(format_table(columns, rows))
-        out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
-        return len(rows)
+        total = len(rows)
+    else:
+        rows, total = _head(result, preview)
+    out.write(format_table(columns, rows))
+    if total > len(rows):
+        out.write(
+            f"({total:,} rows; the first {len(rows)} are shown. All of them: --output FILE, "
+            "--format csv|json|jsonl|parquet, or a pipe; fewer: --limit N)\n"
+        )
+    else:
+        out.write(f"({total} row{'s' if total != 1 else ''})\n")
+    return total
+
+
+def _write_text(
+    columns: list[str], result: Any, fmt: str, out: IO[str], preview: int | None = None
+) -> int:
+    count = 0
+    if fmt == "table":  # for people
+        return _write_table(columns, result, out, preview)
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
@@ -169,8 +199,14 @@ def write_text(text: str, output: Path | None) -> None:
         fh.write(text)
 
 
-def write_result(result: Any, fmt: str = "table", output: Path | None = None) -> int:
-    """Write *result* as *fmt* to *output* (or stdout); return the number of rows."""
+def write_result(
+    result: Any, fmt: str = "table", output: Path | None = None, *, preview: bool = False
+) -> int:
+    """Write *result* as *fmt* to *output* (or stdout); return the number of rows.
+
+    With *preview*, a table written to a terminal shows the first :data:`PREVIEW_ROWS` rows
+    and how many there are; a pipe, a file or another format always gets every row.
+    """
     fmt = fmt.lower()
     check_target(fmt, output)
     if fmt == "parquet":
@@ -182,7 +218,8 @@ def write_result(result: Any, fmt: str = "table", output: Path | None = None) ->
             pq.write_table(table, fh)
         return table.num_rows
     if output is None:
-        return _write_text(result.columns, result, fmt, sys.stdout)
+        shown = PREVIEW_ROWS if preview and fmt == "table" and sys.stdout.isatty() else None
+        return _write_text(result.columns, result, fmt, sys.stdout, shown)
     with _atomic(output, "w") as fh:
         return _write_text(result.columns, result, fmt, fh)
 

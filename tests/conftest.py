@@ -107,6 +107,38 @@ def cli():
     return run_cli
 
 
+def run_cli_on_a_terminal(*args: str) -> Run:
+    """Run ``python -m idcseg ARGS`` with stdout on a pseudo-terminal, as typed in a shell.
+
+    The terminal's ``\r\n`` line ends come back as ``\n``.
+    """
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "idcseg", *args],
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ),
+        cwd=REPO,
+    )
+    os.close(follower)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(leader, 1 << 16)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    code = proc.wait(timeout=120)
+    out = b"".join(chunks).decode().replace("\r\n", "\n")
+    return Run(code, out, err)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "bqemulator: runs against a local BigQuery emulator (bqemulator subprocess)"

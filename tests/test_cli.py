@@ -23,6 +23,25 @@ def test_series_table_on_a_terminal(cli) -> None:  # noqa: ANN001
     assert "https://viewer.imaging.datacommons.cancer.gov/v3/viewer/?StudyInstanceUIDs=" in lines[2]
 
 
+def test_a_long_table_on_a_terminal_is_a_preview(cli, index_db) -> None:  # noqa: ANN001
+    from idcseg.output import PREVIEW_ROWS
+    from tests.conftest import SEG_SOP_CLASSES, run_cli_on_a_terminal
+
+    (total,) = index_db.execute(
+        "SELECT COUNT(*) FROM idx WHERE SOPClassUID IN $c", {"c": list(SEG_SOP_CLASSES)}
+    ).fetchone()
+    run = run_cli_on_a_terminal("series")
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert len(lines) == 2 + PREVIEW_ROWS + 1
+    assert lines[-1].startswith(f"({total:,} rows; the first {PREVIEW_ROWS} are shown.")
+    piped = cli("series", "--format", "csv")  # not a terminal: every row
+    assert len(piped.out.splitlines()) == 1 + total
+    asked = run_cli_on_a_terminal("series", "--limit", str(PREVIEW_ROWS + 5))
+    assert len(asked.out.splitlines()) == 2 + PREVIEW_ROWS + 5 + 1  # --limit N shows N rows
+    assert asked.out.splitlines()[-1] == f"({PREVIEW_ROWS + 5} rows)"
+
+
 def test_json_and_jsonl_are_valid_with_uids_as_strings(cli, index_db) -> None:  # noqa: ANN001
     run = cli("series", *LIDC, "--limit", "5", "--format", "json")
     records = json.loads(run.out)

@@ -395,4 +395,6 @@ def emit(query: Any, choice: EngineChoice, fmt: str, output: Path | None) -> int
 
         print(f"dry run: this query would scan {engine.estimate(query)}", file=sys.stderr)
         return 0
-    return write_result(engine.run(query), fmt, output)
+    # a table on a terminal previews a long result, unless --limit says how many rows to show
+    preview = "limit" not in query.params
+    return write_result(engine.run(query), fmt, output, preview=preview)

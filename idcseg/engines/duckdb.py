@@ -48,6 +48,18 @@ class DuckDBResult:
         """All rows as tuples of Python values."""
         return self._cursor.fetchall()
 
+    def head(self, n: int) -> list[tuple[Any, ...]]:
+        """The next *n* rows (fewer at the end)."""
+        return self._cursor.fetchmany(n)
+
+    def count_remaining(self) -> int:
+        """Consume the rows not fetched yet and return how many there were (no Python values)."""
+        import warnings
+
+        with warnings.catch_warnings():  # "an extra copy of the rows": batch by batch, dropped
+            warnings.simplefilter("ignore", UserWarning)
+            return sum(batch.num_rows for batch in self._cursor.to_arrow_reader(100_000))
+
     def batches(self, size: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
         """The rows, *size* at a time (memory stays bounded for large results)."""
         while batch := self._cursor.fetchmany(size):
