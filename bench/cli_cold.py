@@ -40,12 +40,14 @@ import json
 import math
 import os
 import platform
+import pty
 import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -182,19 +184,46 @@ def wait_quiet(limit_s: float, threshold: float = 0.5) -> float:
             return load
 
 
-def run_child(argv: list[str], env: dict[str, str]) -> tuple[Run, str, str]:
-    """Run *argv* to completion; return its measurements, stdout and stderr."""
+def run_child(
+    argv: list[str], env: dict[str, str], *, terminal: bool = False
+) -> tuple[Run, str, str]:
+    """Run *argv* to completion; return its measurements, stdout and stderr.
+
+    With *terminal*, stdout is a pseudo-terminal (read as the child writes, as a terminal
+    would), so the child behaves as when typed in a shell; its ``\\r\\n`` come back as ``\\n``.
+    """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        leader = follower = -1
+        reader: threading.Thread | None = None
+        chunks: list[bytes] = []
+        if terminal:
+            leader, follower = pty.openpty()
+            reader = threading.Thread(target=_drain, args=(leader, chunks), daemon=True)
         busy0 = _busy_cpu_s()
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=follower if terminal else out,
+            stderr=err,
+            env=env,
+        )
+        if reader is not None:
+            os.close(follower)
+            reader.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         busy1 = _busy_cpu_s()
         proc.returncode = os.waitstatus_to_exitcode(status)
+        if reader is not None:
+            reader.join()
+            os.close(leader)
         out.seek(0)
         err.seek(0)
-        stdout = out.read().decode("utf-8", "replace")
+        raw = b"".join(chunks) if terminal else out.read()
+        stdout = raw.decode("utf-8", "replace")
+        if terminal:
+            stdout = stdout.replace("\r\n", "\n")
         stderr = err.read().decode("utf-8", "replace")
     phases: dict[str, float] = {}
     for line in stderr.splitlines():
@@ -210,6 +239,18 @@ def run_child(argv: list[str], env: dict[str, str]) -> tuple[Run, str, str]:
         phases=phases,
     )
     return run, stdout, stderr
+
+
+def _drain(fd: int, chunks: list[bytes]) -> None:
+    """Read a pseudo-terminal until the child closes it."""
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except OSError:  # EIO: the other side is closed
+            return
+        if not chunk:
+            return
+        chunks.append(chunk)
 
 
 def _versions(python: str, names: list[str]) -> dict[str, str]:

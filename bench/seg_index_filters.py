@@ -54,6 +54,7 @@ import hashlib
 import http.server
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -223,6 +224,23 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
 
 
+_UID = re.compile(r"^[0-9]+(?:\.[0-9]+)+$")
+
+
+def table_answer(stdout: str) -> list[dict[str, Any]]:
+    """The SEG series of a table preview: each row's second UID (StudyInstanceUID, then
+    SeriesInstanceUID, SOPClassUID...), plus whether the preview says there are more rows."""
+    lines = stdout.splitlines()
+    rows = [
+        {"SeriesInstanceUID": [t for t in line.split() if _UID.match(t)][1]}
+        for line in lines[2:]
+        if line and not line.startswith("(")
+    ]
+    if not lines or not lines[-1].startswith("(the first") and not lines[-1].endswith("rows)"):
+        raise SystemExit(f"not a table preview: {lines[-1:] or stdout[:200]!r}")
+    return [*rows, {"more": lines[-1].startswith("(the first")}]
+
+
 def compare(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> list[str]:
     """Differences between idcseg's and idc-index's answers (set, order, shared columns)."""
     set_a = {r["SeriesInstanceUID"] for r in ours}
@@ -249,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
     parser.add_argument("--no-idc-index", action="store_true", help="time idcseg only")
     parser.add_argument(
         "--limit", type=int, help="add --limit N to idcseg and LIMIT N to idc-index's query"
+    )
+    parser.add_argument(
+        "--terminal",
+        action="store_true",
+        help="run idcseg exactly as typed in a shell: the default table format, stdout a "
+        "pseudo-terminal (a preview of the first rows); checked against idc-index's first rows",
     )
     parser.add_argument("--no-phases", action="store_true", help="skip the idcseg phases process")
     parser.add_argument("--no-unshare", action="store_true", help="skip the `unshare -n` runs")
@@ -349,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
     print(f"idcseg code: {code['module']} ({code['git']})")
 
     limit_args = ["--limit", str(args.limit)] if args.limit is not None else []
-    commands: dict[str, list[str]] = {"idcseg": [*idcseg_cmd, *IDCSEG_ARGS, *limit_args]}
+    idcseg_args = IDCSEG_ARGS[: IDCSEG_ARGS.index("--format")] if args.terminal else IDCSEG_ARGS
+    commands: dict[str, list[str]] = {"idcseg": [*idcseg_cmd, *idcseg_args, *limit_args]}
     envs = {"idcseg": env_idcseg, "idc-index": env_idc}
     counts = {"idcseg": args.runs, "idc-index": args.idc_index_runs}
     if idc_python:
@@ -360,7 +385,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
             "--refuse-network",
             *limit_args,
         ]
-    print(f"idcseg command:    {shlex.join(['idcseg', *IDCSEG_ARGS, *limit_args])}")
+    shown = shlex.join(["idcseg", *idcseg_args, *limit_args])
+    print(
+        f"idcseg command:    {shown}" + ("  (stdout: a pseudo-terminal)" if args.terminal else "")
+    )
     if idc_python:
         print(
             "idc-index program: IDCClient(); fetch_index('seg_index'); sql_query(<index JOIN "
@@ -373,16 +401,20 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
     extra: dict[str, dict[str, Any]] = {}
 
     def one(tool: str, label: str, prefix: list[str] | None = None) -> Run:
-        run, stdout, stderr = cli_cold.run_child([*(prefix or []), *commands[tool]], envs[tool])
+        on_terminal = args.terminal and tool == "idcseg"
+        run, stdout, stderr = cli_cold.run_child(
+            [*(prefix or []), *commands[tool]], envs[tool], terminal=on_terminal
+        )
         if run.exit_code != 0:
             tail = "\n".join(stderr.strip().splitlines()[-8:])
             raise SystemExit(f"{tool} ({label}) exited {run.exit_code}:\n{tail}")
         digest = _digest(stdout)
         reference = first.setdefault(tool, digest)
+        parse = table_answer if on_terminal else json.loads
         if tool not in answers:
-            answers[tool] = json.loads(stdout)
+            answers[tool] = parse(stdout)
         elif digest != reference:
-            problems = cli_cold._compare_series(json.loads(stdout), answers[tool])
+            problems = cli_cold._compare_series(parse(stdout), answers[tool])
             mismatches.extend(f"{tool} {label} vs its first run: {p}" for p in problems[:5])
         note = ""
         if tool == "idc-index":
@@ -432,15 +464,21 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
                 timed[tool].append(one(tool, f"run {i + 1}"))
 
     answers_match = None
+    more = answers["idcseg"].pop()["more"] if args.terminal else None
     rows = len(answers["idcseg"])
     if idc_python:
-        problems = compare(answers["idcseg"], answers["idc-index"])
+        theirs = answers["idc-index"]
+        if args.terminal:  # the preview: idc-index's first rows, and whether it has more
+            if more != (len(theirs) > rows):
+                mismatches.append(f"the preview says more={more}; idc-index has {len(theirs)}")
+            theirs = theirs[:rows]
+        problems = compare(answers["idcseg"], theirs)
         answers_match = not problems
         if len(problems) > MAX_PROBLEMS:
             problems = [*problems[:MAX_PROBLEMS], f"… and {len(problems) - MAX_PROBLEMS} more"]
         mismatches.extend(f"idcseg vs idc-index: {p}" for p in problems)
     expected = standin_info["liver_automatic_rows"]  # counted by the builder, in Python
-    if args.limit is None and rows != expected:
+    if args.limit is None and not args.terminal and rows != expected:
         mismatches.append(f"idcseg returned {rows} series; the stand-in holds {expected} such rows")
     answers.clear()  # ~100k records each: let them go before the phases process
 

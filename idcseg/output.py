@@ -104,34 +104,32 @@ def _batches(result: Any) -> Iterator[list[tuple[Any, ...]]]:
         yield result.rows()
 
 
-def _head(result: Any, n: int) -> tuple[list[tuple[Any, ...]], int]:
-    """The first *n* rows of *result* and its number of rows.
+def _head(result: Any, n: int) -> tuple[list[tuple[Any, ...]], bool]:
+    """The first *n* rows of *result*, and whether there are more.
 
-    A streaming result (DuckDB) converts only those rows to Python values and counts the rest.
+    A streaming result (DuckDB) converts only those rows to Python values: counting the rest
+    would cost as much as printing them.
     """
-    if hasattr(result, "head") and hasattr(result, "count_remaining"):
-        rows = result.head(n)
-        return rows, len(rows) + result.count_remaining()
-    rows = result.rows()
-    return rows[:n], len(rows)
+    rows = result.head(n + 1) if hasattr(result, "head") else result.rows()
+    return rows[:n], len(rows) > n
 
 
 def _write_table(columns: list[str], result: Any, out: IO[str], preview: int | None) -> int:
     """An aligned table (widths need every row shown); *preview* rows at most, with a note."""
+    more = False
     if preview is None:
         rows = [row for batch in _batches(result) for row in batch]
-        total = len(rows)
     else:
-        rows, total = _head(result, preview)
+        rows, more = _head(result, preview)
     out.write(format_table(columns, rows))
-    if total > len(rows):
+    if more:
         out.write(
-            f"({total:,} rows; the first {len(rows)} are shown. All of them: --output FILE, "
+            f"(the first {len(rows)} rows; there are more. All of them: --output FILE, "
             "--format csv|json|jsonl|parquet, or a pipe; fewer: --limit N)\n"
         )
     else:
-        out.write(f"({total} row{'s' if total != 1 else ''})\n")
-    return total
+        out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+    return len(rows)
 
 
 def _write_text(
@@ -205,7 +203,7 @@ def write_result(
     """Write *result* as *fmt* to *output* (or stdout); return the number of rows.
 
     With *preview*, a table written to a terminal shows the first :data:`PREVIEW_ROWS` rows
-    and how many there are; a pipe, a file or another format always gets every row.
+    and says whether there are more; a pipe, a file or another format gets every row.
     """
     fmt = fmt.lower()
     check_target(fmt, output)

@@ -46,16 +46,18 @@ def cache_root() -> Path:
     return base / "prepared"
 
 
-def copy_path(kind: str, parquet: Path) -> Path:
-    """The file the copy of *parquet* has (or will have); *kind* is ``idc_index`` or ``seg_index``.
+def copy_path(kind: str, *parquets: Path) -> Path:
+    """The file the copy made from *parquets* has (or will have); *kind* names what it holds.
 
-    Named after the file's path, size and modification time, and the DuckDB version: a file
+    Named after each file's path, size and modification time, and the DuckDB version: a file
     replaced by a new release or a new download gets a new copy.
     """
     import duckdb
 
-    stat = parquet.stat()  # a copy made by another DuckDB release may not open: part of the name
-    parts = (FORMAT, duckdb.__version__, parquet.resolve(), stat.st_size, stat.st_mtime_ns)
+    parts: list[object] = [FORMAT, duckdb.__version__]  # another DuckDB may not open a copy
+    for parquet in parquets:
+        stat = parquet.stat()
+        parts += [parquet.resolve(), stat.st_size, stat.st_mtime_ns]
     identity = "|".join(map(str, parts))
     return cache_root() / f"{kind}-{hashlib.sha256(identity.encode()).hexdigest()[:20]}.duckdb"
 
@@ -69,24 +71,25 @@ def series_index(parquet: Path, *, quiet: bool = False) -> Path:
     """
     target = copy_path("idc_index", parquet)
     if not target.is_file():
-        _build(
-            target,
-            "prepare_series_index",
-            parquet,
-            None if quiet else "IDC's series index (once per idc-index-data release)",
-        )
+        label = "IDC's series index (once per idc-index-data release)"
+        _build(target, "prepare_series_index", None if quiet else label, parquet_path=parquet)
     return target
 
 
-def seg_index(parquet: Path, *, quiet: bool = False) -> Path:
-    """The native copy of IDC's seg_index *parquet*, made now if there is none yet (~1 s)."""
-    target = copy_path("seg_index", parquet)
+def seg_index(parquet: Path, series: Path, *, quiet: bool = False) -> Path:
+    """The native copy of IDC's seg_index *parquet*, made now if there is none yet (~1 s).
+
+    Each row also gets the modality and body part of its segmented series, from the series
+    index *series* (``idc_index.parquet``).
+    """
+    target = copy_path("seg_index", parquet, series)
     if not target.is_file():
-        _build(target, "prepare_seg_index", parquet, None if quiet else "IDC's seg_index")
+        label = None if quiet else "IDC's seg_index"
+        _build(target, "prepare_seg_index", label, seg_index_path=parquet, series_path=series)
     return target
 
 
-def _build(target: Path, statement: str, parquet: Path, label: str | None) -> None:
+def _build(target: Path, statement: str, label: str | None, **files: Path) -> None:
     import duckdb
 
     from .render import duckdb_statement
@@ -104,15 +107,16 @@ def _build(target: Path, statement: str, parquet: Path, label: str | None) -> No
     try:
         con = duckdb.connect(str(tmp))
         try:
-            con.execute(duckdb_statement(statement, parquet_path=str(parquet)))
+            con.execute(duckdb_statement(statement, **{k: str(v) for k, v in files.items()}))
             con.execute("CHECKPOINT")
         finally:
             con.close()
         os.replace(tmp, target)
     except (OSError, duckdb.Error) as exc:
         message = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0]
+        sources = " and ".join(str(p) for p in files.values())
         raise IdcsegError(
-            f"cannot make a DuckDB copy of {parquet} in {folder}: {message}"
+            f"cannot make a DuckDB copy of {sources} in {folder}: {message}"
         ) from None
     finally:
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):

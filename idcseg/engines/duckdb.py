@@ -52,14 +52,6 @@ class DuckDBResult:
         """The next *n* rows (fewer at the end)."""
         return self._cursor.fetchmany(n)
 
-    def count_remaining(self) -> int:
-        """Consume the rows not fetched yet and return how many there were (no Python values)."""
-        import warnings
-
-        with warnings.catch_warnings():  # "an extra copy of the rows": batch by batch, dropped
-            warnings.simplefilter("ignore", UserWarning)
-            return sum(batch.num_rows for batch in self._cursor.to_arrow_reader(100_000))
-
     def batches(self, size: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
         """The rows, *size* at a time (memory stays bounded for large results)."""
         while batch := self._cursor.fetchmany(size):
@@ -184,10 +176,11 @@ class DuckDBEngine:
             "series_db": None,
             "seg_index_db": None,
         }
+        series = folder / "idc_index.parquet"
         try:
-            files["series_db"] = str(prepared.series_index(folder / "idc_index.parquet"))
+            files["series_db"] = str(prepared.series_index(series))
             if seg_index is not None:
-                files["seg_index_db"] = str(prepared.seg_index(seg_index))
+                files["seg_index_db"] = str(prepared.seg_index(seg_index, series))
         except IdcsegError as exc:
             print(f"idcseg: {exc}; reading the parquet files in place", file=sys.stderr)
         return files

@@ -6,19 +6,15 @@
 --                    IDC's column names) plus series facts of locally stored SEGs
 --   segmentations    segment rows the user ingested, synced or fetched (IDC's schema)
 --   collections_index, analysis_results_index   the wheel's collection and analysis-result indexes
---   local.main.idc_seg_index   IDC's seg_index.parquet once `idcseg index fetch` stored it, else
---                    an empty table of the same shape
+--   local.main.idc_seg_index   IDC's seg_index.parquet once `idcseg index fetch` stored it, with
+--                    the modality and body part of each segmented series (seg_index_rows.sql),
+--                    else an empty table of the same shape
 --   local.main.idc_seg_index_meanings   (kind, meaning): the distinct CodeMeanings of its
 --                    arrays, kind 'category', 'type' or 'region'
 -- The parquet files are read through DuckDB-native copies of them (idcseg.prepared) when there
 -- are copies: `series_db`, `seg_index_db`; else in place.
 -- Paths are rendered as string literals by the `literal` filter; no user value enters here.
 
-{%- set seg_index_columns -%}
-SeriesInstanceUID, SegmentationType, total_segments, AlgorithmType, AlgorithmName,
-    segmented_SeriesInstanceUID, SegmentedPropertyCategory_CodeMeanings,
-    SegmentedPropertyType_CodeMeanings, AnatomicRegion_CodeMeanings
-{%- endset %}
 ATTACH {{ store_path | literal }} AS store (READ_ONLY);
 ATTACH ':memory:' AS "bigquery-public-data";
 ATTACH ':memory:' AS local;
@@ -28,21 +24,21 @@ ATTACH {{ series_db | literal }} AS idc_series (READ_ONLY);
 {% if seg_index_db %}
 ATTACH {{ seg_index_db | literal }} AS idc_seg (READ_ONLY);
 CREATE VIEW local.main.idc_seg_index AS
-  SELECT {{ seg_index_columns }}
-  FROM idc_seg.main.seg_index;
+  SELECT * FROM idc_seg.main.seg_index;
 CREATE VIEW local.main.idc_seg_index_meanings AS
   SELECT kind, meaning FROM idc_seg.main.meanings;
 {% else %}
 {% if seg_index_path %}
+{%- set series_path = index_dir ~ "/idc_index.parquet" %}
 CREATE VIEW local.main.idc_seg_index AS
-  SELECT {{ seg_index_columns }}
-  FROM read_parquet({{ seg_index_path | literal }});
+{% include "duckdb/seg_index_rows.sql" %};
 {% else %}
 CREATE TABLE local.main.idc_seg_index (
   SeriesInstanceUID VARCHAR, SegmentationType VARCHAR, total_segments BIGINT,
   AlgorithmType VARCHAR, AlgorithmName VARCHAR, segmented_SeriesInstanceUID VARCHAR,
   SegmentedPropertyCategory_CodeMeanings VARCHAR[], SegmentedPropertyType_CodeMeanings VARCHAR[],
-  AnatomicRegion_CodeMeanings VARCHAR[]
+  AnatomicRegion_CodeMeanings VARCHAR[], segmented_Modality VARCHAR,
+  segmented_BodyPartExamined VARCHAR
 );
 {% endif %}
 CREATE VIEW local.main.idc_seg_index_meanings AS

@@ -1,14 +1,14 @@
 -- prepare_seg_index.sql — a DuckDB-native copy of IDC's seg_index (DuckDB dialect).
 --
---   seg_index   seg_index.parquet, every row and column unchanged
+--   seg_index   seg_index.parquet, every row and column unchanged, plus the modality and body
+--               part of each segmented series (seg_index_rows.sql)
 --   meanings    the distinct CodeMeanings of its arrays, by kind ('category', 'type',
 --               'region'): a meaning filter looks up the spellings that match case-insensitively
 --               here, then tests the arrays for those exact values (no per-element LOWER)
--- Built once per seg_index file by idcseg.prepared; `parquet_path` is rendered as a literal.
+-- Built once per seg_index file and series index by idcseg.prepared.
 
 CREATE TABLE seg_index AS
-  SELECT *
-  FROM read_parquet({{ parquet_path | literal }});
+{% include "duckdb/seg_index_rows.sql" %};
 
 CREATE TABLE meanings AS
   SELECT DISTINCT 'category' AS kind, meaning

@@ -5,20 +5,23 @@
                      IDC's series-level segmentation index for the series in `cte` that pass
                      the seg_index filters of `f`, one row per SEG series: SeriesInstanceUID,
                      SegmentationType, total_segments, AlgorithmType, AlgorithmName
-                     (comma-joined distinct values), segmented_SeriesInstanceUID, and (with_arrays)
-                     arrays of the distinct CodeMeanings of SegmentedPropertyCategory,
-                     SegmentedPropertyType and AnatomicRegion. BigQuery aggregates segment rows
-                     the way idc-index-data builds seg_index; embedded, it is IDC's published
-                     seg_index.parquet (`idcseg index fetch`) plus the same aggregation of
-                     locally stored segment rows for series that file does not describe.
+                     (comma-joined distinct values), segmented_SeriesInstanceUID, the segmented
+                     series' segmented_Modality and segmented_BodyPartExamined (from dicom_all),
+                     and (with_arrays) arrays of the distinct CodeMeanings of
+                     SegmentedPropertyCategory, SegmentedPropertyType and AnatomicRegion.
+                     BigQuery aggregates segment rows the way idc-index-data builds seg_index;
+                     embedded, it is IDC's published seg_index.parquet (`idcseg index fetch`;
+                     the segmented series' facts joined in when its copy is made) plus the
+                     same aggregation of locally stored segment rows for series that file does
+                     not describe.
   seg_index_filters(f, file=False)
                      `AND ...` conditions on one seg_index row for the seg_index filters of `f`.
   selected_seg_series(f, with_source=True, with_arrays=False)
                      CTEs: seg (SEG series passing the series filters), seg_index (its scalar
-                     columns; the meaning arrays too with_arrays), source (the segmented image
-                     series), selected (all of it, with every filter applied; only series with a
-                     seg_index row when a seg_index filter is given). with_source=False skips
-                     seg_index and source unless a filter needs them.
+                     columns; the meaning arrays too with_arrays), selected (all of it, with
+                     every filter applied; only series with a seg_index row when a seg_index
+                     filter is given). with_source=False skips seg_index (and so the segmented
+                     series' modality and body part) unless a filter needs it.
   sm_studies()       the studies holding slide microscopy (they open in Slim)
 -#}
 {% import "macros/idc.sql" as idc with context %}
@@ -64,6 +67,15 @@
             ARRAY_AGG(IF(kind = 'region', meaning, NULL) IGNORE NULLS ORDER BY meaning) AS regions
           FROM meanings
           GROUP BY SeriesInstanceUID
+        ),
+        segmented AS (
+          SELECT
+            SeriesInstanceUID,
+            ANY_VALUE(Modality) AS Modality,
+            ANY_VALUE(BodyPartExamined) AS BodyPartExamined
+          FROM {{ idc.table("dicom_all") }}
+          WHERE SeriesInstanceUID IN (SELECT segmented_SeriesInstanceUID FROM per_series)
+          GROUP BY SeriesInstanceUID
         )
       SELECT
         per_series.SeriesInstanceUID,
@@ -74,9 +86,12 @@
         per_series.segmented_SeriesInstanceUID,
         arrays.categories AS SegmentedPropertyCategory_CodeMeanings,
         arrays.types AS SegmentedPropertyType_CodeMeanings,
-        arrays.regions AS AnatomicRegion_CodeMeanings
+        arrays.regions AS AnatomicRegion_CodeMeanings,
+        segmented.Modality AS segmented_Modality,
+        segmented.BodyPartExamined AS segmented_BodyPartExamined
       FROM per_series
       LEFT JOIN arrays ON arrays.SeriesInstanceUID = per_series.SeriesInstanceUID
+      LEFT JOIN segmented ON segmented.SeriesInstanceUID = per_series.segmented_SeriesInstanceUID
     )
 {%- endmacro -%}
 
@@ -97,7 +112,8 @@
 {%- endmacro -%}
 
 {%- macro seg_index_columns(with_arrays) -%}
-SeriesInstanceUID, SegmentationType, total_segments, AlgorithmType, AlgorithmName, segmented_SeriesInstanceUID
+SeriesInstanceUID, SegmentationType, total_segments, AlgorithmType, AlgorithmName, segmented_SeriesInstanceUID,
+      segmented_Modality, segmented_BodyPartExamined
 {%- if with_arrays %},
       SegmentedPropertyCategory_CodeMeanings, SegmentedPropertyType_CodeMeanings, AnatomicRegion_CodeMeanings
 {%- endif %}
@@ -147,15 +163,6 @@ SeriesInstanceUID, SegmentationType, total_segments, AlgorithmType, AlgorithmNam
   seg_index AS (
 {{- seg_index("seg", f, with_arrays) }}
   ),
-  source AS (
-    SELECT
-      SeriesInstanceUID,
-      ANY_VALUE(BodyPartExamined) AS BodyPartExamined,
-      ANY_VALUE(Modality) AS Modality
-    FROM {{ idc.table("dicom_all") }}
-    WHERE SeriesInstanceUID IN (SELECT segmented_SeriesInstanceUID FROM seg_index)
-    GROUP BY SeriesInstanceUID
-  ),
   selected AS (
     SELECT
       seg.*,
@@ -169,17 +176,16 @@ SeriesInstanceUID, SegmentationType, total_segments, AlgorithmType, AlgorithmNam
       seg_index.AnatomicRegion_CodeMeanings,
 {%- endif %}
       seg_index.segmented_SeriesInstanceUID,
-      source.Modality AS segmented_Modality,
-      COALESCE(source.BodyPartExamined, seg.BodyPartExamined) AS segmented_BodyPartExamined
+      seg_index.segmented_Modality,
+      COALESCE(seg_index.segmented_BodyPartExamined, seg.BodyPartExamined) AS segmented_BodyPartExamined
     FROM seg
     {% if f.seg_index %}JOIN{% else %}LEFT JOIN{% endif %} seg_index ON seg_index.SeriesInstanceUID = seg.SeriesInstanceUID
-    LEFT JOIN source ON source.SeriesInstanceUID = seg_index.segmented_SeriesInstanceUID
     WHERE TRUE
 {%- if f.body_part %}
-      AND UPPER(COALESCE(source.BodyPartExamined, seg.BodyPartExamined)) IN UNNEST(@body_part)
+      AND UPPER(COALESCE(seg_index.segmented_BodyPartExamined, seg.BodyPartExamined)) IN UNNEST(@body_part)
 {%- endif %}
 {%- if f.source_modality %}
-      AND UPPER(source.Modality) IN UNNEST(@source_modality)
+      AND UPPER(seg_index.segmented_Modality) IN UNNEST(@source_modality)
 {%- endif %}
   )
 {%- else %}
