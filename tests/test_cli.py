@@ -181,6 +181,17 @@ def test_sql_values_in_filters_match_nothing(cli) -> None:  # noqa: ANN001
     assert run.code == 0 and json.loads(run.out) == []
 
 
+def test_version(cli) -> None:  # noqa: ANN001
+    from idcseg import __version__
+    from idcseg.store import index_version
+
+    run = cli("--version")
+    assert (
+        run.code == 0
+        and run.out == f"idcseg {__version__} (IDC index: idc-index-data {index_version()})\n"
+    )
+
+
 def test_help_teaches(cli) -> None:  # noqa: ANN001
     run = cli("series", "--help")
     assert run.code == 0 and "Examples:" in run.out and "--analysis-result" in run.out

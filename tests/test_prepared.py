@@ -193,3 +193,14 @@ def test_the_copy_and_the_file_in_place_answer_alike(
     assert "reading the parquet files in place" in capsys.readouterr().err
     engine.close()
     shutil.rmtree(tmp_path / "mirror")
+
+
+def test_index_status_names_the_copies(spelled_seg_index: list[str], cli: Any) -> None:
+    before = json.loads(cli("index", "status", "-f", "json").out)["duckdb_copies"]
+    assert before["idc_index"] and before["seg_index"] is None  # the session made the first
+    idcseg.series(structure="liver")
+    after = json.loads(cli("index", "status", "-f", "json").out)["duckdb_copies"]
+    assert after["idc_index"] == before["idc_index"]
+    assert after["seg_index"] and Path(after["seg_index"]).is_file()
+    text = cli("index", "status").out
+    assert f"seg_index DuckDB copy: {after['seg_index']}" in text

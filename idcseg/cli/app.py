@@ -23,6 +23,28 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+def _show_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+        from ..store import index_version
+
+        typer.echo(f"idcseg {__version__} (IDC index: idc-index-data {index_version()})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """The options before a command."""
+
+
 _ENGINE = "Engine"
 ENGINE_OPTIONS: dict[str, Any] = {
     "engine": Annotated[

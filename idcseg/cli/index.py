@@ -105,6 +105,7 @@ def status(
     if fmt not in ("text", "json"):
         raise UsageError(f"--format must be text or json, not {fmt!r}")
     info: dict[str, Any] = segindex.status()
+    info["duckdb_copies"] = _copies(info["path"])
     if fmt == "json":
         print(json.dumps(info, indent=2))
         return
@@ -127,4 +128,20 @@ def status(
         ]
     if info["other_versions"]:
         lines.append(f"also kept  {', '.join(info['other_versions'])}")
+    for name, copy in info["duckdb_copies"].items():
+        lines.append(f"{name} DuckDB copy: {copy or 'not made yet (the next query makes it)'}")
     print("\n".join(lines))
+
+
+def _copies(seg_index: str | None) -> dict[str, str | None]:
+    """The DuckDB copies queries read (idcseg.prepared): their paths, or None if not made."""
+    from pathlib import Path
+
+    from .. import prepared
+    from ..store import index_dir
+
+    series = index_dir() / "idc_index.parquet"
+    paths = {"idc_index": prepared.copy_path("idc_index", series)}
+    if seg_index is not None:
+        paths["seg_index"] = prepared.copy_path("seg_index", Path(seg_index), series)
+    return {name: str(p) if p.is_file() else None for name, p in paths.items()}
