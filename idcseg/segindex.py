@@ -74,7 +74,10 @@ class FetchError(IdcsegError):
 
     def __init__(self, version: str, failures: Sequence[SourceError]) -> None:
         reasons = "; ".join(str(f) for f in failures)
-        super().__init__(f"cannot fetch {FILE_NAME} for idc-index-data {version}: {reasons}")
+        super().__init__(
+            f"cannot fetch {FILE_NAME} for idc-index-data {version}: {reasons} (without a "
+            f"network: copy the file here, then idcseg index fetch --url file:///PATH/{FILE_NAME})"
+        )
         self.version = version
         self.failures = list(failures)
 

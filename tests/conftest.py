@@ -196,7 +196,7 @@ def bq_idc(bq_client: bigquery.Client) -> dict[str, dict[str, bigquery.Table]]:
 @pytest.fixture(scope="session", autouse=True)
 def _session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A fallback IDCSEG_HOME for the whole session, should a test undo its own setting, and one
-    IDCSEG_CACHE for all tests: the DuckDB copy of IDC's series index (idcseg.prepared, ~3 s)
+    IDCSEG_CACHE for all tests: the DuckDB copy of IDC's series index (idcseg.prepared, ~6 s)
     is made once per session, never in the user's cache."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("IDCSEG_HOME", str(tmp_path_factory.mktemp("idcseg-session-home")))

@@ -72,19 +72,39 @@ def test_a_copy_is_made_once_and_a_changed_file_gets_a_new_one(
     os.utime(parquet, ns=(made + 10**9, made + 10**9))  # a new release of the same file
     second = prepared.series_index(parquet, quiet=True)
     assert second != first and second.is_file()
-    leftovers = [p.name for p in (tmp_path / "cache" / "prepared").iterdir()]
-    assert sorted(leftovers) == sorted([first.name, second.name])  # no temporary files
+    copies = sorted(p.name for p in (tmp_path / "cache" / "prepared").glob("*.duckdb*"))
+    assert copies == [second.name]  # the new copy replaced the old one; no temporary files
 
 
-def test_a_failed_copy_leaves_nothing_behind(
+def test_a_failed_copy_leaves_nothing_behind_and_is_not_retried_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IDCSEG_CACHE", str(tmp_path / "cache"))
     broken = tmp_path / "idc_index.parquet"
     broken.write_bytes(b"PAR1 this is not a parquet file PAR1")
-    with pytest.raises(IdcsegError, match="cannot make a DuckDB copy of .*idc_index.parquet"):
+    with pytest.raises(IdcsegError, match="cannot make a DuckDB copy of .*idc_index.parquet") as e:
         prepared.series_index(broken, quiet=True)
-    assert list((tmp_path / "cache" / "prepared").iterdir()) == []
+    folder = tmp_path / "cache" / "prepared"
+    assert not list(folder.glob("*.duckdb")) and not list(folder.glob(".*.tmp*"))
+    target = prepared.copy_path("idc_index", broken)
+    assert prepared.problem(target) == str(e.value).rsplit(": ", 1)[1]
+    monkeypatch.setattr(prepared, "_make", lambda *a: pytest.fail("tried again at once"))
+    with pytest.raises(IdcsegError, match="cannot make a DuckDB copy"):
+        prepared.series_index(broken, quiet=True)
+    monkeypatch.setattr(prepared, "RETRY_SECONDS", 0.0)  # a day later: tried again
+    with pytest.raises(pytest.fail.Exception, match="tried again at once"):
+        prepared.series_index(broken, quiet=True)
+
+
+def test_threads_share_one_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("IDCSEG_CACHE", str(tmp_path / "cache"))
+    parquet = _small_index(tmp_path / "world")
+    with ThreadPoolExecutor(3) as pool:
+        made = list(pool.map(lambda _: prepared.series_index(parquet, quiet=True), range(3)))
+    assert len(set(made)) == 1 and made[0].is_file()
+    assert prepared.problem(made[0]) is None
 
 
 def test_without_a_cache_the_parquet_files_are_read_in_place(
@@ -132,8 +152,17 @@ def spelled_seg_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[s
             {"c": list(SEG_SOP_CLASSES)},
         ).fetchall()
     ]
+    images = [  # a CT and an MR series of the wheel, as the segmented series
+        duckdb.execute(
+            f"SELECT MIN(SeriesInstanceUID) FROM read_parquet('{index_dir() / 'idc_index.parquet'}')"
+            " WHERE Modality = $m AND BodyPartExamined = $b",
+            {"m": modality, "b": body_part},
+        ).fetchone()[0]
+        for modality, body_part in (("CT", "CHEST"), ("MR", "PROSTATE"))
+    ]
     spellings = [["Liver", "Spleen"], ["LIVER"], ["liver ", "Kidney"], ["Spleen"]]
     algorithms = ["AUTOMATIC", "SEMIAUTOMATIC", "AUTOMATIC,MANUAL", "AUTOMATIC"]
+    segmented = [images[0], images[1], None, images[0]]
     rows = [
         {
             "SeriesInstanceUID": uid,
@@ -141,12 +170,14 @@ def spelled_seg_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[s
             "total_segments": len(types),
             "AlgorithmType": algorithm,
             "AlgorithmName": None,
-            "segmented_SeriesInstanceUID": None,
+            "segmented_SeriesInstanceUID": image,
             "SegmentedPropertyCategory_CodeMeanings": ["Anatomical Structure"],
             "SegmentedPropertyType_CodeMeanings": types,
             "AnatomicRegion_CodeMeanings": [],
         }
-        for uid, types, algorithm in zip(series, spellings, algorithms, strict=True)
+        for uid, types, algorithm, image in zip(
+            series, spellings, algorithms, segmented, strict=True
+        )
     ]
     folder = tmp_path / "mirror" / index_version()
     folder.mkdir(parents=True)
@@ -171,6 +202,20 @@ def test_meaning_filters_match_every_spelling_on_the_file(spelled_seg_index: lis
     assert idcseg.series(structure="Liv").empty  # a whole meaning, not a part of one
 
 
+def test_segmented_series_facts_come_with_the_file(spelled_seg_index: list[str]) -> None:
+    a, b, c, d = spelled_seg_index
+    frame = idcseg.series(series=[a, b, c, d]).set_index("SeriesInstanceUID")
+    assert (
+        frame.loc[a, "segmented_Modality"] == "CT" and frame.loc[a, "BodyPartExamined"] == "CHEST"
+    )
+    assert frame.loc[b, "segmented_Modality"] == "MR"
+    assert frame.loc[b, "BodyPartExamined"] == "PROSTATE"
+    assert pd.isna(frame.loc[c, "segmented_Modality"])
+    assert set(idcseg.series(source_modality="ct").SeriesInstanceUID) == {a, d}
+    assert set(idcseg.series(source_modality="MR", structure="liver").SeriesInstanceUID) == {b}
+    assert set(idcseg.series(body_part="chest", structure="spleen").SeriesInstanceUID) == {a, d}
+
+
 def test_the_copy_and_the_file_in_place_answer_alike(
     spelled_seg_index: list[str],
     tmp_path: Path,
@@ -181,6 +226,9 @@ def test_the_copy_and_the_file_in_place_answer_alike(
         {"structure": "liver"},
         {"structure": ["spleen", "kidney"], "algorithm_type": "AUTOMATIC"},
         {"category": "anatomical structure", "min_segments": 2},
+        {"source_modality": "CT"},
+        {"body_part": "prostate", "structure": "liver"},
+        {"series": spelled_seg_index},
     ]
     native = [idcseg.series(**q) for q in questions]
     blocker = tmp_path / "no-cache"
@@ -197,10 +245,18 @@ def test_the_copy_and_the_file_in_place_answer_alike(
 
 def test_index_status_names_the_copies(spelled_seg_index: list[str], cli: Any) -> None:
     before = json.loads(cli("index", "status", "-f", "json").out)["duckdb_copies"]
-    assert before["idc_index"] and before["seg_index"] is None  # the session made the first
+    assert before["idc_index"]["made"]  # by the session fixture
+    assert not before["seg_index"]["made"] and before["seg_index"]["problem"] is None
     idcseg.series(structure="liver")
     after = json.loads(cli("index", "status", "-f", "json").out)["duckdb_copies"]
     assert after["idc_index"] == before["idc_index"]
-    assert after["seg_index"] and Path(after["seg_index"]).is_file()
+    assert after["seg_index"]["made"] and Path(after["seg_index"]["path"]).is_file()
     text = cli("index", "status").out
-    assert f"seg_index DuckDB copy: {after['seg_index']}" in text
+    assert f"seg_index DuckDB copy: {after['seg_index']['path']}" in text
+
+
+def test_index_status_says_when_no_copy_can_be_made(tmp_path: Path, cli: Any) -> None:
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder would go")
+    run = cli("index", "status", env={"IDCSEG_CACHE": str(blocker)})
+    assert f"idc_index DuckDB copy: cannot be made ({blocker} is not a writable folder)" in run.out

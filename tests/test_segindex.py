@@ -283,7 +283,7 @@ def test_slow_server_times_out(server: LocalServer, isolated_home: Path, stall_a
     with pytest.raises(IdcsegError, match=r"timed out after 0\.3 s") as caught:
         segindex.fetch(urls=[server.base + GITHUB], progress=False, timeout=0.3)
     assert server.url(at(GITHUB)) in str(caught.value)
-    assert str(caught.value).endswith("after 500 bytes") == (stall_after == 500)
+    assert ("after 500 bytes" in str(caught.value)) == (stall_after == 500)
     assert segindex.path() is None and leftovers(isolated_home) == []
 
 

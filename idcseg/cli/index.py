@@ -129,12 +129,18 @@ def status(
     if info["other_versions"]:
         lines.append(f"also kept  {', '.join(info['other_versions'])}")
     for name, copy in info["duckdb_copies"].items():
-        lines.append(f"{name} DuckDB copy: {copy or 'not made yet (the next query makes it)'}")
+        if copy["made"]:
+            state = copy["path"]
+        elif copy["problem"]:
+            state = f"cannot be made ({copy['problem']}): queries read the parquet file in place"
+        else:
+            state = "not made yet (the next query makes it)"
+        lines.append(f"{name} DuckDB copy: {state}")
     print("\n".join(lines))
 
 
-def _copies(seg_index: str | None) -> dict[str, str | None]:
-    """The DuckDB copies queries read (idcseg.prepared): their paths, or None if not made."""
+def _copies(seg_index: str | None) -> dict[str, dict[str, Any]]:
+    """The DuckDB copies queries read (idcseg.prepared): path, whether made, why not."""
     from pathlib import Path
 
     from .. import prepared
@@ -144,4 +150,7 @@ def _copies(seg_index: str | None) -> dict[str, str | None]:
     paths = {"idc_index": prepared.copy_path("idc_index", series)}
     if seg_index is not None:
         paths["seg_index"] = prepared.copy_path("seg_index", Path(seg_index), series)
-    return {name: str(p) if p.is_file() else None for name, p in paths.items()}
+    return {
+        name: {"path": str(p), "made": p.is_file(), "problem": prepared.problem(p)}
+        for name, p in paths.items()
+    }

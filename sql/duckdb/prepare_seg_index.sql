@@ -7,6 +7,8 @@
 --               here, then tests the arrays for those exact values (no per-element LOWER)
 -- Built once per seg_index file and series index by idcseg.prepared.
 
+{% include "duckdb/build_settings.sql" %}
+
 CREATE TABLE seg_index AS
 {% include "duckdb/seg_index_rows.sql" %};
 

@@ -6,6 +6,8 @@
 -- thread); rows are ordered so that SEG series, and slide-microscopy series, sit together.
 -- Built once per wheel file by idcseg.prepared; `parquet_path` is rendered as a string literal.
 
+{% include "duckdb/build_settings.sql" %}
+
 CREATE TABLE dicom_all AS
   SELECT *
   FROM read_parquet({{ parquet_path | literal }})
