@@ -395,10 +395,16 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
             "seg_index, see idc_index_answer.py>)"
         )
 
+    # Each tool's first answer waits on disk, parsed only after the last run: a child's peak RSS
+    # as wait4 reports it starts at this process's RSS when it is spawned (Linux keeps the
+    # high-water mark across the vfork and exec), so this process must stay small meanwhile.
     first: dict[str, str] = {}  # tool -> digest of its first answer
-    answers: dict[str, list[dict[str, Any]]] = {}  # tool -> its first answer, parsed
+    kept: dict[str, Path] = {}  # tool -> file holding its first answer
     mismatches: list[str] = []
     extra: dict[str, dict[str, Any]] = {}
+
+    def parser(tool: str) -> Any:
+        return table_answer if args.terminal and tool == "idcseg" else json.loads
 
     def one(tool: str, label: str, prefix: list[str] | None = None) -> Run:
         on_terminal = args.terminal and tool == "idcseg"
@@ -410,11 +416,12 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
             raise SystemExit(f"{tool} ({label}) exited {run.exit_code}:\n{tail}")
         digest = _digest(stdout)
         reference = first.setdefault(tool, digest)
-        parse = table_answer if on_terminal else json.loads
-        if tool not in answers:
-            answers[tool] = parse(stdout)
+        if tool not in kept:
+            kept[tool] = work / f"answer-{tool}.txt"
+            kept[tool].write_text(stdout)
         elif digest != reference:
-            problems = cli_cold._compare_series(parse(stdout), answers[tool])
+            parse = parser(tool)
+            problems = cli_cold._compare_series(parse(stdout), parse(kept[tool].read_text()))
             mismatches.extend(f"{tool} {label} vs its first run: {p}" for p in problems[:5])
         note = ""
         if tool == "idc-index":
@@ -463,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
             if i < counts[tool]:
                 timed[tool].append(one(tool, f"run {i + 1}"))
 
+    answers = {tool: parser(tool)(path.read_text()) for tool, path in kept.items()}
     answers_match = None
     more = answers["idcseg"].pop()["more"] if args.terminal else None
     rows = len(answers["idcseg"])
