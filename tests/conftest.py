@@ -27,7 +27,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pytest
@@ -105,6 +105,28 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
 def cli():
     """The CLI runner (a fresh process per call)."""
     return run_cli
+
+
+def seg_index_schema(string: Any = None) -> Any:
+    """The Arrow schema of IDC's seg_index, built here from the wheel's JSON (not by idcseg).
+
+    *string* is the Arrow type of STRING columns (default ``pa.string()``).
+    """
+    import json
+
+    import pyarrow as pa
+
+    from idcseg.store import index_dir
+
+    string = string or pa.string()
+    columns = json.loads((index_dir() / "seg_index_schema.json").read_text())["columns"]
+    kinds = {"STRING": string, "INTEGER": pa.int64()}
+    return pa.schema(
+        pa.field(
+            c["name"], pa.list_(kinds[c["type"]]) if c["mode"] == "REPEATED" else kinds[c["type"]]
+        )
+        for c in columns
+    )
 
 
 def run_cli_on_a_terminal(*args: str) -> Run:

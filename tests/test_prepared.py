@@ -24,6 +24,7 @@ from idcseg import prepared, segindex
 from idcseg.engines.duckdb import DuckDBEngine
 from idcseg.errors import IdcsegError
 from idcseg.store import index_dir, index_version
+from tests.conftest import seg_index_schema
 
 SEG_SOP_CLASSES = ("1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7")
 
@@ -130,17 +131,6 @@ def test_without_a_cache_the_parquet_files_are_read_in_place(
 # --- meaning filters on a seg_index file -----------------------------------------------------
 
 
-def _wheel_schema() -> pa.Schema:
-    columns = json.loads((index_dir() / "seg_index_schema.json").read_text())["columns"]
-    kinds = {"STRING": pa.string(), "INTEGER": pa.int64()}
-    return pa.schema(
-        pa.field(
-            c["name"], pa.list_(kinds[c["type"]]) if c["mode"] == "REPEATED" else kinds[c["type"]]
-        )
-        for c in columns
-    )
-
-
 @pytest.fixture
 def spelled_seg_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """A seg_index over four real SEG series of the wheel, spelling Liver three ways; fetched."""
@@ -181,7 +171,9 @@ def spelled_seg_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[s
     ]
     folder = tmp_path / "mirror" / index_version()
     folder.mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=_wheel_schema()), folder / "seg_index.parquet")
+    pq.write_table(
+        pa.Table.from_pylist(rows, schema=seg_index_schema()), folder / "seg_index.parquet"
+    )
     mirror = (tmp_path / "mirror").as_uri()
     monkeypatch.setenv("IDCSEG_INDEX_URLS", mirror + "/{version}/seg_index.parquet")
     segindex.fetch(progress=False)

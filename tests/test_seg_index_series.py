@@ -20,8 +20,9 @@ import pytest
 
 import idcseg
 from idcseg.engines.duckdb import DuckDBEngine
-from idcseg.store import index_dir, index_version
+from idcseg.store import index_version
 from tests import dicomref
+from tests.conftest import seg_index_schema
 from tests.httpserver import LocalServer
 
 URL = "/{version}/seg_index.parquet"
@@ -61,17 +62,6 @@ def seg_index_rows(corpus: Any) -> list[dict[str, Any]]:
     return out
 
 
-def wheel_schema() -> pa.Schema:
-    columns = json.loads((index_dir() / "seg_index_schema.json").read_text())["columns"]
-    kinds = {"STRING": pa.string(), "INTEGER": pa.int64()}
-    return pa.schema(
-        pa.field(
-            c["name"], pa.list_(kinds[c["type"]]) if c["mode"] == "REPEATED" else kinds[c["type"]]
-        )
-        for c in columns
-    )
-
-
 @pytest.fixture
 def served(
     corpus: Any, monkeypatch: pytest.MonkeyPatch
@@ -80,7 +70,7 @@ def served(
     assert idcseg.ingest(corpus.folder).files_ingested == len(corpus.segs)
     rows = seg_index_rows(corpus)
     sink = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist(rows, schema=wheel_schema()), sink)
+    pq.write_table(pa.Table.from_pylist(rows, schema=seg_index_schema()), sink)
     server = LocalServer()
     server.route(URL.replace("{version}", index_version()), sink.getvalue())
     monkeypatch.setenv("IDCSEG_INDEX_URLS", server.url(URL))

@@ -17,7 +17,8 @@ import pytest
 
 from idcseg import segindex
 from idcseg.errors import IdcsegError
-from idcseg.store import index_dir, index_version
+from idcseg.store import index_version
+from tests.conftest import seg_index_schema
 from tests.httpserver import LocalServer
 
 VERSION = index_version()
@@ -58,23 +59,10 @@ ROWS = [
 ]
 
 
-def wheel_schema(string: pa.DataType | None = None) -> pa.Schema:
-    """The Arrow schema of seg_index, built here from the wheel's JSON (not by idcseg)."""
-    string = string or pa.string()
-    columns = json.loads((index_dir() / "seg_index_schema.json").read_text())["columns"]
-    kinds = {"STRING": string, "INTEGER": pa.int64()}
-    return pa.schema(
-        pa.field(
-            c["name"], pa.list_(kinds[c["type"]]) if c["mode"] == "REPEATED" else kinds[c["type"]]
-        )
-        for c in columns
-    )
-
-
 def parquet_bytes(
     rows: list[dict] = ROWS, schema: pa.Schema | None = None, metadata: dict | None = None
 ) -> bytes:
-    schema = schema or wheel_schema()
+    schema = schema or seg_index_schema()
     if metadata:
         schema = schema.with_metadata(metadata)
     table = pa.Table.from_pylist(rows, schema=schema)
@@ -198,7 +186,9 @@ def test_truncated_body_is_an_error(server: LocalServer, isolated_home: Path) ->
 
 
 def test_wrong_schema_names_the_columns(server: LocalServer, isolated_home: Path) -> None:
-    schema = wheel_schema().remove(wheel_schema().get_field_index("AnatomicRegion_CodeMeanings"))
+    schema = seg_index_schema().remove(
+        seg_index_schema().get_field_index("AnatomicRegion_CodeMeanings")
+    )
     schema = schema.set(
         schema.get_field_index("total_segments"), pa.field("total_segments", pa.string())
     )
@@ -223,7 +213,7 @@ def test_wrong_schema_names_the_columns(server: LocalServer, isolated_home: Path
 
 def test_real_idc_files_use_large_string_and_are_accepted(server: LocalServer) -> None:
     # IDC's parquet files come from pandas: large_string columns, maybe a stored index
-    table = pa.Table.from_pylist(ROWS, schema=wheel_schema(pa.large_string()))
+    table = pa.Table.from_pylist(ROWS, schema=seg_index_schema(pa.large_string()))
     table = table.append_column("__index_level_0__", pa.array([7, 8, 9]))
     sink = io.BytesIO()
     pq.write_table(table, sink)
