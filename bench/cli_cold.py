@@ -427,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
     if not args.no_bytecode_cache:
         env_idc.pop("PYTHONDONTWRITEBYTECODE", None)
     # an empty cache too: the first warm-up run makes the DuckDB copy of IDC's series index
-    # (idcseg.prepared), as a user's first command does; its time is in the warm-up figures
+    # (idcseg.local.prepared), as a user's first command does; its time is in the warm-up figures
     env_idcseg = {**env_idc, "IDCSEG_HOME": home, "IDCSEG_CACHE": os.path.join(home, "cache")}
     env_idcseg.pop("IDCSEG_ENGINE", None)
     if not args.installed:

@@ -3,7 +3,7 @@
 Starts moto's S3 server on 127.0.0.1 (``moto[server]``, from the ``test`` extra), fills bucket
 ``idc-open-data`` with highdicom-made SEGs under IDC's key layout
 (``<crdc_series_uuid>/<crdc_instance_uuid>.dcm``), one instance per series, and runs
-:func:`idcseg.fetch.fetch_segments` on them with its defaults (8 threads, 64 KiB first window)
+:func:`idcseg.remote.fetch.fetch_segments` on them with its defaults (8 threads, 64 KiB first window)
 into a fresh store. Nothing leaves 127.0.0.1.
 
 The SEG kinds (40 frames of 512×512 unless said otherwise):
@@ -124,8 +124,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
-    from idcseg.fetch import DEFAULT_CONCURRENCY, DEFAULT_WINDOW, fetch_segments
-    from idcseg.store import Store
+    from idcseg.local.store import Store
+    from idcseg.remote.fetch import DEFAULT_CONCURRENCY, DEFAULT_WINDOW, fetch_segments
     from tests import segfactory as sf
     from tests.s3server import LocalS3
 

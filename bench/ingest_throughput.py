@@ -10,9 +10,9 @@ bytes (same length), which keeps generation fast.
 
 Then, in this one process, on the same (page-cached) files it times:
 
-- ``idcseg.dicomseg.read_header`` (pydicom ``read_partial`` stopping at (5200,0000)), alone and
+- ``idcseg.dicom.segheader.read_header`` (pydicom ``read_partial`` stopping at (5200,0000)), alone and
   with ``segment_rows``;
-- ``idcseg.ingestion.ingest`` end to end into a fresh store (one process, one core);
+- ``idcseg.local.ingest.ingest`` end to end into a fresh store (one process, one core);
 - ``pydicom.dcmread(stop_before_pixels=True)``;
 - highdicom ``segread`` on a subset;
 
@@ -139,8 +139,8 @@ def _time_each(files: list[Path], read) -> list[float]:  # noqa: ANN001
 
 
 def _ingest_seconds(files: list[Path]) -> float:
-    from idcseg.ingestion import ingest
-    from idcseg.store import Store
+    from idcseg.local.ingest import ingest
+    from idcseg.local.store import Store
 
     with tempfile.TemporaryDirectory(prefix="idcseg-bench-") as home:
         store = Store(home)
@@ -155,8 +155,8 @@ def _ingest_seconds(files: list[Path]) -> float:
 RSS_CHILD = """
 import json, resource, sys, tempfile
 sys.path.insert(0, sys.argv[1])
-from idcseg.ingestion import ingest
-from idcseg.store import Store
+from idcseg.local.ingest import ingest
+from idcseg.local.store import Store
 
 def hwm():
     with open("/proc/self/status") as f:
@@ -227,7 +227,7 @@ def main() -> None:
     import highdicom as hd
     import pydicom
 
-    from idcseg import dicomseg
+    from idcseg.dicom import segheader
 
     sizes = [p.stat().st_size for p in files]
     ds = pydicom.dcmread(files[0], stop_before_pixels=True)
@@ -241,15 +241,15 @@ def main() -> None:
         p.read_bytes()
 
     def header_and_rows(path: Path) -> None:
-        with dicomseg.quiet():
-            dicomseg.segment_rows(dicomseg.read_header(path))
+        with segheader.quiet():
+            segheader.segment_rows(segheader.read_header(path))
 
     subset = files[: args.highdicom_files]
     methods = {
-        "idcseg read_header (thinned, read_partial)": (files, dicomseg.read_header),
+        "idcseg read_header (thinned, read_partial)": (files, segheader.read_header),
         "idcseg read_header(all_references=True)": (
             files,
-            lambda p: dicomseg.read_header(p, all_references=True),
+            lambda p: segheader.read_header(p, all_references=True),
         ),
         "idcseg read_header + segment_rows": (files, header_and_rows),
         "pydicom dcmread(stop_before_pixels)": (

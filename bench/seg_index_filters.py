@@ -180,9 +180,9 @@ def _phases_child(limit: int | None) -> int:
     import duckdb  # noqa: F401
 
     t1 = time.perf_counter()
-    from idcseg.engines.duckdb import DuckDBEngine
-    from idcseg.output import Rows, write_result
-    from idcseg.spec import SeriesFilter, series_query
+    from idcseg.present.output import Rows, write_result
+    from idcseg.query.engines.duckdb import DuckDBEngine
+    from idcseg.query.spec import SeriesFilter, series_query
 
     t2 = time.perf_counter()
     query = series_query(SeriesFilter.build(structure="Liver", algorithm_type="AUTOMATIC"), limit)

@@ -11,7 +11,6 @@ on IDC's own index (DuckDB, the default) or on Google BigQuery, from the same SQ
 
 from __future__ import annotations
 
-from . import segindex, spec
 from .api import (
     Explorer,
     describe,
@@ -24,9 +23,11 @@ from .api import (
     summary,
     viewer_urls,
 )
-from .display import links
 from .errors import IdcsegError, StoreBusyError, UsageError
-from .plot import plot_counts
+from .present.display import links
+from .present.plot import plot_counts
+from .query import spec
+from .remote import segindex
 
 __version__ = "0.1.0"
 

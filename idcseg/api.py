@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import spec
+from .query import spec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,13 +36,13 @@ class Explorer:
         self, engine: Any = "duckdb", idc_version: str | int | None = None, **options: Any
     ) -> None:
         if isinstance(engine, str):
-            from .engines import get_engine
+            from .query.engines import get_engine
 
             engine = get_engine(engine, dataset=spec.validate_dataset(idc_version), **options)
         self.engine = engine
 
     def query(self, query: spec.Query) -> pd.DataFrame:
-        """Run a :class:`~idcseg.spec.Query` and return its rows as a DataFrame."""
+        """Run a :class:`~idcseg.query.spec.Query` and return its rows as a DataFrame."""
         return self.engine.run(query).to_pandas()
 
     def series(self, *, limit: int | None = None, **filters: Any) -> pd.DataFrame:
@@ -177,7 +177,7 @@ def sql(
     Keyword arguments are the filters of :meth:`Explorer.series` plus ``limit``, ``by``, ``n``
     and ``seed`` where the template takes them.
     """
-    from .render import render
+    from .query.render import render
 
     options = {
         k: structure_and_params.pop(k)
@@ -221,10 +221,10 @@ def ingest(
 ) -> Any:
     """Store the segments of SEG files (folders searched recursively); returns the report.
 
-    See :func:`idcseg.ingestion.ingest`: unchanged files are skipped unless *force*, bad files
+    See :func:`idcseg.local.ingest.ingest`: unchanged files are skipped unless *force*, bad files
     are listed in ``report.failures`` and never stop the others.
     """
-    from .ingestion import ingest as run_ingest
+    from .local.ingest import ingest as run_ingest
 
     items = [paths] if isinstance(paths, str | Path) else list(paths)
     return run_ingest([str(p) for p in items], force=force, progress=progress)
@@ -234,6 +234,6 @@ def describe(path: str | Path) -> pd.DataFrame:
     """The segments of one SEG file (IDC's columns plus SegmentLabel), nothing stored."""
     import pandas as pd
 
-    from .dicomseg import describe as describe_file
+    from .dicom.segheader import describe as describe_file
 
     return pd.DataFrame(describe_file(path))

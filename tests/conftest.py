@@ -116,7 +116,7 @@ def seg_index_schema(string: Any = None) -> Any:
 
     import pyarrow as pa
 
-    from idcseg.store import index_dir
+    from idcseg.local.store import index_dir
 
     string = string or pa.string()
     columns = json.loads((index_dir() / "seg_index_schema.json").read_text())["columns"]
@@ -218,15 +218,15 @@ def bq_idc(bq_client: bigquery.Client) -> dict[str, dict[str, bigquery.Table]]:
 @pytest.fixture(scope="session", autouse=True)
 def _session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A fallback IDCSEG_HOME for the whole session, should a test undo its own setting, and one
-    IDCSEG_CACHE for all tests: the DuckDB copy of IDC's series index (idcseg.prepared, ~6 s)
+    IDCSEG_CACHE for all tests: the DuckDB copy of IDC's series index (idcseg.local.prepared, ~6 s)
     is made once per session, never in the user's cache."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("IDCSEG_HOME", str(tmp_path_factory.mktemp("idcseg-session-home")))
         mp.setenv("IDCSEG_CACHE", str(tmp_path_factory.mktemp("idcseg-session-cache")))
-        from idcseg import prepared
+        from idcseg.local import prepared
 
         # made now, quietly: no test's output depends on being the first to need it
-        from idcseg.store import index_dir
+        from idcseg.local.store import index_dir
 
         prepared.series_index(index_dir() / "idc_index.parquet", quiet=True)
         yield

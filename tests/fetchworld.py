@@ -53,7 +53,7 @@ class World:
 
     @property
     def index_dir(self) -> Path:
-        """The stand-in package folder (what ``idcseg.store.index_dir()`` returns)."""
+        """The stand-in package folder (what ``idcseg.local.store.index_dir()`` returns)."""
         return self.index_root / "idc_index_data"
 
     @property
@@ -137,7 +137,7 @@ def build(folder: Path) -> World:
 
 def _write_index(package: Path, series: dict[str, Series]) -> None:
     """A stand-in idc_index_data package: IDC's real schema, rows for the test series."""
-    from idcseg.store import index_dir
+    from idcseg.local.store import index_dir
 
     real = index_dir()  # the installed wheel's folder
     package.mkdir(parents=True)

@@ -16,9 +16,9 @@ import pytest
 from google.api_core import exceptions as api_exceptions
 from google.cloud import bigquery
 
-from idcseg import cost, spec
-from idcseg.engines.bigquery import BigQueryEngine
-from idcseg.store import Store
+from idcseg.local.store import Store
+from idcseg.query import cost, spec
+from idcseg.query.engines.bigquery import BigQueryEngine
 from tests.conftest import run_cli
 
 SEG2 = "2.25.2.1.2"  # the legacy SRT-coded LIDC SEG of the fixture world
@@ -100,7 +100,7 @@ def test_results_are_cached_and_refreshed(bq_client: Any, bq_idc: Any, tmp_path:
 def test_current_entries_expire_pinned_ones_do_not(
     bq_client: Any, bq_idc: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from idcseg.resultcache import ResultCache
+    from idcseg.query.resultcache import ResultCache
 
     query = spec.summary_query(spec.SeriesFilter.build())
     engine(bq_client, tmp_path).run(query)
@@ -230,8 +230,8 @@ def _anonymous() -> Any:
 def test_sync_copies_rows_and_find_answers_offline_the_same(
     bq_client: Any, bq_idc: Any, tmp_path: Path
 ) -> None:
-    from idcseg.engines.duckdb import DuckDBEngine
-    from idcseg.sync import sync
+    from idcseg.local.sync import sync
+    from idcseg.query.engines.duckdb import DuckDBEngine
 
     store = Store(tmp_path / "store")
     source = engine(bq_client, tmp_path / "bq", cache=False)

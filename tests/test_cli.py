@@ -24,7 +24,7 @@ def test_series_table_on_a_terminal(cli) -> None:  # noqa: ANN001
 
 
 def test_a_long_table_on_a_terminal_is_a_preview(cli, index_db) -> None:  # noqa: ANN001
-    from idcseg.output import PREVIEW_ROWS
+    from idcseg.present.output import PREVIEW_ROWS
     from tests.conftest import SEG_SOP_CLASSES, run_cli_on_a_terminal
 
     (total,) = index_db.execute(
@@ -183,7 +183,7 @@ def test_sql_values_in_filters_match_nothing(cli) -> None:  # noqa: ANN001
 
 def test_version(cli) -> None:  # noqa: ANN001
     from idcseg import __version__
-    from idcseg.store import index_version
+    from idcseg.local.store import index_version
 
     run = cli("--version")
     assert (
@@ -230,7 +230,7 @@ def test_python_dash_m_and_console_script_agree(cli) -> None:  # noqa: ANN001
 
 
 def test_sql_prints_every_template(cli) -> None:  # noqa: ANN001
-    from idcseg.render import template_names
+    from idcseg.query.render import template_names
 
     for name in template_names():
         args = ["sql", name, "--study", "1.2.3", "--series", "1.2.4"]

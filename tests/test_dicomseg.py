@@ -8,8 +8,8 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from idcseg import dicomseg
-from idcseg.dicomseg import (
+from idcseg.dicom import segheader
+from idcseg.dicom.segheader import (
     IncompleteHeader,
     Malformed,
     NotDicom,
@@ -20,7 +20,7 @@ from idcseg.dicomseg import (
 from tests import segfactory
 from tests.dicomref import expected_rows, first_referenced_sop
 
-ROW_KEYS = set(dicomseg.SEGMENTATION_COLUMNS) | set(dicomseg.LABEL_COLUMNS)
+ROW_KEYS = set(segheader.SEGMENTATION_COLUMNS) | set(segheader.LABEL_COLUMNS)
 CASE_NAMES = [case.name for case in segfactory.CASES]
 
 
@@ -32,15 +32,15 @@ def _code(triple):
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_rows_match_a_full_read(corpus, name):
     path = corpus.segs[name]
-    rows = dicomseg.segment_rows(dicomseg.read_header(path))
+    rows = segheader.segment_rows(segheader.read_header(path))
     assert all(set(row) == ROW_KEYS for row in rows)
     assert rows == expected_rows(path)
 
 
 @pytest.mark.parametrize("case", segfactory.CASES, ids=CASE_NAMES)
 def test_rows_match_what_was_written(corpus, case):
-    rows = dicomseg.segment_rows(dicomseg.read_header(corpus.segs[case.name]))
-    rows = [r for r in rows if not dicomseg.is_background(r)]
+    rows = segheader.segment_rows(segheader.read_header(corpus.segs[case.name]))
+    rows = [r for r in rows if not segheader.is_background(r)]
     assert [r["SegmentNumber"] for r in rows] == [s.number for s in case.segments]
     for row, seg in zip(rows, case.segments, strict=True):
         assert row["SegmentLabel"] == seg.label
@@ -64,8 +64,8 @@ def test_rows_match_what_was_written(corpus, case):
 
 def test_binary_segments_reference_the_ct_series(corpus):
     ct = pydicom.dcmread(corpus.ct[0])
-    ds = dicomseg.read_header(corpus.segs["binary_multi"])
-    rows = dicomseg.segment_rows(ds)
+    ds = segheader.read_header(corpus.segs["binary_multi"])
+    rows = segheader.segment_rows(ds)
     assert {r["segmented_SeriesInstanceUID"] for r in rows} == {ct.SeriesInstanceUID}
     assert rows[0]["viewer_url"] == (
         "https://viewer.imaging.datacommons.cancer.gov/viewer/"
@@ -73,7 +73,7 @@ def test_binary_segments_reference_the_ct_series(corpus):
     )
     assert rows[0]["PatientID"] == ct.PatientID
     assert rows[0]["FrameOfReferenceUID"] == ct.FrameOfReferenceUID
-    assert dicomseg.referenced_instance(ds) == first_referenced_sop(corpus.segs["binary_multi"])
+    assert segheader.referenced_instance(ds) == first_referenced_sop(corpus.segs["binary_multi"])
     # laterality: Left and Right kidneys are told apart by the type modifier
     lateral = [
         r["SegmentedPropertyType"]["SegmentedPropertyTypeModifierCodeSequence"] for r in rows
@@ -82,45 +82,45 @@ def test_binary_segments_reference_the_ct_series(corpus):
 
 
 def test_labelmap_background_is_kept_and_identifiable(corpus):
-    ds = dicomseg.read_header(corpus.segs["labelmap"])
+    ds = segheader.read_header(corpus.segs["labelmap"])
     assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.66.7"
-    rows = dicomseg.segment_rows(ds)
+    rows = segheader.segment_rows(ds)
     assert [r["SegmentNumber"] for r in rows] == [0, 1, 2]
-    assert [dicomseg.is_background(r) for r in rows] == [True, False, False]
+    assert [segheader.is_background(r) for r in rows] == [True, False, False]
     assert rows[0]["SegmentedPropertyType"]["CodeValue"] == "125040"
     assert rows[0]["SegmentedPropertyType"]["CodingSchemeDesignator"] == "DCM"
 
 
 def test_legacy_srt_codes_are_kept_as_written(corpus):
     path = corpus.segs["legacy_srt"]
-    ds = dicomseg.read_header(path)
-    (row,) = dicomseg.segment_rows(ds)
+    ds = segheader.read_header(path)
+    (row,) = segheader.segment_rows(ds)
     assert row["SegmentedPropertyType"]["CodeValue"] == "M-03010"
     assert row["SegmentedPropertyType"]["CodingSchemeDesignator"] == "SRT"
     assert row["AnatomicRegionModifier"] == _code(segfactory.SRT_LEFT)
     # only SourceImageSequence: the instance is known, its series is not
     assert row["segmented_SeriesInstanceUID"] is None
     assert row["viewer_url"] is None
-    assert dicomseg.referenced_instance(ds) == first_referenced_sop(path)
-    assert dicomseg.referenced_instance(ds) == pydicom.dcmread(corpus.ct[0]).SOPInstanceUID
+    assert segheader.referenced_instance(ds) == first_referenced_sop(path)
+    assert segheader.referenced_instance(ds) == pydicom.dcmread(corpus.ct[0]).SOPInstanceUID
 
 
 def test_missing_optional_attributes_are_none(corpus):
-    ds = dicomseg.read_header(corpus.segs["minimal"])
-    (row,) = dicomseg.segment_rows(ds)
+    ds = segheader.read_header(corpus.segs["minimal"])
+    (row,) = segheader.segment_rows(ds)
     assert row["AnatomicRegion"] is None
     assert row["AnatomicRegionModifier"] is None
     assert row["SegmentAlgorithmName"] is None
     assert row["TrackingID"] is None and row["TrackingUID"] is None
     assert row["SegmentDescription"] is None
     assert row["segmented_SeriesInstanceUID"] is None and row["viewer_url"] is None
-    assert dicomseg.referenced_instance(ds) is None
-    facts = dicomseg.series_facts(ds, corpus.segs["minimal"])
+    assert segheader.referenced_instance(ds) is None
+    facts = segheader.series_facts(ds, corpus.segs["minimal"])
     assert facts["SeriesDescription"] is None and facts["BodyPartExamined"] is None
 
 
 def test_header_stops_before_functional_groups(corpus):
-    ds = dicomseg.read_header(corpus.segs["binary_multi"])
+    ds = segheader.read_header(corpus.segs["binary_multi"])
     assert "SegmentSequence" in ds
     assert "PerFrameFunctionalGroupsSequence" not in ds
     assert "SharedFunctionalGroupsSequence" not in ds
@@ -130,8 +130,8 @@ def test_header_stops_before_functional_groups(corpus):
 def test_series_facts(corpus):
     path = corpus.segs["binary_multi"]
     full = pydicom.dcmread(path)
-    facts = dicomseg.series_facts(dicomseg.read_header(path), path)
-    assert list(facts) == list(dicomseg.LOCAL_SERIES_COLUMNS)
+    facts = segheader.series_facts(segheader.read_header(path), path)
+    assert list(facts) == list(segheader.LOCAL_SERIES_COLUMNS)
     assert facts["SeriesInstanceUID"] == full.SeriesInstanceUID
     assert facts["StudyInstanceUID"] == full.StudyInstanceUID
     assert facts["PatientID"] == full.PatientID
@@ -151,13 +151,13 @@ def test_series_facts(corpus):
 def test_file_object_and_path_agree(corpus):
     path = corpus.segs["fractional"]
     with open(path, "rb") as fp:
-        from_file = dicomseg.segment_rows(dicomseg.read_header(fp))
-    from_bytes = dicomseg.segment_rows(dicomseg.read_header(io.BytesIO(path.read_bytes())))
-    assert from_file == from_bytes == dicomseg.segment_rows(dicomseg.read_header(str(path)))
+        from_file = segheader.segment_rows(segheader.read_header(fp))
+    from_bytes = segheader.segment_rows(segheader.read_header(io.BytesIO(path.read_bytes())))
+    assert from_file == from_bytes == segheader.segment_rows(segheader.read_header(str(path)))
 
 
 def test_describe(corpus):
-    rows = dicomseg.describe(corpus.segs["binary_multi"])
+    rows = segheader.describe(corpus.segs["binary_multi"])
     assert [r["SegmentLabel"] for r in rows] == ["Liver", "Kidney L", "Kidney R"]
 
 
@@ -171,13 +171,13 @@ def test_not_dicom(tmp_path):
     empty.write_bytes(b"")
     for path in (text, empty):
         with pytest.raises(NotDicom) as info:
-            dicomseg.read_header(path)
+            segheader.read_header(path)
         assert isinstance(info.value, SegReadError) and info.value.reason
 
 
 def test_other_dicom_is_not_a_segmentation(corpus):
     with pytest.raises(NotSegmentation) as info:
-        dicomseg.read_header(corpus.ct[0])
+        segheader.read_header(corpus.ct[0])
     assert info.value.sop_class_uid == "1.2.840.10008.5.1.4.1.1.2"
     assert "CT Image Storage" in info.value.reason
 
@@ -212,7 +212,7 @@ def test_truncated_files(corpus, tmp_path, name):
         path = tmp_path / f"cut{cut}.dcm"
         path.write_bytes(data[:cut])
         with pytest.raises((Truncated, NotDicom)) as info:
-            dicomseg.read_header(path)
+            segheader.read_header(path)
         if cut >= 132:
             assert isinstance(info.value, Truncated), (cut, info.value)
 
@@ -220,7 +220,7 @@ def test_truncated_files(corpus, tmp_path, name):
 def test_trailing_padding_is_not_truncation(corpus, tmp_path):
     path = tmp_path / "padded.dcm"
     path.write_bytes(corpus.segs["binary_multi"].read_bytes() + b"\0" * 64)
-    assert dicomseg.segment_rows(dicomseg.read_header(path))
+    assert segheader.segment_rows(segheader.read_header(path))
 
 
 def test_prefix_reading(corpus):
@@ -228,24 +228,24 @@ def test_prefix_reading(corpus):
     end = _header_end(data)
     for n in (0, 131, 132, 400, end - 1, end):
         with pytest.raises(IncompleteHeader) as info:
-            dicomseg.read_header_prefix(data[:n])
+            segheader.read_header_prefix(data[:n])
         assert info.value.have == n
         assert isinstance(info.value, Truncated)
-    ds = dicomseg.read_header_prefix(data[: end + 12])  # the stop tag and its length
-    assert dicomseg.segment_rows(ds) == dicomseg.segment_rows(
-        dicomseg.read_header(io.BytesIO(data))
+    ds = segheader.read_header_prefix(data[: end + 12])  # the stop tag and its length
+    assert segheader.segment_rows(ds) == segheader.segment_rows(
+        segheader.read_header(io.BytesIO(data))
     )
     # the whole file, said to be complete
-    assert dicomseg.read_header_prefix(data, complete=True).SOPInstanceUID
+    assert segheader.read_header_prefix(data, complete=True).SOPInstanceUID
     with pytest.raises(Truncated) as info:
-        dicomseg.read_header_prefix(data[:-10], complete=True)
+        segheader.read_header_prefix(data[:-10], complete=True)
     assert not isinstance(info.value, IncompleteHeader)
 
 
 def test_prefix_of_another_sop_class_is_refused_early(corpus):
     data = corpus.ct[0].read_bytes()
     with pytest.raises(NotSegmentation):
-        dicomseg.read_header_prefix(data[:1000])
+        segheader.read_header_prefix(data[:1000])
 
 
 def test_malformed_without_segment_sequence(corpus, tmp_path):
@@ -254,9 +254,9 @@ def test_malformed_without_segment_sequence(corpus, tmp_path):
         tmp_path / "noseg.dcm",
         edit=lambda ds: delattr(ds, "SegmentSequence"),
     )
-    ds = dicomseg.read_header(path)
+    ds = segheader.read_header(path)
     with pytest.raises(Malformed, match="SegmentSequence"):
-        dicomseg.segment_rows(ds)
+        segheader.segment_rows(ds)
 
 
 def test_malformed_segment_number(corpus, tmp_path):
@@ -265,7 +265,7 @@ def test_malformed_segment_number(corpus, tmp_path):
 
     path = segfactory.clone_seg(corpus.segs["binary_multi"], tmp_path / "nonum.dcm", edit=edit)
     with pytest.raises(Malformed, match="SegmentNumber"):
-        dicomseg.describe(path)
+        segheader.describe(path)
 
 
 def test_garbage_after_file_meta_is_malformed_or_truncated(corpus, tmp_path):
@@ -276,12 +276,12 @@ def test_garbage_after_file_meta_is_malformed_or_truncated(corpus, tmp_path):
     path = tmp_path / "garbage.dcm"
     path.write_bytes(bytes(data))
     with pytest.raises(SegReadError):
-        dicomseg.segment_rows(dicomseg.read_header(path))
+        segheader.segment_rows(segheader.read_header(path))
 
 
 def test_missing_file_raises_oserror(tmp_path):
     with pytest.raises(OSError):
-        dicomseg.read_header(tmp_path / "absent.dcm")
+        segheader.read_header(tmp_path / "absent.dcm")
 
 
 def test_errors_are_idcseg_errors():
@@ -295,7 +295,9 @@ def test_importing_dicomseg_keeps_highdicom_out(tmp_path):
     import subprocess
     import sys
 
-    code = "import sys, idcseg.dicomseg, idcseg.ingestion; print('highdicom' in sys.modules)"
+    code = (
+        "import sys, idcseg.dicom.segheader, idcseg.local.ingest; print('highdicom' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -310,17 +312,17 @@ def test_repo_path_fixture_is_sane():
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_thinned_and_full_reads_agree(corpus, name):
     path = corpus.segs[name]
-    thin = dicomseg.read_header(path)
-    full = dicomseg.read_header(path, all_references=True)
-    assert dicomseg.segment_rows(thin) == dicomseg.segment_rows(full)
-    assert dicomseg.referenced_instance(thin) == dicomseg.referenced_instance(full)
-    assert dicomseg.series_facts(thin, path) == dicomseg.series_facts(full, path)
+    thin = segheader.read_header(path)
+    full = segheader.read_header(path, all_references=True)
+    assert segheader.segment_rows(thin) == segheader.segment_rows(full)
+    assert segheader.referenced_instance(thin) == segheader.referenced_instance(full)
+    assert segheader.series_facts(thin, path) == segheader.series_facts(full, path)
 
 
 def test_reference_sequences_keep_their_first_item(corpus):
     path = corpus.segs["binary_multi"]  # derived from 3 CT slices
-    thin = dicomseg.read_header(path)
-    full = dicomseg.read_header(path, all_references=True)
+    thin = segheader.read_header(path)
+    full = segheader.read_header(path, all_references=True)
     for ds, n in ((thin, 1), (full, 3)):
         assert len(ds.ReferencedSeriesSequence[0].ReferencedInstanceSequence) == n
         assert len(ds.SourceImageSequence) == n
@@ -348,14 +350,14 @@ def test_undefined_length_sequences(corpus, tmp_path, syntax):
         assert b"\x62\x00\x02\x00SQ\x00\x00\xff\xff\xff\xff" in data  # SegmentSequence
     elif syntax == pydicom.uid.ImplicitVRLittleEndian:
         assert b"\x62\x00\x02\x00\xff\xff\xff\xff" in data
-    rows = dicomseg.describe(path)
+    rows = segheader.describe(path)
     assert rows == expected_rows(path)
-    full = dicomseg.read_header(path, all_references=True)
-    assert rows == dicomseg.segment_rows(full)
+    full = segheader.read_header(path, all_references=True)
+    assert rows == segheader.segment_rows(full)
     if syntax != pydicom.uid.DeflatedExplicitVRLittleEndian:
         path.write_bytes(data[:-7])
         with pytest.raises(Truncated):
-            dicomseg.read_header(path)
+            segheader.read_header(path)
         for n in (_header_end(data) // 2, _header_end(data)):
             with pytest.raises(IncompleteHeader):
-                dicomseg.read_header_prefix(data[:n])
+                segheader.read_header_prefix(data[:n])

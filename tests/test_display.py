@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import idcseg
-from idcseg.display import link
+from idcseg.present.display import link
 
 LIDC_STUDY = "1.3.6.1.4.1.14519.5.2.1.6279.6001.298806137288633453246975630178"
 LIDC_SEG = "1.2.276.0.7230010.3.1.3.0.89314.1553284067.990548"

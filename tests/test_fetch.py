@@ -14,12 +14,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from idcseg.bucket import AnonymousS3, S3Error
 from idcseg.errors import UsageError
-from idcseg.fetch import Target, fetch_missing, fetch_segments, index_targets
-from idcseg.ingestion import ingest
-from idcseg.spec import SeriesFilter
-from idcseg.store import Store
+from idcseg.local.ingest import ingest
+from idcseg.local.store import Store
+from idcseg.query.spec import SeriesFilter
+from idcseg.remote.bucket import AnonymousS3, S3Error
+from idcseg.remote.fetch import Target, fetch_missing, fetch_segments, index_targets
 from tests import fetchworld
 
 SEG_NAMES = ("multi", "labelmap", "legacy", "frac")
@@ -44,8 +44,8 @@ def proxy(world):
 @pytest.fixture
 def fake_index(world, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Make this process's embedded engine (and ingest) read the stand-in index."""
-    import idcseg.engines.duckdb as engine_module
-    import idcseg.store as store_module
+    import idcseg.local.store as store_module
+    import idcseg.query.engines.duckdb as engine_module
 
     monkeypatch.setattr(store_module, "index_dir", lambda: world.index_dir)
     monkeypatch.setattr(engine_module, "index_dir", lambda: world.index_dir)
@@ -392,8 +392,8 @@ def test_targets_from_the_index(world, fake_index, proxy, tmp_path: Path) -> Non
     )
     assert report.ok and report.series_total == 4 and report.files_stored == 5
     # now the segments can be searched offline
-    from idcseg.engines.duckdb import DuckDBEngine
-    from idcseg.spec import SegmentFilter, find_query
+    from idcseg.query.engines.duckdb import DuckDBEngine
+    from idcseg.query.spec import SegmentFilter, find_query
 
     engine = DuckDBEngine(store=store)
     try:

@@ -12,11 +12,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from idcseg import dicomseg
-from idcseg import ingestion as ingest_mod
+from idcseg.dicom import segheader
 from idcseg.errors import StoreBusyError
-from idcseg.ingestion import IngestInterrupted, ingest
-from idcseg.store import Store, index_dir
+from idcseg.local import ingest as ingest_mod
+from idcseg.local.ingest import IngestInterrupted, ingest
+from idcseg.local.store import Store, index_dir
 from tests import segfactory
 from tests.dicomref import expected_rows
 
@@ -81,8 +81,8 @@ def test_ingest_stores_every_column(seg_dir):
     assert report.segments_written == len(expected)
 
     stored = query("SELECT * FROM segmentations ORDER BY SOPInstanceUID, SegmentNumber")
-    assert [list(r) for r in stored] == [list(dicomseg.SEGMENTATION_COLUMNS)] * len(stored)
-    want = [{k: r[k] for k in dicomseg.SEGMENTATION_COLUMNS} for r in expected]
+    assert [list(r) for r in stored] == [list(segheader.SEGMENTATION_COLUMNS)] * len(stored)
+    want = [{k: r[k] for k in segheader.SEGMENTATION_COLUMNS} for r in expected]
     assert stored == want
 
     labels = query("SELECT * FROM segment_labels ORDER BY SOPInstanceUID, SegmentNumber")
@@ -105,7 +105,7 @@ def test_ingest_stores_every_column(seg_dir):
     series = {r["SeriesInstanceUID"]: r for r in query("SELECT * FROM local_series")}
     assert report.series_local == len(series) == 5  # test series are not in IDC's index
     for path in files:
-        facts = dicomseg.series_facts(dicomseg.read_header(path), path)
+        facts = segheader.series_facts(segheader.read_header(path), path)
         assert series[facts["SeriesInstanceUID"]] == facts
     assert_consistent()
 
@@ -136,7 +136,7 @@ def test_reingest_with_force_replaces_rows(seg_dir):
 def test_changed_file_is_read_again(seg_dir):
     ingest([seg_dir], progress=False)
     path = seg_dir / "binary_multi.dcm"
-    old = dicomseg.read_header(path)
+    old = segheader.read_header(path)
 
     def relabel(ds):
         ds.SegmentSequence[0].SegmentLabel = "Liver (edited)"
@@ -164,7 +164,7 @@ def test_changed_file_is_read_again(seg_dir):
 def test_new_instance_at_the_same_path_replaces_the_old_one(seg_dir):
     ingest([seg_dir], progress=False)
     path = seg_dir / "fractional.dcm"
-    old_sop = dicomseg.read_header(path).SOPInstanceUID
+    old_sop = segheader.read_header(path).SOPInstanceUID
     segfactory.clone_seg(path, path)  # new SOPInstanceUID and series, same path
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
@@ -195,7 +195,7 @@ def test_series_of_one_instance_each_add_up(many):
     rows = query("SELECT SeriesInstanceUID, instanceCount, series_size_MB FROM local_series")
     sizes: dict[str, int] = {}
     for path in many.glob("*.dcm"):
-        uid = dicomseg.read_header(path).SeriesInstanceUID
+        uid = segheader.read_header(path).SeriesInstanceUID
         sizes[uid] = sizes.get(uid, 0) + path.stat().st_size
     assert {r["SeriesInstanceUID"]: r["instanceCount"] for r in rows} == dict.fromkeys(sizes, 3)
     for r in rows:
@@ -216,7 +216,7 @@ def test_series_known_to_idc_get_no_local_series_row(corpus, tmp_path):
     report = ingest([path, other], progress=False)
     assert report.ok and report.series_local == 1
     assert [r["SeriesInstanceUID"] for r in query("SELECT * FROM local_series")] == [
-        dicomseg.read_header(other).SeriesInstanceUID
+        segheader.read_header(other).SeriesInstanceUID
     ]
     assert count("segmentations") == 4
 
@@ -436,10 +436,10 @@ def test_progress_line(seg_dir, capsys):
 
 
 def test_engine_sees_ingested_rows(seg_dir):
-    from idcseg.engines.duckdb import DuckDBEngine
+    from idcseg.query.engines.duckdb import DuckDBEngine
 
     ingest([seg_dir], progress=False)
-    sop = dicomseg.read_header(seg_dir / "labelmap.dcm")
+    sop = segheader.read_header(seg_dir / "labelmap.dcm")
     engine = DuckDBEngine()
     try:
         con = engine.connection()

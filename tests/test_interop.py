@@ -10,8 +10,8 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from idcseg import dicomseg
-from idcseg.ingestion import ingest
+from idcseg.dicom import segheader
+from idcseg.local.ingest import ingest
 from tests.dicomref import expected_rows
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "seg-samples"
@@ -34,25 +34,25 @@ def test_every_sample_seg_parses_like_a_full_read(samples):
     segs = [p for p in samples if p.name != SR]
     assert len(segs) >= 10
     for path in segs:
-        ds = dicomseg.read_header(path)
-        rows = dicomseg.segment_rows(ds)
+        ds = segheader.read_header(path)
+        rows = segheader.segment_rows(ds)
         assert rows == expected_rows(path), path.name
         full = pydicom.dcmread(path, stop_before_pixels=True)
-        assert dicomseg.series_facts(ds, path)["SOPClassUID"] == full.SOPClassUID
+        assert segheader.series_facts(ds, path)["SOPClassUID"] == full.SOPClassUID
 
 
 def test_the_sr_is_not_a_segmentation(samples):
     (sr,) = [p for p in samples if p.name == SR]
-    with pytest.raises(dicomseg.NotSegmentation) as info:
-        dicomseg.read_header(sr)
+    with pytest.raises(segheader.NotSegmentation) as info:
+        segheader.read_header(sr)
     assert info.value.sop_class_uid == "1.2.840.10008.5.1.4.1.1.88.33"
 
 
 def test_label_maps_and_legacy_codes(samples):
     by_name = {p.name: p for p in samples}
-    rows = dicomseg.describe(by_name["sparse-labelmap-ppv5.dcm"])
-    assert [dicomseg.is_background(r) for r in rows] == [True, False]
-    (liver,) = dicomseg.describe(by_name["liver.dcm"])
+    rows = segheader.describe(by_name["sparse-labelmap-ppv5.dcm"])
+    assert [segheader.is_background(r) for r in rows] == [True, False]
+    (liver,) = segheader.describe(by_name["liver.dcm"])
     assert liver["SegmentedPropertyType"]["CodeValue"] == "T-62000"
     assert liver["SegmentedPropertyType"]["CodingSchemeDesignator"] == "SRT"
     assert liver["SegmentAlgorithmType"] == "SEMIAUTOMATIC"

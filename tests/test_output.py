@@ -7,9 +7,9 @@ import json
 
 import duckdb
 
-from idcseg.engines.duckdb import DuckDBResult
-from idcseg.output import Rows, write_result
-from idcseg.output import _write_text as write_text
+from idcseg.present.output import Rows, write_result
+from idcseg.present.output import _write_text as write_text
+from idcseg.query.engines.duckdb import DuckDBResult
 
 
 def _duckdb_result(sql: str) -> DuckDBResult:

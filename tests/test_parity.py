@@ -15,10 +15,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from idcseg import spec
-from idcseg.engines.bigquery import BigQueryEngine
-from idcseg.engines.duckdb import DuckDBEngine
-from idcseg.store import Store
+from idcseg.local.store import Store
+from idcseg.query import spec
+from idcseg.query.engines.bigquery import BigQueryEngine
+from idcseg.query.engines.duckdb import DuckDBEngine
 from tests.bqemulator import (
     dicom_all_rows,
     fixture_series,

@@ -25,7 +25,7 @@ import pytest
 from PIL import Image, ImageColor
 
 import idcseg
-from idcseg.plot import BAR_COLOR, MISSING_MATPLOTLIB, bars, save_figure
+from idcseg.present.plot import BAR_COLOR, MISSING_MATPLOTLIB, bars, save_figure
 from tests.conftest import run_cli
 from tests.test_seg_index_series import served  # noqa: F401  (fixture: seg_index on 127.0.0.1)
 

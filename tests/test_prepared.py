@@ -1,4 +1,4 @@
-"""DuckDB-native copies of IDC's parquet indexes (idcseg.prepared) and the catalog that reads them.
+"""DuckDB-native copies of IDC's parquet indexes (idcseg.local.prepared) and the catalog that reads them.
 
 The copies must hold exactly the parquet's rows, be made once and reused, never be attached
 half-made, and give way to the parquet files in place when no copy can be made: with the same
@@ -20,10 +20,11 @@ import pyarrow.parquet as pq
 import pytest
 
 import idcseg
-from idcseg import prepared, segindex
-from idcseg.engines.duckdb import DuckDBEngine
 from idcseg.errors import IdcsegError
-from idcseg.store import index_dir, index_version
+from idcseg.local import prepared
+from idcseg.local.store import index_dir, index_version
+from idcseg.query.engines.duckdb import DuckDBEngine
+from idcseg.remote import segindex
 from tests.conftest import seg_index_schema
 
 SEG_SOP_CLASSES = ("1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7")

@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import idcseg
-from idcseg.engines.duckdb import DuckDBEngine
-from idcseg.store import index_version
+from idcseg.local.store import index_version
+from idcseg.query.engines.duckdb import DuckDBEngine
 from tests import dicomref
 from tests.conftest import seg_index_schema
 from tests.httpserver import LocalServer
@@ -133,7 +133,7 @@ def test_local_rows_and_idc_seg_index_agree(served: Any, isolated_home: Any) -> 
     local_only = idcseg.Explorer(DuckDBEngine(fetch_seg_index=False))
     for filters, _ in GRID.values():
         before = local_only.series(**filters)
-        idcseg.segindex.fetch(progress=False)
+        idcseg.remote.segindex.fetch(progress=False)
         after = idcseg.series(**filters)
         pd.testing.assert_frame_equal(before, after)
         local_only.engine.close()
@@ -178,9 +178,9 @@ def test_failed_download_is_an_error_and_nothing_is_stored(
 
 def test_series_level_facets_count_series(served: Any) -> None:
     _, rows = served
-    idcseg.segindex.fetch(progress=False)
+    idcseg.remote.segindex.fetch(progress=False)
     frame = idcseg.Explorer().query(
-        idcseg.spec.series_facets_query(idcseg.spec.SeriesFilter.build(), "structure")
+        idcseg.query.spec.series_facets_query(idcseg.query.spec.SeriesFilter.build(), "structure")
     )
     counts: dict[str, int] = {}
     for r in rows:

@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from idcseg import segindex
 from idcseg.errors import IdcsegError
-from idcseg.store import index_version
+from idcseg.local.store import index_version
+from idcseg.remote import segindex
 from tests.conftest import seg_index_schema
 from tests.httpserver import LocalServer
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 import idcseg
-from idcseg.engines.duckdb import DuckDBEngine
-from idcseg.spec import SeriesFilter, random_query, series_query
+from idcseg.query.engines.duckdb import DuckDBEngine
+from idcseg.query.spec import SeriesFilter, random_query, series_query
 
 SEG = "SOPClassUID IN ('1.2.840.10008.5.1.4.1.1.66.4', '1.2.840.10008.5.1.4.1.1.66.7')"
 

@@ -8,8 +8,8 @@ import re
 import pytest
 import sqlglot
 
-from idcseg import render, spec
-from idcseg.engines.duckdb import transpile
+from idcseg.query import render, spec
+from idcseg.query.engines.duckdb import transpile
 
 HOSTILE = "x'; DROP TABLE t; -- `\\ \" ü"
 

@@ -27,7 +27,7 @@ app = typer.Typer(
 def _show_version(value: bool) -> None:
     if value:
         from .. import __version__
-        from ..store import index_version
+        from ..local.store import index_version
 
         typer.echo(f"idcseg {__version__} (IDC index: idc-index-data {index_version()})")
         raise typer.Exit()
@@ -123,8 +123,8 @@ class EngineChoice:
 
     def create(self) -> Any:
         """Make the chosen engine (bigquery-only options are refused on duckdb)."""
-        from ..engines import get_engine
         from ..errors import UsageError
+        from ..query.engines import get_engine
 
         if self.engine == "bigquery":
             return get_engine(
@@ -368,7 +368,7 @@ def _inject(
 
 
 def _build_series_filter(**values: Any) -> Any:
-    from ..spec import SeriesFilter
+    from ..query.spec import SeriesFilter
 
     return SeriesFilter.build(**values)
 
@@ -391,7 +391,7 @@ def segment_filters(func: Callable[..., Any]) -> Callable[..., Any]:
     """Give a command the segment filter options; it receives ``segment_filter: SegmentFilter``."""
 
     def build(**values: Any) -> Any:
-        from ..spec import SegmentFilter
+        from ..query.spec import SegmentFilter
 
         return SegmentFilter.build(**values)
 
@@ -408,7 +408,7 @@ def emit(query: Any, choice: EngineChoice, fmt: str, output: Path | None) -> int
 
     With ``--dry-run`` (BigQuery), print what the query would scan and cost instead.
     """
-    from ..output import check_target, write_result
+    from ..present.output import check_target, write_result
 
     check_target(fmt, output)
     engine = choice.create()

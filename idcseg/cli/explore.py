@@ -37,7 +37,7 @@ def series(
       idcseg series --collection nlst --body-part CHEST --format csv -o nlst.csv
       idcseg series --sop-class labelmap --format json
     """
-    from ..spec import series_query
+    from ..query.spec import series_query
 
     emit(series_query(filters, limit), engine, fmt, output)
 
@@ -66,7 +66,7 @@ def random(
     """
     import secrets
 
-    from ..spec import random_query
+    from ..query.spec import random_query
 
     chosen = secrets.randbelow(1_000_000) if seed is None else seed
     query = random_query(filters, n=n, seed=chosen)
@@ -81,7 +81,7 @@ def random(
 
 def _print_urls(result: Any, output: Path | None, column: str = "viewer_url") -> None:
     from ..errors import IdcsegError
-    from ..output import write_text
+    from ..present.output import write_text
 
     index = result.columns.index(column)
     urls = [row[index] for row in result.rows() if row[index]]
@@ -108,7 +108,7 @@ def summary(
       idcseg summary
       idcseg summary --by analysis_result --sop-class labelmap
     """
-    from ..spec import summary_query
+    from ..query.spec import summary_query
 
     emit(
         summary_query(filters, by=by.replace("-", "_"), limit=limit),
@@ -157,7 +157,7 @@ def url(
       idcseg url STUDY_UID SERIES_UID --format table
     """
     from ..errors import IdcsegError, UsageError
-    from ..spec import viewer_urls_query
+    from ..query.spec import viewer_urls_query
 
     viewer = viewer.lower()
     if viewer not in VIEWERS:
@@ -187,11 +187,11 @@ def url(
                 else "it is not a SEG whose segmented series is known (ingest or sync it first)"
             )
             raise IdcsegError(f"no {viewer} link for {empty[0][1] or study}: {why}")
-        from ..output import write_text
+        from ..present.output import write_text
 
         write_text("".join(f"{row[index]}\n" for row in rows), output)
         return
-    from ..output import Rows, write_result
+    from ..present.output import Rows, write_result
 
     write_result(Rows(result.columns, rows), fmt, output)
 
@@ -229,8 +229,8 @@ def sql(
     """
     import json
 
-    from ..render import render
-    from ..spec import (
+    from ..query.render import render
+    from ..query.spec import (
         Query,
         facets_query,
         find_query,
@@ -245,7 +245,7 @@ def sql(
     )
 
     def segment_filter() -> Any:
-        from ..spec import SegmentFilter
+        from ..query.spec import SegmentFilter
 
         return SegmentFilter.build(
             structure=filters.structure,
@@ -305,7 +305,7 @@ def info(
     """Show the engine, IDC release, where the index and the store are, and row counts."""
     import json
 
-    from ..spec import Query
+    from ..query.spec import Query
 
     eng = engine.create()
     facts: dict[str, Any] = {"engine": eng.name, "dataset": eng.dataset}

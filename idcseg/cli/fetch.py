@@ -107,7 +107,7 @@ def fetch_segments_command(
       IDCSEG_S3_ENDPOINT=http://127.0.0.1:9000 idcseg fetch-segments --collection my_test
     """
     from ..errors import UsageError
-    from ..fetch import FetchInterrupted, fetch_segments
+    from ..remote.fetch import FetchInterrupted, fetch_segments
 
     if fmt not in ("text", "json"):
         raise UsageError(f"unknown --format {fmt!r} (choose from text, json)")

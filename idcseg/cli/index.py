@@ -55,7 +55,7 @@ def fetch(
       idcseg index fetch
       idcseg index fetch --force --url https://mirror.example/{version}/seg_index.parquet
     """
-    from .. import segindex
+    from ..remote import segindex
 
     version = segindex.resolve_version(None)
     present = segindex.path(version)
@@ -99,8 +99,8 @@ def status(
       idcseg index status
       idcseg index status -f json
     """
-    from .. import segindex
     from ..errors import UsageError
+    from ..remote import segindex
 
     if fmt not in ("text", "json"):
         raise UsageError(f"--format must be text or json, not {fmt!r}")
@@ -140,11 +140,11 @@ def status(
 
 
 def _copies(seg_index: str | None) -> dict[str, dict[str, Any]]:
-    """The DuckDB copies queries read (idcseg.prepared): path, whether made, why not."""
+    """The DuckDB copies queries read (idcseg.local.prepared): path, whether made, why not."""
     from pathlib import Path
 
-    from .. import prepared
-    from ..store import index_dir
+    from ..local import prepared
+    from ..local.store import index_dir
 
     series = index_dir() / "idc_index.parquet"
     paths = {"idc_index": prepared.copy_path("idc_index", series)}

@@ -55,7 +55,7 @@ def find(
       idcseg find --anatomy Kidney --modifier Left --format csv -o left_kidneys.csv
       idcseg find --collection qin_lung_ct --structure Nodule --fetch-missing
     """
-    from ..spec import find_query
+    from ..query.spec import find_query
 
     if fetch_missing:
         _fetch_missing(filters, engine)
@@ -67,7 +67,7 @@ def _fetch_missing(filters: Any, engine: Any) -> None:
     import sys
 
     from ..errors import UsageError
-    from ..fetch import fetch_missing
+    from ..remote.fetch import fetch_missing
     from .fetch import confirm_on_terminal
 
     if engine.engine != "duckdb":
@@ -122,7 +122,7 @@ def facets(
       idcseg facets --level series --by structure --collection nlst --limit 20
       idcseg facets --by anatomy --plot anatomy.png
     """
-    from ..spec import facets_query
+    from ..query.spec import facets_query
 
     facet = by.replace("-", "_")
     if level == "series":
@@ -153,8 +153,8 @@ def _facets_with_plot(
     """`emit`, then the rows as a bar chart in *target*; every check runs before the query."""
     import sys
 
-    from ..output import Rows, check_target, write_result
-    from ..plot import PLOT_SUFFIXES, require_matplotlib
+    from ..present.output import Rows, check_target, write_result
+    from ..present.plot import PLOT_SUFFIXES, require_matplotlib
 
     check_target(fmt, output)
     if target.suffix.lower() not in PLOT_SUFFIXES:
@@ -178,7 +178,7 @@ def _facets_with_plot(
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed, whatever the environment says
-    from ..plot import plot_rows, save_figure
+    from ..present.plot import plot_rows, save_figure
 
     what = "SEG series" if level == "series" else "Segments"
     figure = plot_rows(
@@ -211,7 +211,7 @@ def _series_facets(filters: Any, segment_filter: Any, by: str, limit: int | None
     from dataclasses import replace
 
     from ..errors import UsageError
-    from ..spec import SeriesFilter, series_facets_query
+    from ..query.spec import SeriesFilter, series_facets_query
 
     if segment_filter.modifier:
         raise UsageError("--modifier is not in IDC's seg_index; use --level segment")
@@ -260,8 +260,8 @@ def ingest(
     """
     import sys
 
-    from ..ingestion import IngestInterrupted
-    from ..ingestion import ingest as run_ingest
+    from ..local.ingest import IngestInterrupted
+    from ..local.ingest import ingest as run_ingest
 
     try:
         report = run_ingest([str(p) for p in paths], force=force, progress=False if quiet else None)
@@ -287,9 +287,9 @@ def describe(
     Example:
       idcseg describe seg.dcm --format json
     """
-    from ..dicomseg import describe as describe_file
+    from ..dicom.segheader import describe as describe_file
     from ..errors import IdcsegError
-    from ..output import Rows, write_result
+    from ..present.output import Rows, write_result
 
     try:
         rows = describe_file(path)

@@ -25,7 +25,7 @@ def sync(filters: Any, segment_filter: Any, engine: Any) -> None:
       idcseg sync --collection lidc_idri --dry-run
       idcseg sync --structure Nodule --idc-version 25 --project my-project
     """
-    from ..sync import sync as run_sync
+    from ..local.sync import sync as run_sync
 
     choice = dataclasses.replace(engine, engine="bigquery", dry_run=False)
     report = run_sync(filters, segment_filter, choice.create(), dry_run=engine.dry_run)

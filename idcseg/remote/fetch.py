@@ -1,16 +1,16 @@
 """Segment rows straight from IDC's public buckets: read only each SEG's header, store its rows.
 
 :func:`fetch_segments` takes SEG series (from the embedded index with a
-:class:`~idcseg.spec.SeriesFilter`, or given as :class:`Target`\\ s), lists each series' objects
-under ``s3://<aws_bucket>/<crdc_series_uuid>/`` (anonymous ListObjectsV2), reads the first bytes
-of each object with HTTP Range requests — a first window (64 KiB), then as much again each time
-until the parse reaches tag (5200,0000) — parses them with :mod:`idcseg.dicomseg` and writes the
-rows with :func:`idcseg.ingestion.store_parsed`, exactly as ``ingest`` would, with
+:class:`~idcseg.query.spec.SeriesFilter`, or given as :class:`Target`\\ s), lists each series'
+objects under ``s3://<aws_bucket>/<crdc_series_uuid>/`` (anonymous ListObjectsV2), reads the first
+bytes of each object with HTTP Range requests — a first window (64 KiB), then as much again each
+time until the parse reaches tag (5200,0000) — parses them with :mod:`idcseg.dicom.segheader` and
+writes the rows with :func:`idcseg.local.ingest.store_parsed`, exactly as ``ingest`` would, with
 ``instances.origin = 'bucket'`` and ``location = s3://bucket/key``. Afterwards ``idcseg find``
 answers offline.
 
 - Concurrency: a pool of worker threads (default 8) lists and reads; each keeps its own
-  keep-alive connection (:class:`~idcseg.bucket.AnonymousS3`). Parsed rows are written in
+  keep-alive connection (:class:`~idcseg.remote.bucket.AnonymousS3`). Parsed rows are written in
   batches (one transaction each, by one writer thread, beside the reads), so an interrupted run
   keeps what it wrote.
 - Resumable: objects already stored from the bucket (same location and size) are not read again
@@ -36,7 +36,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from . import dicomseg
+from ..dicom import segheader
+from ..errors import UsageError
+from ..local.store import Store, statement
+from ..present.progress import ProgressLine
+from ..query.spec import Query, SeriesFilter
 from .bucket import (
     DEFAULT_ATTEMPTS,
     DEFAULT_TIMEOUT,
@@ -46,10 +50,6 @@ from .bucket import (
     object_url,
     parse_s3_url,
 )
-from .errors import UsageError
-from .progress import ProgressLine
-from .spec import Query, SeriesFilter
-from .store import Store, statement
 
 DEFAULT_WINDOW = 64 * 1024
 DEFAULT_CONCURRENCY = 8
@@ -127,11 +127,11 @@ def index_targets(
     template's order, and ``(SeriesInstanceUID, why)`` for series that cannot be fetched
     (unknown to the index, or stored locally with no bucket).
 
-    *engine* is a :class:`~idcseg.engines.duckdb.DuckDBEngine`; one is opened (and closed) on
+    *engine* is a :class:`~idcseg.query.engines.duckdb.DuckDBEngine`; one is opened (and closed) on
     *store* when not given. It must be closed before rows are written to the same store.
     """
-    from .engines.duckdb import DuckDBEngine
-    from .spec import series_query
+    from ..query.engines.duckdb import DuckDBEngine
+    from ..query.spec import series_query
 
     own = engine is None
     engine = engine or DuckDBEngine(store=store)
@@ -380,8 +380,8 @@ def read_object_header(
 
     Reads bytes ``0…window-1``; while the header is incomplete, reads as many bytes again
     (the prefix doubles) until the parse reaches (5200,0000) or the object ends. Returns
-    ``(dataset, bytes_read, requests, object_size)``. Raises :class:`~idcseg.bucket.S3Error`
-    and the :class:`~idcseg.dicomseg.SegReadError` family.
+    ``(dataset, bytes_read, requests, object_size)``. Raises :class:`~idcseg.remote.bucket.S3Error`
+    and the :class:`~idcseg.dicom.segheader.SegReadError` family.
     """
     data = bytearray()
     total = size
@@ -397,8 +397,8 @@ def read_object_header(
             data += chunk.data
             complete = (total is not None and len(data) >= total) or len(chunk.data) < want
         try:
-            ds = dicomseg.read_header_prefix(data, complete=complete)
-        except dicomseg.IncompleteHeader:
+            ds = segheader.read_header_prefix(data, complete=complete)
+        except segheader.IncompleteHeader:
             want = len(data)
             if total is not None:
                 want = min(want, total - len(data))
@@ -417,7 +417,7 @@ def _epoch(stamp: str | None) -> float | None:
 
 def _read_and_parse(client: AnonymousS3, obj: _Object, window: int) -> tuple[Any, ObjectRead]:
     """Worker task: read and parse one object; the parsed instance and what it cost."""
-    from .ingestion import parse_dataset
+    from ..local.ingest import parse_dataset
 
     ds, nbytes, requests, size = read_object_header(
         client, obj.target.bucket, obj.info.key, obj.info.size, window
@@ -499,7 +499,7 @@ def fetch_segments(
         batch_size: instances per write transaction (writes also happen every few seconds).
         busy_timeout: seconds to keep retrying while another process holds the store.
         keep_reads: record per-object costs in :attr:`FetchReport.reads`.
-        client: an :class:`~idcseg.bucket.AnonymousS3` to use (then *endpoint*, *timeout* and
+        client: an :class:`~idcseg.remote.bucket.AnonymousS3` to use (then *endpoint*, *timeout* and
             *attempts* are its own).
 
     Raises:
@@ -534,7 +534,7 @@ def fetch_segments(
     run = _Run(client, store, report, stored, window, batch_size, busy_timeout, keep_reads)
     display = _Progress(progress)
     try:
-        with dicomseg.quiet():
+        with segheader.quiet():
             run.go(chosen, concurrency, display)
     except KeyboardInterrupt:
         report.interrupted = True
@@ -694,7 +694,7 @@ class _Run:
         release = self.held.pop(target, [])
         try:
             parsed, cost = future.result()
-        except dicomseg.NotSegmentation as exc:
+        except segheader.NotSegmentation as exc:
             report.files_not_seg += 1
             self.not_seg.add(target)
             report.not_segmentation.setdefault(target.name, _sop_name(exc))
@@ -702,7 +702,7 @@ class _Run:
                 report.files_not_seg += 1
                 self._object_done(target)
             release = []
-        except dicomseg.SegReadError as exc:
+        except segheader.SegReadError as exc:
             report.fail(obj.location, type(exc).__name__, exc.reason, target.series_uid)
         except S3Error as exc:
             report.fail(obj.location, exc.kind, str(exc), target.series_uid)
@@ -735,7 +735,7 @@ class _Run:
         self.last_flush = time.monotonic()
         if not self.batch:
             return
-        from .ingestion import IngestReport, store_parsed
+        from ..local.ingest import IngestReport, store_parsed
 
         self._collect()
         assert self.writer is not None, "flush() runs inside go()"
@@ -764,7 +764,7 @@ class _Run:
                 self._object_done(where[rec.path])
 
 
-def _sop_name(exc: dicomseg.NotSegmentation) -> str:
+def _sop_name(exc: segheader.NotSegmentation) -> str:
     if not exc.sop_class_uid:
         return "no SOP class"
     from pydicom.uid import UID
@@ -783,8 +783,8 @@ def missing_series(
     A series counts as missing when the store holds fewer of its instances (from any origin)
     than IDC's index lists (``instanceCount``); a series never fetched holds none.
     """
-    from .engines.duckdb import DuckDBEngine
-    from .spec import series_query
+    from ..query.engines.duckdb import DuckDBEngine
+    from ..query.spec import series_query
 
     own = engine is None
     engine = engine or DuckDBEngine(store=store)

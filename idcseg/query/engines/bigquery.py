@@ -17,11 +17,11 @@ import warnings
 from importlib.util import find_spec
 from typing import Any
 
+from ...errors import IdcsegError, UsageError
+from ...local.store import Store
 from .. import cost, render
-from ..errors import IdcsegError, UsageError
 from ..resultcache import ResultCache, cache_key
 from ..spec import Query, parameter_type, validate_dataset
-from ..store import Store
 from . import normalise_frame, sql_kind
 
 ENDPOINT_ENV = "IDCSEG_BIGQUERY_ENDPOINT"

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from .errors import IdcsegError
+from ..errors import IdcsegError
 
 CACHE_ENV = "IDCSEG_CACHE"
 FORMAT = "1"  # bump when a prepare_*.sql changes what a copy holds
@@ -80,7 +80,7 @@ def _source_key(parquets: tuple[Path, ...]) -> str:
 def _version_key(kind: str, parquets: tuple[Path, ...]) -> str:
     import duckdb
 
-    from .render import template_dir
+    from ..query.render import template_dir
 
     parts: list[object] = [FORMAT, duckdb.__version__]
     for name in _STATEMENTS[kind]:
@@ -186,7 +186,7 @@ def _make(target: Path, statement: str, label: str | None, files: dict[str, Path
     """Write the copy under a temporary name (unique per process and thread), then rename it."""
     import duckdb
 
-    from .render import duckdb_statement
+    from ..query.render import duckdb_statement
 
     tmp = target.with_name(f".{target.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     started = time.monotonic()

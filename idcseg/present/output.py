@@ -1,6 +1,6 @@
 """Writing results: a readable table on a terminal, or csv / json / jsonl / parquet.
 
-Works from a :class:`~idcseg.engines.Result` without building a DataFrame (pandas costs ~0.5 s
+Works from a :class:`~idcseg.query.engines.Result` without building a DataFrame (pandas costs ~0.5 s
 to import); parquet goes through pyarrow. Files are written to a temporary name and renamed, so
 an interrupted write never leaves a half file behind.
 """
@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import UsageError
+from ..errors import UsageError
 
 FORMATS = ("table", "csv", "json", "jsonl", "parquet")
 PREVIEW_ROWS = 40  # a table on a terminal shows this many rows of a longer result

@@ -13,8 +13,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from . import cost, spec
-from .dicomseg import LOCAL_SERIES_COLUMNS, viewer_url
+from ..dicom.segheader import LOCAL_SERIES_COLUMNS, viewer_url
+from ..query import cost, spec
 from .store import Store
 
 BATCH = 500
@@ -97,7 +97,7 @@ def series_facts(row: dict[str, Any]) -> dict[str, Any]:
 
 def records(rows: list[dict[str, Any]], location: str) -> list[Any]:
     """Group sync rows by SEG instance into records :func:`store_parsed` writes."""
-    from .ingestion import ParsedInstance
+    from .ingest import ParsedInstance
 
     by_sop: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -143,7 +143,7 @@ def sync(
     frame = engine.run(query).to_pandas()
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     parsed = records(rows, f"bigquery://bigquery-public-data.{engine.dataset}")
-    from .ingestion import IngestReport, store_parsed
+    from .ingest import IngestReport, store_parsed
 
     written = IngestReport()
     for start in range(0, len(parsed), BATCH):
@@ -154,7 +154,7 @@ def sync(
     if progress and parsed:
         print(file=sys.stderr)
     if written.failures:
-        from .errors import IdcsegError
+        from ..errors import IdcsegError
 
         path, reason = written.failures[0]
         raise IdcsegError(f"could not store {len(written.failures)} instances ({path}: {reason})")

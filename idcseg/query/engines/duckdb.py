@@ -15,11 +15,11 @@ from typing import Any
 
 import duckdb
 
+from ...errors import IdcsegError, StoreBusyError
+from ...local.store import Store, index_dir, is_lock_error, register_reader
 from .. import render
-from ..errors import IdcsegError, StoreBusyError
 from ..spec import Query, validate_dataset
 from ..sqlcache import SqlCache
-from ..store import Store, index_dir, is_lock_error, register_reader
 from . import normalise_frame, sql_kind
 
 BUSY_TIMEOUT = 10.0  # seconds a query waits for a writer to finish its batch
@@ -104,7 +104,7 @@ class DuckDBEngine:
     @property
     def release(self) -> str:
         """The IDC release of the embedded index, as a dataset name (``idc_v25``)."""
-        from ..store import index_version
+        from ...local.store import index_version
 
         return f"idc_v{index_version().split('.')[0]}"
 
@@ -119,7 +119,7 @@ class DuckDBEngine:
 
     def describe(self) -> dict[str, str]:
         """Where the data comes from: IDC release, index wheel, store file."""
-        from ..store import index_version
+        from ...local.store import index_version
 
         return {
             "idc_release": self.release,
@@ -168,7 +168,8 @@ class DuckDBEngine:
         """The index files the catalog reads: DuckDB-native copies where they can be made."""
         import sys
 
-        from .. import prepared, segindex
+        from ...local import prepared
+        from ...remote import segindex
 
         seg_index = segindex.path(folder=self.store.folder)
         files: dict[str, str | None] = {
@@ -208,7 +209,7 @@ class DuckDBEngine:
         """Fetch IDC's seg_index.parquet on first use of a filter that reads it."""
         import sys
 
-        from .. import segindex
+        from ...remote import segindex
 
         if segindex.path(folder=self.store.folder):
             return

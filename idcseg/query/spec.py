@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import UsageError
+from ..errors import UsageError
 
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 LABELMAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
@@ -85,7 +85,7 @@ def _meanings(values: Iterable[str] | str | None) -> tuple[str, ...]:
     out: list[str] = []
     for value in _texts(values):
         if ":" in value and " " not in value:
-            from .codes import meanings_of
+            from ..dicom.codes import meanings_of
 
             out.extend(meanings_of(value))
         else:
@@ -323,10 +323,11 @@ PER = ("segment", "series")
 
 @dataclass(frozen=True)
 class SegmentFilter:
-    """Which segments to consider. Code filters hold resolved :class:`~idcseg.codes.CodeMatch`.
+    """Which segments to consider. Code filters hold resolved
+    :class:`~idcseg.dicom.codes.CodeMatch`.
 
     Build it with :meth:`build`, which resolves meanings, ``SCHEME:VALUE`` codes and DICOM
-    concept keywords (see :mod:`idcseg.codes`).
+    concept keywords (see :mod:`idcseg.dicom.codes`).
     """
 
     structure: Any = None
@@ -348,7 +349,7 @@ class SegmentFilter:
         algorithm_name: str | None = None,
     ) -> SegmentFilter:
         """Validate and resolve user input."""
-        from .codes import resolve_all
+        from ..dicom.codes import resolve_all
 
         types = _algorithm_types(algorithm_type)
         return cls(

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import IdcsegError, UsageError
+from ..errors import IdcsegError, UsageError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

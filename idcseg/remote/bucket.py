@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
 
-from .errors import IdcsegError, UsageError
+from ..errors import IdcsegError, UsageError
 
 ENDPOINT_ENV = "IDCSEG_S3_ENDPOINT"
 DEFAULT_TIMEOUT = 20.0

@@ -1,4 +1,4 @@
-"""Query engines. Each runs a :class:`~idcseg.spec.Query` and returns a :class:`Result`.
+"""Query engines. Each runs a :class:`~idcseg.query.spec.Query` and returns a :class:`Result`.
 
 - ``duckdb`` (default): embedded, offline, over IDC's index from idc-index-data and the local store.
 - ``bigquery``: Google BigQuery on ``bigquery-public-data.idc_current`` / ``idc_vNN``.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ..errors import UsageError
+from ...errors import UsageError
 
 ENGINES = ("duckdb", "bigquery")
 

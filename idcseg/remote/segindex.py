@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import IdcsegError, UsageError
+from ..errors import IdcsegError, UsageError
 
 URLS_ENV = "IDCSEG_INDEX_URLS"
 TIMEOUT_ENV = "IDCSEG_INDEX_TIMEOUT"
@@ -91,7 +91,7 @@ class _NoSidecar(Exception):
 
 def root(folder: Path | str | None = None) -> Path:
     """The ``seg_index`` folder of the store (``$IDCSEG_HOME/seg_index`` by default)."""
-    from .store import Store
+    from ..local.store import Store
 
     return Store(folder).folder / "seg_index"
 
@@ -99,7 +99,7 @@ def root(folder: Path | str | None = None) -> Path:
 def resolve_version(version: str | None = None) -> str:
     """*version*, or the installed idc-index-data version; checked to be a safe folder name."""
     if version is None:
-        from .store import index_version
+        from ..local.store import index_version
 
         version = index_version()
     if not _VERSION_RE.match(version) or ".." in version:
@@ -182,7 +182,7 @@ def status(version: str | None = None, *, folder: Path | str | None = None) -> d
 
 def expected_columns() -> list[tuple[str, str, str]]:
     """``(name, type, mode)`` of each column, from the installed wheel's seg_index_schema.json."""
-    from .store import index_dir
+    from ..local.store import index_dir
 
     schema_file = index_dir() / "seg_index_schema.json"
     try:
@@ -270,7 +270,7 @@ def _timeout(timeout: float | None) -> float:
 def _request(url: str) -> Any:
     import urllib.request
 
-    from . import __version__
+    from .. import __version__
 
     return urllib.request.Request(url, headers={"User-Agent": f"idcseg/{__version__}"})
 

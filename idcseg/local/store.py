@@ -14,7 +14,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from .errors import IdcsegError, StoreBusyError
+from ..errors import IdcsegError, StoreBusyError
 
 HOME_ENV = "IDCSEG_HOME"
 
@@ -49,7 +49,7 @@ def index_version() -> str:
 
 def statement(name: str) -> str:
     """The DuckDB statement(s) of ``sql/duckdb/<name>.sql`` (the store's own SQL)."""
-    from .render import template_dir
+    from ..query.render import template_dir
 
     return (template_dir() / "duckdb" / f"{name}.sql").read_text()
 
@@ -104,7 +104,7 @@ class Store:
             return self.path
         import duckdb
 
-        from .render import template_dir
+        from ..query.render import template_dir
 
         try:
             self.folder.mkdir(parents=True, exist_ok=True)

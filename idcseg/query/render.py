@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from functools import cache
 from pathlib import Path
 
-from .errors import UsageError
+from ..errors import UsageError
 from .spec import Query, validate_dataset
 
 TARGETS = ("bigquery", "duckdb")
@@ -21,8 +21,8 @@ TARGETS = ("bigquery", "duckdb")
 @cache
 def template_dir() -> Path:
     """The ``sql/`` folder: inside the installed package, or beside it in a source checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "sql", here.parent / "sql"):
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "sql", package.parent / "sql"):
         if (candidate / "macros" / "idc.sql").is_file():
             return candidate
     raise FileNotFoundError("idcseg's sql/ templates are missing from this installation")

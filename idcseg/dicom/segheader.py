@@ -50,9 +50,9 @@ from pydicom.filereader import read_partial
 from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
+from ..errors import IdcsegError
+from ..query.spec import LABELMAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
 from ._skim import skim
-from .errors import IdcsegError
-from .spec import LABELMAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
 
 SEG_SOP_CLASS_UIDS = (SEGMENTATION_STORAGE, LABELMAP_SEGMENTATION_STORAGE)
 HEADER_STOP_TAG = 0x52000000

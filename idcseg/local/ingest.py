@@ -1,7 +1,7 @@
 """Ingestion: store the segments of local SEG files.
 
 ``ingest(paths)`` finds files (folders recursively), reads each SEG header
-(:func:`idcseg.dicomseg.read_header`) and writes its rows to the store's ``segmentations``,
+(:func:`idcseg.dicom.segheader.read_header`) and writes its rows to the store's ``segmentations``,
 ``segment_labels`` and ``instances`` tables, and series facts to ``local_series`` for SEG series
 that IDC's index does not know.
 
@@ -36,9 +36,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import dicomseg
-from .errors import IdcsegError, StoreBusyError
-from .progress import ProgressLine
+from ..dicom import segheader
+from ..errors import IdcsegError, StoreBusyError
+from ..present.progress import ProgressLine
 from .store import Store, statement
 
 BATCH_SIZE = 200
@@ -198,10 +198,11 @@ def parse_dataset(
 ) -> ParsedInstance:
     """The rows and series facts of a SEG header read from *location* (*size* bytes).
 
-    Raises :class:`~idcseg.dicomseg.Malformed` as :func:`~idcseg.dicomseg.segment_rows` does.
+    Raises :class:`~idcseg.dicom.segheader.Malformed` as
+    :func:`~idcseg.dicom.segheader.segment_rows` does.
     """
-    rows = dicomseg.segment_rows(ds)
-    facts = dicomseg.series_facts(ds, size=size)
+    rows = segheader.segment_rows(ds)
+    facts = segheader.series_facts(ds, size=size)
     return _Parsed(
         path=location,
         size=size,
@@ -217,18 +218,18 @@ def parse_dataset(
 def _parse_file(path: str) -> _Parsed:
     with open(path, "rb") as fp:
         st = os.fstat(fp.fileno())
-        ds = dicomseg.read_header(fp)
+        ds = segheader.read_header(fp)
     return parse_dataset(ds, path, st.st_size, st.st_mtime)
 
 
 def _parse_batch(files: list[_File], report: IngestReport, display: _Progress) -> list[_Parsed]:
     parsed: list[_Parsed] = []
-    with dicomseg.quiet():
+    with segheader.quiet():
         for f in files:
             display.update(report, pending=len(parsed))
             try:
                 parsed.append(_parse_file(f.path))
-            except dicomseg.SegReadError as exc:
+            except segheader.SegReadError as exc:
                 report.fail(f.path, type(exc).__name__, exc.reason)
             except OSError as exc:
                 report.fail(f.path, "Unreadable", f"cannot read: {exc.strerror or exc}")
@@ -295,7 +296,7 @@ def _arrow_schemas():  # noqa: ANN202 - pyarrow imported lazily
             ("SegmentedPropertyTypeModifierCodeSequence", pa.list_(code)),
         ]
     )
-    types: dict[str, Any] = dict.fromkeys(dicomseg.SEGMENTATION_COLUMNS, pa.string())
+    types: dict[str, Any] = dict.fromkeys(segheader.SEGMENTATION_COLUMNS, pa.string())
     types.update(
         AnatomicRegion=code,
         AnatomicRegionModifier=code,
@@ -322,7 +323,7 @@ def _arrow_schemas():  # noqa: ANN202 - pyarrow imported lazily
             ("mtime", pa.float64()),
         ]
     )
-    series_types: dict[str, Any] = dict.fromkeys(dicomseg.LOCAL_SERIES_COLUMNS, pa.string())
+    series_types: dict[str, Any] = dict.fromkeys(segheader.LOCAL_SERIES_COLUMNS, pa.string())
     series_types.update(instanceCount=pa.int64(), series_size_MB=pa.float64())
     series = pa.schema(list(series_types.items()))
     return segmentations, labels, instances, series
@@ -337,7 +338,7 @@ def _tables(records: list[_Parsed], local: set[str]):  # noqa: ANN202
     for rec in records:
         numbers: set[int] = set()
         for row in rec.rows:
-            seg_rows.append({k: row[k] for k in dicomseg.SEGMENTATION_COLUMNS})
+            seg_rows.append({k: row[k] for k in segheader.SEGMENTATION_COLUMNS})
             if row["SegmentNumber"] not in numbers:  # a malformed SEG may repeat a number
                 numbers.add(row["SegmentNumber"])
                 label_rows.append(

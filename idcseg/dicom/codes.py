@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from .errors import UsageError
+from ..errors import UsageError
 
 _CODE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9_.\-]*):(?P<value>[A-Za-z0-9_.\-]+)")
 BACKGROUND = ("DCM", "125040")  # label maps' segment 0

@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from .errors import IdcsegError, UsageError
+from ..errors import IdcsegError, UsageError
 
 USD_PER_TIB = 6.25
 TIB = 2**40

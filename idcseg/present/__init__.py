@@ -1,0 +1,2 @@
+"""What users see: result formats and atomic output (``output``), notebook display (``display``),
+bar charts (``plot``) and progress lines (``progress``)."""
