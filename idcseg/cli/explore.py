@@ -232,12 +232,16 @@ def sql(
     from ..query.render import render
     from ..query.spec import (
         Query,
+        citations_query,
+        download_series_query,
         facets_query,
         find_query,
         parameter_type,
         random_query,
+        series_by_uuid_query,
         series_facets_query,
         series_query,
+        study_series_query,
         summary_query,
         sync_query,
         validate_dataset,
@@ -277,6 +281,10 @@ def sql(
         "fetch_targets": lambda: Query("fetch_targets.sql", {}, {"series": list(filters.series)}),
         "info": lambda: Query("info.sql"),
         "series_facets": lambda: series_facets_query(filters, by=by or "structure", limit=limit),
+        "download_series": lambda: download_series_query(filters.series),
+        "series_by_uuid": lambda: series_by_uuid_query(()),
+        "study_series": lambda: study_series_query(filters.study),
+        "citations": lambda: citations_query(filters.series),
     }
     name = template.removesuffix(".sql")
     if name not in builders:

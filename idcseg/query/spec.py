@@ -464,3 +464,39 @@ def series_facets_query(f: SeriesFilter, by: str = "structure", limit: int | Non
         params["limit"] = limit
     flags = {**f.flags(), "seg_index": True}  # always read from the series-level index
     return Query("series_facets.sql", {"f": flags, "by": by, "limit": limit is not None}, params)
+
+
+# --- downloads --------------------------------------------------------------------------------
+
+_CRDC_UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+
+
+def validate_crdc_uuid(value: str) -> str:
+    """Return *value* (lower case) if it is a crdc_series_uuid: a UUID in its 8-4-4-4-12 form."""
+    if not isinstance(value, str) or not _CRDC_UUID.fullmatch(value):
+        raise UsageError(f"not a crdc_series_uuid: {value!r} (expected a UUID)")
+    return value.lower()
+
+
+def download_series_query(series: Iterable[str]) -> Query:
+    """Where the files of some series are, and their facts (``sql/download_series.sql``)."""
+    uids = [validate_uid(s, "SeriesInstanceUID") for s in series]
+    return Query("download_series.sql", {}, {"series": list(dict.fromkeys(uids))})
+
+
+def series_by_uuid_query(uuids: Iterable[str]) -> Query:
+    """Series named by their bucket folders (``sql/series_by_uuid.sql``), for s5cmd manifests."""
+    values = [validate_crdc_uuid(u) for u in uuids]
+    return Query("series_by_uuid.sql", {}, {"uuids": list(dict.fromkeys(values))})
+
+
+def study_series_query(studies: Iterable[str]) -> Query:
+    """The image series of some studies (``sql/study_series.sql``)."""
+    uids = [validate_uid(s, "StudyInstanceUID") for s in studies]
+    return Query("study_series.sql", {}, {"study": list(dict.fromkeys(uids))})
+
+
+def citations_query(series: Iterable[str]) -> Query:
+    """The sources (DOI, licence, citation) of some series (``sql/citations.sql``)."""
+    uids = [validate_uid(s, "SeriesInstanceUID") for s in series]
+    return Query("citations.sql", {}, {"series": list(dict.fromkeys(uids))})

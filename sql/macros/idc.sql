@@ -12,6 +12,9 @@
                          and is aggregated to series level (as idc-index-data builds idc_index)
                          before any join; the embedded `dicom_all` is IDC's series-level index
                          already. This is the one dialect difference between the engines.
+  series_level(columns)  series-level facts of any series: SeriesInstanceUID, `columns` (IDC's
+                         series-level column names), instanceCount and series_size_MB; the caller's
+                         body is the WHERE condition (aggregated on BigQuery, as seg_series())
   series_filters(f)      AND-clauses of the series filters, for seg_series()'s body
 -#}
 
@@ -67,6 +70,31 @@
       source_DOI,
       aws_bucket,
       crdc_series_uuid
+    FROM {{ table("dicom_all") }}
+    WHERE {{ caller() }}
+{%- endif %}
+{%- endmacro -%}
+
+{%- macro series_level(columns) -%}
+{%- if target == "bigquery" %}
+    SELECT
+      SeriesInstanceUID,
+{%- for column in columns %}
+      ANY_VALUE({{ column }}) AS {{ column }},
+{%- endfor %}
+      COUNT(SOPInstanceUID) AS instanceCount,
+      SUM(SAFE_CAST(instance_size AS FLOAT64)) / 1000000. AS series_size_MB
+    FROM {{ table("dicom_all") }}
+    WHERE {{ caller() }}
+    GROUP BY SeriesInstanceUID
+{%- else %}
+    SELECT
+      SeriesInstanceUID,
+{%- for column in columns %}
+      {{ column }},
+{%- endfor %}
+      instanceCount,
+      series_size_MB
     FROM {{ table("dicom_all") }}
     WHERE {{ caller() }}
 {%- endif %}
