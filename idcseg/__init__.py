@@ -14,6 +14,7 @@ from __future__ import annotations
 from .api import (
     Explorer,
     describe,
+    download,
     facets,
     find,
     ingest,
@@ -37,6 +38,7 @@ __all__ = [
     "StoreBusyError",
     "UsageError",
     "describe",
+    "download",
     "facets",
     "find",
     "ingest",

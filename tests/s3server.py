@@ -6,7 +6,7 @@
 - :class:`FaultProxy` forwards GETs to it and can misbehave on purpose, per request whose path
   contains some text: answer 5xx, reset the connection, cut the body short (with the promised
   Content-Length, or a 206 whose Content-Range promises more than it sends), answer only after
-  a delay, or ignore the Range header (a 200 with the whole object). It speaks HTTP/1.1
+  a delay (a consistent but short 200 too), or ignore the Range header (a 200 with the whole object). It speaks HTTP/1.1
   keep-alive to the client (moto's server closes every connection), forwards Range and the
   conditional headers (If-Match, If-None-Match), and logs each request (path, Range, If-Match,
   client port) and the bytes it sent. A fault's ``after`` runs once the upstream answer is in
@@ -86,7 +86,8 @@ class Fault:
     """Misbehave on requests whose path contains ``match`` (``times`` of them; None: all)."""
 
     match: str
-    kind: str  # "503", "500", "reset", "truncate", "short206", "slow", "norange", "none"
+    # "503", "500", "reset", "truncate", "short206", "short200", "slow", "norange", "none"
+    kind: str
     times: int | None = 1
     delay: float = 0.0
     hits: int = 0
@@ -161,6 +162,10 @@ class FaultProxy:
                 if kind == "truncate":  # promise everything, send half, hang up
                     self._send(status, headers, body, send=len(body) // 2)
                     self.close_connection = True
+                    return
+                if kind == "short200" and status == 200:  # a consistent but short 200
+                    cut = body[: len(body) // 2]
+                    self._send(status, {**headers, "Content-Length": str(len(cut))}, cut)
                     return
                 if kind == "short206" and status == 206:  # a consistent but short 206
                     cut = body[: len(body) // 2]

@@ -39,6 +39,19 @@ class Selection:
             )
 
 
+def check_writable(folder: Path) -> None:
+    """Refuse a folder that cannot be made or written, before anything else happens."""
+    path = Path(folder).absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    if not path.is_dir():
+        raise UsageError(f"cannot make the folder {folder}: {path} is not a folder")
+    if not os.access(path, os.W_OK | os.X_OK):
+        if path == Path(folder).absolute():
+            raise UsageError(f"cannot write in {folder}: permission denied (or read-only)")
+        raise UsageError(f"cannot make the folder {folder}: {path} is not writable")
+
+
 def prepare_output(output: Path | str) -> Path:
     """The download folder, made if needed and checked writable (one clear error if not)."""
     folder = Path(output).expanduser()
@@ -116,7 +129,9 @@ def run_cohort(
     from .transfer import ObjectClient
 
     say = say or (lambda line: print(f"idcseg: {line}", file=sys.stderr))
-    folder = Path(output).expanduser().absolute() if dry_run else prepare_output(output)
+    folder = Path(output).expanduser().absolute()
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--output {folder}: not a folder")
     client = ObjectClient(endpoint, timeout=timeout, attempts=attempts)
     engine = DuckDBEngine()
     try:
@@ -134,7 +149,9 @@ def run_cohort(
             say(line)
         if dry_run:
             return plan, None
+        check_writable(folder)
         plan.check_space(force)
+        prepare_output(folder)  # only now: bad input or too little space leave no folder
         release = f"IDC {engine.release.replace('idc_', '')}, idc-index-data {index_version()}"
 
         def licences(series: list[str]) -> None:

@@ -610,7 +610,14 @@ class _Run:
             raise self._stop_for(exc, tmp) from None
         try:
             try:
-                fetched = self.client.download(series.bucket, info.key, fp, on_bytes=self._on_bytes)
+                fetched = self.client.download(
+                    series.bucket,
+                    info.key,
+                    fp,
+                    size=info.size,
+                    etag=info.etag,
+                    on_bytes=self._on_bytes,
+                )
                 fp.close()
             except OSError as exc:
                 raise self._stop_for(exc, tmp) from None
