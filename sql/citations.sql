@@ -12,7 +12,7 @@
 {% import "macros/download.sql" as download with context -%}
 WITH
   picked AS (
-{%- call idc.series_level(["collection_id", "analysis_result_id", "source_DOI", "license_short_name"]) %}SeriesInstanceUID IN UNNEST(@series){% endcall %}
+{%- call idc.series_level(["collection_id", "analysis_result_id", "source_DOI", "license_short_name"]) %}SeriesInstanceUID IN (SELECT uid FROM UNNEST(@series) AS uid){% endcall %}
   ),
   per_source AS (
     SELECT

@@ -11,5 +11,5 @@
 --   @series  ARRAY<STRING>  SeriesInstanceUIDs (any modality)
 {% import "macros/idc.sql" as idc with context -%}
 {% import "macros/download.sql" as download with context -%}
-{% call idc.series_level(download.FACTS) %}SeriesInstanceUID IN UNNEST(@series){% endcall %}
+{% call idc.series_level(download.FACTS) %}SeriesInstanceUID IN (SELECT uid FROM UNNEST(@series) AS uid){% endcall %}
 ORDER BY SeriesInstanceUID

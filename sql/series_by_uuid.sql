@@ -12,7 +12,7 @@
 {%- set prior_columns = ["collection_id", "PatientID", "StudyInstanceUID", "Modality", "aws_bucket", "crdc_series_uuid"] -%}
 WITH
   current_series AS (
-{%- call idc.series_level(download.FACTS) %}crdc_series_uuid IN UNNEST(@uuids){% endcall %}
+{%- call idc.series_level(download.FACTS) %}crdc_series_uuid IN (SELECT uuid FROM UNNEST(@uuids) AS uuid){% endcall %}
   )
 SELECT *
 FROM current_series
@@ -26,7 +26,7 @@ SELECT
   CAST(NULL AS INT64) AS instanceCount,
   series_size_MB
 FROM {{ idc.table("prior_versions_index") }}
-WHERE crdc_series_uuid IN UNNEST(@uuids)
+WHERE crdc_series_uuid IN (SELECT uuid FROM UNNEST(@uuids) AS uuid)
   AND crdc_series_uuid NOT IN (SELECT crdc_series_uuid FROM current_series)
 {%- endif %}
 ORDER BY crdc_series_uuid

@@ -10,7 +10,7 @@
 --   @study  ARRAY<STRING>  StudyInstanceUIDs
 {% import "macros/idc.sql" as idc with context -%}
 {% call idc.series_level(["StudyInstanceUID", "Modality", "aws_bucket", "crdc_series_uuid"]) -%}
-StudyInstanceUID IN UNNEST(@study)
+StudyInstanceUID IN (SELECT uid FROM UNNEST(@study) AS uid)
       AND Modality NOT IN ('SEG', 'SR', 'RTSTRUCT', 'RTPLAN', 'RTDOSE', 'RTRECORD', 'KO', 'PR', 'REG', 'ANN', 'RWV', 'DOC', 'PLAN')
 {%- endcall %}
 ORDER BY instanceCount, SeriesInstanceUID

@@ -336,10 +336,10 @@ def cite_command(
         plan = plan_cohort(selection, Path("."), with_source=False, engine=engine)
         uids = [p.uid for p in plan.series]
         if with_source:
-            from ..remote.plan import selected_uids
+            from ..remote.plan import known_sources
 
             segs = [p.uid for p in plan.series if p.is_seg]
-            known = selected_uids(engine, None, segs)[1] if segs else {}
+            known = known_sources(engine, segs) if segs else {}
             sources = [s for s in known.values() if s]
             unknown = [u for u in segs if not known.get(u)]
             if unknown:

@@ -153,14 +153,10 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def write_licences(
-    engine: Any, folder: Path, series: Iterable[str], release: str = ""
-) -> list[SourceRow]:
-    """Write ``LICENSES.csv`` and ``CITATIONS.txt`` for *series* into *folder*; return the rows."""
-    rows = sources_of(engine, series)
+def write_licences(folder: Path, rows: Sequence[SourceRow], release: str = "") -> None:
+    """Write ``LICENSES.csv`` and ``CITATIONS.txt`` of *rows* (:func:`sources_of`) into *folder*."""
     write_atomically(Path(folder) / LICENSES_FILE, licences_csv(rows))
     write_atomically(Path(folder) / CITATIONS_FILE, citations_text(rows, release))
-    return rows
 
 
 def resolver(base: str | None = None) -> str:

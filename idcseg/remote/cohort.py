@@ -6,9 +6,11 @@ one embedded engine for the index, one obstore client for the bucket, the plan m
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,7 +125,7 @@ def run_cohort(
     report is ``None`` for a dry run). *say* prints the plan's lines (default: stderr)."""
     from ..local.store import index_version
     from ..query.engines.duckdb import DuckDBEngine
-    from .cite import write_licences
+    from .cite import sources_of, write_licences
     from .download import download
     from .resume import Ledger
     from .transfer import ObjectClient
@@ -134,6 +136,7 @@ def run_cohort(
         raise UsageError(f"--output {folder}: not a folder")
     client = ObjectClient(endpoint, timeout=timeout, attempts=attempts)
     engine = DuckDBEngine()
+    rows = None
     try:
         plan = plan_cohort(
             selection,
@@ -144,7 +147,8 @@ def run_cohort(
             engine=engine,
             concurrency=min(concurrency, 16),
         )
-        fill_local_state(plan, Ledger(folder).load())
+        ledger = Ledger(folder).load()
+        fill_local_state(plan, ledger)
         for line in plan.lines():
             say(line)
         if dry_run:
@@ -153,11 +157,24 @@ def run_cohort(
         plan.check_space(force)
         prepare_output(folder)  # only now: bad input or too little space leave no folder
         release = f"IDC {engine.release.replace('idc_', '')}, idc-index-data {index_version()}"
+        # the sources of what the folder will hold, looked up while the files arrive; the
+        # engine is closed then, so no store connection stays open during a long download
+        expected = sorted(ledger.series() | {p.uid for p in plan.series})
+        early = ThreadPoolExecutor(1, thread_name_prefix="idcseg-licences")
+        rows = early.submit(_sources_then_close, engine, expected)
+        early.shutdown(wait=False)
 
         def licences(series: list[str]) -> None:
-            write_licences(engine, folder, series, release)
+            try:
+                found = rows.result()  # also: the engine is free again
+            except Exception:  # noqa: BLE001 - looked up again below, errors then shown
+                found = None
+            if found is None or set(series) != set(expected):
+                # some series did not arrive, or the look-up failed: ask again
+                found = sources_of(engine, series)
+                engine.close()
+            write_licences(folder, found, release)
 
-        engine.close()  # not held open while downloading; reopened for the licences
         report = download(
             plan,
             client=client,
@@ -167,5 +184,17 @@ def run_cohort(
             licences=licences,
         )
         return plan, report
+    finally:
+        if rows is not None:
+            with contextlib.suppress(Exception):
+                rows.result()  # the engine is closed when the look-up is done
+        engine.close()
+
+
+def _sources_then_close(engine: Any, series: list[str]) -> Any:
+    from .cite import sources_of
+
+    try:
+        return sources_of(engine, series)
     finally:
         engine.close()

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import queue
-import secrets
 import sys
 import threading
 import time
@@ -324,6 +324,8 @@ class _Run:
         self._lock = threading.Lock()
         self.owners = {e.path: e.url for e in ledger.entries.values()}
         self.cleaned: set[Path] = set()
+        self.made: set[Path] = set()  # folders known to exist
+        self._serial = itertools.count()  # temporary names (unique with the pid)
         self.unreachable = 0
         self.listed_any = False
 
@@ -602,9 +604,11 @@ class _Run:
         series, info = job.series, job.info
         folder = self.root / series.folder
         name = _object_name(info.key)
-        tmp = folder / f".{name}.{secrets.token_hex(4)}{PART_SUFFIX}"
+        tmp = folder / f".{name}.{os.getpid()}-{next(self._serial)}{PART_SUFFIX}"
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            if folder not in self.made:
+                folder.mkdir(parents=True, exist_ok=True)
+                self.made.add(folder)
             fp = open(tmp, "wb")  # noqa: SIM115 - closed below, before the rename
         except OSError as exc:
             raise self._stop_for(exc, tmp) from None

@@ -247,33 +247,36 @@ def series_rows(engine: Any, uids: Sequence[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def known_sources(engine: Any, uids: Sequence[str]) -> dict[str, str | None]:
+    """The segmented series IDC's seg_index (or the local store) names for SEG series *uids*."""
+    known: dict[str, str | None] = {}
+    for chunk in _chunks(list(uids)):
+        f = spec.SeriesFilter.build(series=list(chunk))
+        for row in _rows(engine.run(spec.series_query(f))):
+            known[row["SeriesInstanceUID"]] = row.get("segmented_SeriesInstanceUID")
+    return known
+
+
 def selected_uids(
     engine: Any,
     series_filter: spec.SeriesFilter | None,
     uids: Sequence[str] | None,
     limit: int | None = None,
-) -> tuple[list[str], dict[str, str | None]]:
-    """The SeriesInstanceUIDs chosen, and the segmented series seg_index knows for the SEGs.
+) -> tuple[list[str], dict[str, str | None] | None]:
+    """The SeriesInstanceUIDs chosen, and (when a filter chose them) the segmented series
+    seg_index knows for them (``None``: not looked up).
 
     *uids* are taken as given (any modality); a filter chooses SEG series as ``idcseg series``
     does (with ``--series``, among those UIDs).
     """
-    known: dict[str, str | None] = {}
     if uids is not None and (series_filter is None or _only_series(series_filter)):
         chosen = list(dict.fromkeys(uids))
-        if limit is not None:
-            chosen = chosen[:limit]
-        for chunk in _chunks(chosen):
-            f = spec.SeriesFilter.build(series=list(chunk))
-            for row in _rows(engine.run(spec.series_query(f))):
-                known[row["SeriesInstanceUID"]] = row.get("segmented_SeriesInstanceUID")
-        return chosen, known
+        return (chosen[:limit] if limit is not None else chosen), None
     if series_filter is None:
         raise UsageError("say which series to download: filters, --series, --from or --manifest")
     rows = _rows(engine.run(spec.series_query(series_filter, limit)))
     chosen = [r["SeriesInstanceUID"] for r in rows]
-    known = {r["SeriesInstanceUID"]: r.get("segmented_SeriesInstanceUID") for r in rows}
-    return chosen, known
+    return chosen, {r["SeriesInstanceUID"]: r.get("segmented_SeriesInstanceUID") for r in rows}
 
 
 def _only_series(f: spec.SeriesFilter) -> bool:
@@ -319,12 +322,9 @@ def make_plan(
     """Plan a download (see the module docstring). *client* (an
     :class:`~idcseg.remote.transfer.ObjectClient`) is needed only to read SEG headers for
     ``with_source``."""
+    chosen_known: dict[str, str | None] | None = None
     if manifest is not None:
         plans = _manifest_plans(engine, manifest, layout)
-        chosen_known: dict[str, str | None] = {}
-        if with_source:
-            segs = [p.uid for p in plans if p.is_seg]
-            chosen_known = selected_uids(engine, None, segs)[1] if segs else {}
     else:
         chosen, chosen_known = selected_uids(engine, series_filter, uids, limit)
         rows = series_rows(engine, chosen)
@@ -342,6 +342,9 @@ def make_plan(
         plans = [_plan_of(rows[u], layout) for u in chosen]
     plan = Plan(output=output, layout=layout, series=plans)
     if with_source:
+        if chosen_known is None:
+            segs = [p.uid for p in plans if p.is_seg]
+            chosen_known = known_sources(engine, segs) if segs else {}
         _add_sources(plan, engine, client, chosen_known, concurrency)
     _dedupe(plan)
     return plan

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..errors import IdcsegError
@@ -49,6 +49,14 @@ class Entry:
     path: str  # relative to the download folder, POSIX separators
     mtime_ns: int
     series: str | None = None  # SeriesInstanceUID
+
+
+def _fields(entry: Entry) -> dict[str, object]:
+    """*entry* as a dict (``dataclasses.asdict`` deep-copies: 10x slower)."""
+    return {name: getattr(entry, name) for name in _NAMES}
+
+
+_NAMES = tuple(f.name for f in fields(Entry))
 
 
 class Ledger:
@@ -87,7 +95,7 @@ class Ledger:
     def record(self, entry: Entry) -> None:
         """Remember *entry* and append it to the ledger file at once."""
         self.entries[entry.url] = entry
-        line = (json.dumps(asdict(entry), separators=(",", ":")) + "\n").encode()
+        line = (json.dumps(_fields(entry), separators=(",", ":")) + "\n").encode()
         if self._fp is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fp = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -124,7 +132,7 @@ class Ledger:
         try:
             with open(tmp, "w", encoding="utf-8") as fp:
                 for entry in self.entries.values():
-                    fp.write(json.dumps(asdict(entry), separators=(",", ":")) + "\n")
+                    fp.write(json.dumps(_fields(entry), separators=(",", ":")) + "\n")
             os.replace(tmp, self.path)
         except OSError:
             with contextlib.suppress(OSError):

@@ -27,7 +27,7 @@ from typing import Any
 from ..dicom import segheader
 from ..dicom.uids import sop_instance_uid
 from .bucket import ObjectInfo
-from .transfer import TransferError
+from .bucket import S3Error as TransferError
 
 MAX_OBJECTS_SEARCHED = 2000
 INSTANCE_PREFIX = 16 * 1024

@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from ..errors import IdcsegError
-from .bucket import ClientStats, ObjectInfo, RangeData, endpoint_from_env
+from .bucket import ClientStats, ObjectInfo, RangeData, S3Error, endpoint_from_env
 
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_ATTEMPTS = 5
@@ -41,18 +40,12 @@ REGION = "us-east-1"  # IDC's buckets
 _STATUS = re.compile(r"status code: (\d{3})|(\d{3}) [A-Z][a-z]+")
 
 
-class TransferError(IdcsegError):
+class TransferError(S3Error):
     """A request failed for good. ``kind`` names the cause in a few words (``HTTP 404``,
     ``timeout``, ``short body``…); ``retryable`` says whether it was transient (and tries ran
-    out); ``status`` is the HTTP status when there was one."""
-
-    def __init__(
-        self, kind: str, message: str, *, status: int | None = None, retryable: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.status = status
-        self.retryable = retryable
+    out); ``status`` is the HTTP status when there was one. An
+    :class:`~idcseg.remote.bucket.S3Error`, so code written for that client (``fetch-segments``)
+    handles it alike."""
 
 
 class Cancelled(TransferError):
@@ -198,6 +191,9 @@ class ObjectClient:
     def cancel(self) -> None:
         """Make every download stop at its next chunk and every new request fail."""
         self._cancelled.set()
+
+    def close(self) -> None:
+        """Nothing to release (obstore pools and closes its own connections)."""
 
     @property
     def cancelled(self) -> bool:

@@ -114,7 +114,8 @@
       AND StudyInstanceUID IN UNNEST(@study)
 {%- endif %}
 {%- if f.series %}
-      AND SeriesInstanceUID IN UNNEST(@series)
+      {#- a semi-join, not a membership test per row: lists of thousands of UIDs (downloads) #}
+      AND SeriesInstanceUID IN (SELECT uid FROM UNNEST(@series) AS uid)
 {%- endif %}
 {%- if f.description %}
       AND STRPOS(LOWER(SeriesDescription), LOWER(@description)) > 0
