@@ -784,3 +784,22 @@ def test_api_dry_run_and_bad_selection(world, tmp_path) -> None:
         idcseg.download(None, tmp_path)  # no selection
     with pytest.raises(IdcsegError):
         idcseg.download(["1.2.3.4.5.6.7.8.9"], tmp_path)
+
+
+def test_sop_instance_uid_from_the_first_bytes(tmp_path) -> None:
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    from idcseg.dicom.uids import sop_instance_uid
+
+    path = get_testdata_file("CT_small.dcm")
+    data = Path(path).read_bytes()
+    want = str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
+    assert sop_instance_uid(data[:4096]) == want
+    # no MediaStorageSOPInstanceUID in the meta group: read from the data set instead
+    ds = pydicom.dcmread(path)
+    del ds.file_meta.MediaStorageSOPInstanceUID
+    ds.save_as(tmp_path / "no_meta_uid.dcm", enforce_file_format=False)
+    assert sop_instance_uid((tmp_path / "no_meta_uid.dcm").read_bytes()[:4096]) == want
+    assert sop_instance_uid(b"not dicom" * 100) is None
+    assert sop_instance_uid(data[:140]) is None  # ends inside the meta group

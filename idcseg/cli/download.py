@@ -259,7 +259,11 @@ def manifest_command(
     client = ObjectClient(endpoint) if with_source else None
     plan = plan_cohort(selection, Path("."), layout=layout, with_source=with_source, client=client)
     header = [line for line in plan.lines() if not line.lstrip().startswith("in ")]
-    text = write_manifest(plan.series, header=[f"idcseg {h.strip()}" for h in header[:1]])
+    text = write_manifest(
+        plan.series,
+        header=[f"idcseg {h.strip()}" for h in header[:1]],
+        name=output.name if output is not None else "THIS_FILE",
+    )
     for uid, why in plan.unresolved:
         print(f"idcseg: no source series for SEG {uid}: {why}", file=sys.stderr)
     if output is None:

@@ -125,6 +125,7 @@ def run_cohort(
     report is ``None`` for a dry run). *say* prints the plan's lines (default: stderr)."""
     from ..local.store import index_version
     from ..query.engines.duckdb import DuckDBEngine
+    from ..query.render import duckdb_statement
     from .cite import sources_of, write_licences
     from .download import download
     from .resume import Ledger
@@ -136,6 +137,7 @@ def run_cohort(
         raise UsageError(f"--output {folder}: not a folder")
     client = ObjectClient(endpoint, timeout=timeout, attempts=attempts)
     engine = DuckDBEngine()
+    engine.connection().execute(duckdb_statement("download_settings"))
     rows = None
     try:
         plan = plan_cohort(
@@ -160,9 +162,9 @@ def run_cohort(
         # the sources of what the folder will hold, looked up while the files arrive; the
         # engine is closed then, so no store connection stays open during a long download
         expected = sorted(ledger.series() | {p.uid for p in plan.series})
-        early = ThreadPoolExecutor(1, thread_name_prefix="idcseg-licences")
-        rows = early.submit(_sources_then_close, engine, expected)
-        early.shutdown(wait=False)
+        lookup = ThreadPoolExecutor(1, thread_name_prefix="idcseg-licences")
+        rows = lookup.submit(_sources_then_close, engine, expected)
+        lookup.shutdown(wait=False)
 
         def licences(series: list[str]) -> None:
             try:

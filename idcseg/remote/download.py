@@ -360,20 +360,22 @@ class _Run:
         pool = _Pool(self.concurrency)
         pending: deque[SeriesPlan] = deque(self.plan.series)
         ready: deque[_Job] = deque()
-        inflight = 0
+        inflight = listing = 0
         depth = self.concurrency * 2
         try:
             while pending or ready or inflight:
                 while inflight < depth and (ready or pending):
-                    if ready:
-                        job = ready.popleft()
-                    else:
+                    # list ahead while few files wait, so workers never wait for a listing
+                    if pending and (not ready or (len(ready) < depth and listing < 2)):
                         series = pending.popleft()
                         cached = self.plan.listings.get((series.bucket, series.prefix))
                         if cached is not None:
                             ready.extend(self._listed(series, cached))
                             continue
                         job = _Job("list", series)
+                        listing += 1
+                    else:
+                        job = ready.popleft()
                     pool.submit(job, self._task(job))
                     inflight += 1
                 try:
@@ -382,11 +384,12 @@ class _Run:
                     self._show()
                     continue
                 inflight -= 1
+                listing -= job.kind == "list"
                 ready.extend(self._done(job, value, error))
                 self._show()
         except (KeyboardInterrupt, _Stop):
             self.client.cancel()
-            pool.drop_queued()
+            inflight -= pool.drop_queued()  # never started: no result will come
             self._drain(pool, inflight)
             raise
         finally:

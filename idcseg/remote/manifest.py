@@ -102,14 +102,17 @@ def quoted(path: str) -> str:
     return '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def write_manifest(series: Sequence[SeriesPlan], header: Sequence[str] = ()) -> str:
-    """An s5cmd manifest downloading *series* into their layout folders (relative paths)."""
+def write_manifest(
+    series: Sequence[SeriesPlan], header: Sequence[str] = (), name: str = "THIS_FILE"
+) -> str:
+    """An s5cmd manifest downloading *series* into their layout folders (relative paths);
+    *name* is the manifest's file name, for the instructions in its header."""
     lines = [f"# {h}" for h in header]
     lines += [
         "# Download with idcseg (resumable, checked):",
-        "#   idcseg download --manifest THIS_FILE --output DIR",
+        f"#   idcseg download --manifest {name} --output DIR",
         "# or with s5cmd, from the folder to download into:",
-        f"#   s5cmd --no-sign-request --endpoint-url {AWS_ENDPOINT} run THIS_FILE",
+        f"#   s5cmd --no-sign-request --endpoint-url {AWS_ENDPOINT} run {name}",
     ]
     for item in series:
         folder = item.folder.as_posix().rstrip("/") + "/"

@@ -156,44 +156,60 @@ class ManifestItem:
 def read_uid_file(path: Path) -> list[str]:
     """The SeriesInstanceUIDs of a CSV, TSV or parquet file with a ``SeriesInstanceUID``
     column (e.g. ``idcseg series --format csv`` output), or of a text file with one per line."""
-    import duckdb
-
     path = Path(path)
+    where = f"--from {path}"
     if not path.is_file():
-        raise UsageError(f"--from {path}: no such file")
+        raise UsageError(f"{where}: no such file")
     try:
         with path.open("rb") as fp:
             start = fp.read(4)
+        if start == b"PAR1":
+            return _uids(_parquet_column(path, where), where)
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise UsageError(f"--from {path}: cannot read it ({exc.strerror})") from None
+        raise UsageError(f"{where}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{where}: neither a CSV/TSV, a parquet nor a text file") from None
+    lines = text.splitlines()
+    first = next((line.strip() for line in lines if line.strip()), "")
+    if first and all(_is_uid(v) for v in first.replace(",", " ").split()):
+        return _uids((v for line in lines for v in line.replace(",", " ").split()), where)
+    import csv
+
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    reader = csv.reader(lines, delimiter=delimiter)
+    header = next(reader, [])
+    if "SeriesInstanceUID" not in header:
+        raise UsageError(f"{where}: no SeriesInstanceUID column (it has: {', '.join(header[:12])})")
+    column = header.index("SeriesInstanceUID")
+    return _uids((row[column] for row in reader if len(row) > column), where)
+
+
+def _parquet_column(path: Path, where: str) -> list[Any]:
+    import duckdb
+
     con = duckdb.connect()
     try:
-        if start == b"PAR1":
-            relation = con.execute("SELECT * FROM read_parquet($p) LIMIT 0", {"p": str(path)})
-            reader = "read_parquet($p)"
-        else:
-            first = path.read_text(errors="replace").lstrip().split("\n", 1)[0].strip()
-            if first and all(_is_uid(v) for v in first.replace(",", " ").split()):
-                return _uids(
-                    (v for line in path.read_text().splitlines() for v in line.split(",")),
-                    f"--from {path}",
-                )
-            reader = "read_csv($p, all_varchar = true, header = true)"
-            relation = con.execute(f"SELECT * FROM {reader} LIMIT 0", {"p": str(path)})
-        columns = [d[0] for d in relation.description or []]
-        if "SeriesInstanceUID" not in columns:
+        names = [
+            d[0]
+            for d in con.execute(
+                "SELECT * FROM read_parquet($p) LIMIT 0", {"p": str(path)}
+            ).description
+            or []
+        ]
+        if "SeriesInstanceUID" not in names:
             raise UsageError(
-                f"--from {path}: no SeriesInstanceUID column (it has: {', '.join(columns[:12])})"
+                f"{where}: no SeriesInstanceUID column (it has: {', '.join(names[:12])})"
             )
         rows = con.execute(
-            f'SELECT CAST("SeriesInstanceUID" AS VARCHAR) FROM {reader}', {"p": str(path)}
+            'SELECT CAST("SeriesInstanceUID" AS VARCHAR) FROM read_parquet($p)', {"p": str(path)}
         ).fetchall()
     except duckdb.Error as exc:
         message = str(exc).strip().splitlines()[0]
-        raise UsageError(f"--from {path}: not a readable CSV or parquet file ({message})") from None
+        raise UsageError(f"{where}: not a readable parquet file ({message})") from None
     finally:
         con.close()
-    return _uids((r[0] for r in rows), f"--from {path}")
+    return [r[0] for r in rows]
 
 
 def _is_uid(text: str) -> bool:
