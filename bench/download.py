@@ -24,7 +24,12 @@ files. This script:
      apart), ``--idc-index-runs`` times;
 3. checks every tool's folder holds every object's bytes (a count and a byte total per
    folder: file names differ), then reruns ``idcseg download`` on a complete folder (every
-   file present: a listing per series, no object read) and s5cmd's ``sync`` on its own.
+   file present: a listing per series, no object read) and s5cmd's ``sync`` on its own, and
+   times the listings alone (obstore, 16 threads, no idcseg): moto scans its whole bucket for
+   each listing, so that part of a rerun is the server's.
+
+One untimed warm-up run of each tool comes first (idcseg's first command in a new
+``IDCSEG_HOME`` renders and caches its SQL, as a user's first command does once).
 
 Wall time is from ``Popen`` to ``wait4``; peak RSS is ``ru_maxrss`` from ``wait4`` (the tool and
 the children it waited for: s5cmd for idc-index); throughput is the bytes of all objects over
@@ -61,6 +66,18 @@ import cli_cold  # noqa: E402 - bench/ sibling, not a package
 
 BUCKET = "idc-open-data"
 VENV_PYTHON = HERE / ".venv-idc-index" / "bin" / "python"
+LIST_CODE = r"""
+import sys, re, obstore
+from concurrent.futures import ThreadPoolExecutor
+from obstore.store import S3Store
+store = S3Store("idc-open-data", endpoint=sys.argv[1], skip_signature=True, region="us-east-1",
+                client_options={"allow_http": True})
+prefixes = re.findall(r"s3://idc-open-data/([0-9a-f-]{36})/", open(sys.argv[2]).read())
+def count(prefix):
+    return sum(len(batch) for batch in obstore.list(store, prefix=prefix + "/"))
+with ThreadPoolExecutor(16) as pool:
+    print(sum(pool.map(count, prefixes)))
+"""
 IDC_INDEX_CODE = r"""
 import json, sys, time
 import idc_index.index as index
@@ -278,6 +295,30 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
                 raise SystemExit(f"!!! {name}'s folders differ from idcseg's")
 
         jobs = ["-j", str(args.j)] if args.j else []
+        # warm-up, untimed: the first idcseg command in a new IDCSEG_HOME renders and caches
+        # its SQL (sqlglot, jinja2), as a user's first command does once
+        warm = work / "warm-up"
+        for tool_argv, cwd in (
+            (
+                [*idcseg, "download", "--from", str(work / "series.csv"), "-o", str(warm / "a")],
+                None,
+            ),
+            (
+                [
+                    s5cmd,
+                    "--endpoint-url",
+                    endpoint,
+                    "--no-sign-request",
+                    "run",
+                    str(work / "m.s5cmd"),
+                ],
+                warm / "b",
+            ),
+        ):
+            if cwd is not None:
+                cwd.mkdir(parents=True)
+            subprocess.run(tool_argv, env=env, cwd=cwd, capture_output=True, check=True)
+        shutil.rmtree(warm)
         for i in range(args.runs):
             for tool in ("idcseg", "s5cmd"):
                 out = work / f"{tool}-{i}"
@@ -344,6 +385,14 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
             )
             sync_runs.append(run)
         extra["rerun_s5cmd_sync"] = sync_runs
+        # the server's own share of a rerun: every series listed once, nothing else
+        floor = [
+            cli_cold.run_child(
+                [sys.executable, "-c", LIST_CODE, endpoint, str(work / "m.s5cmd")], env
+            )[0]
+            for _ in range(3)
+        ]
+        extra["listings_alone"] = floor
         shutil.rmtree(done_s5)
         if use_idc_index:
             for i in range(args.idc_index_runs):
@@ -404,13 +453,22 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
             f"{med([r.peak_rss_mib for r in rs]):.0f} (whole process) | "
             f"{med([r.user_s + r.sys_s for r in rs]):.2f} (whole process) |"
         )
-    print(f"throughput ratio idcseg / s5cmd: {theirs / ours:.2f} (≥ 1.0: idcseg at least as fast)")
+    cpu_ours = med([r.user_s + r.sys_s for r in runs["idcseg"]])
+    cpu_theirs = med([r.user_s + r.sys_s for r in runs["s5cmd"]])
+    load = med([r.other_load for rs in (runs["idcseg"], runs["s5cmd"]) for r in rs])
+    print(
+        f"throughput ratio idcseg / s5cmd: {theirs / ours:.2f} (≥ 1.0: idcseg at least as fast); "
+        f"CPU s idcseg / s5cmd {cpu_ours / cpu_theirs:.2f}; other processes kept {load:.2f} of "
+        f"{os.cpu_count()} CPUs busy (median)"
+    )
     rr = med([r.wall_s for r in extra["rerun_idcseg"]])
     ss = med([r.wall_s for r in extra["rerun_s5cmd_sync"]])
+    fl = med([r.wall_s for r in extra["listings_alone"]])
     print(
         f"rerun, everything present ({files} files): idcseg {rr:.2f} s, "
         f"peak {med([r.peak_rss_mib for r in extra['rerun_idcseg']]):.0f} MiB; "
-        f"s5cmd sync {ss:.2f} s"
+        f"s5cmd sync {ss:.2f} s; the {len(layout)} listings alone (obstore, 16 threads, no "
+        f"idcseg) {fl:.2f} s"
     )
     record = {
         "when": dt.datetime.now().isoformat(timespec="seconds"),

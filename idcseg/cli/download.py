@@ -362,11 +362,11 @@ def cite_command(
     elif fmt == "text":
         text = cite.citations_text(rows)
     else:
-        write_result(
-            Rows(cite.COLUMNS, [tuple(getattr(r, c) for c in cite.COLUMNS) for r in rows]),
-            fmt,
-            output,
-        )
+        table = [
+            tuple(r.reference if c == "citation" else getattr(r, c) for c in cite.COLUMNS)
+            for r in rows
+        ]
+        write_result(Rows(cite.COLUMNS, table), fmt, output)
         return
     if output is None:
         sys.stdout.write(text)
