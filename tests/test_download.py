@@ -114,7 +114,7 @@ def test_series_land_in_the_layout_named_by_sop_instance_uid(world, proxy, tmp_p
     assert done.returncode == 0, done.stderr
     assert tree(out) == expected(world, "seg_series")
     assert "plan: 1 series (1 SEG), 1 file" in done.stderr
-    assert "downloaded 1 files" in done.stderr
+    assert "downloaded 1 file (" in done.stderr
     licences = list(csv.DictReader(io.StringIO((out / "LICENSES.csv").read_text())))
     assert licences == [
         {
@@ -271,7 +271,7 @@ def test_persistent_failure_is_reported_and_a_rerun_completes(world, proxy, tmp_
     proxy.reset()
     done = run(world, *args)
     assert done.returncode == 0, done.stderr
-    assert "downloaded 1 files" in done.stderr
+    assert "downloaded 1 file (" in done.stderr
     assert tree(out) == expected(world, "ct")
 
 
@@ -502,6 +502,19 @@ def test_unreachable_bucket_stops_with_one_line(world, tmp_path) -> None:
     )
     assert done.returncode == 1, done.stderr
     assert "cannot reach the bucket" in one_error_line(done.stderr)
+    headers = run(
+        world,
+        "download",
+        *series_args(world, "seg_series", "seg_labelmap"),
+        "--with-source",
+        "-o",
+        str(tmp_path / "out"),
+        "--attempts",
+        "1",
+        env={"IDCSEG_S3_ENDPOINT": "http://127.0.0.1:9"},
+    )
+    assert headers.returncode == 1, headers.stderr
+    assert "cannot reach the bucket to read SEG headers" in one_error_line(headers.stderr)
 
 
 # --- selections: --from, manifests ------------------------------------------------------------

@@ -120,8 +120,9 @@ class DownloadReport:
         """A few lines for the terminal."""
         series_done = sum(1 for o in self.outcomes if o.status == "complete")
         rate = self.bytes_downloaded / self.seconds if self.seconds > 0 else 0.0
+        files = "file" if self.files_downloaded == 1 else "files"
         lines = [
-            f"downloaded {self.files_downloaded:,} files ({human_bytes(self.bytes_downloaded)}) "
+            f"downloaded {self.files_downloaded:,} {files} ({human_bytes(self.bytes_downloaded)}) "
             f"in {duration(self.seconds)} ({human_bytes(rate)}/s); already present "
             f"{self.files_present:,} ({human_bytes(self.bytes_present)}); "
             f"{series_done:,} of {len(self.outcomes):,} series complete in {self.plan.output}"

@@ -341,6 +341,8 @@ def make_plan(
     chosen_known: dict[str, str | None] | None = None
     if manifest is not None:
         plans = _manifest_plans(engine, manifest, layout)
+        if limit is not None:
+            plans = plans[:limit]
     else:
         chosen, chosen_known = selected_uids(engine, series_filter, uids, limit)
         rows = series_rows(engine, chosen)

@@ -26,10 +26,11 @@ from typing import Any
 
 from ..dicom import segheader
 from ..dicom.uids import sop_instance_uid
-from .bucket import ObjectInfo
-from .bucket import S3Error as TransferError
+from ..errors import IdcsegError
+from .bucket import ObjectInfo, S3Error
 
 MAX_OBJECTS_SEARCHED = 2000
+UNREACHABLE = "cannot reach the bucket: "
 INSTANCE_PREFIX = 16 * 1024
 
 
@@ -92,8 +93,15 @@ def resolve_sources(
             todo.append(seg)
     if not todo:
         return result
+    # the first alone: a bucket that cannot be reached at all is one error, not one per SEG
+    first = _from_header(todo[0], client, result)
+    if first[2] and first[2].startswith(UNREACHABLE) and not result.listings:
+        raise IdcsegError(
+            f"cannot reach the bucket to read SEG headers for --with-source "
+            f"({first[2].removeprefix(UNREACHABLE)}); check the network, or IDCSEG_S3_ENDPOINT"
+        )
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        headers = list(pool.map(lambda s: _from_header(s, client, result), todo))
+        headers = [first, *pool.map(lambda s: _from_header(s, client, result), todo[1:])]
     by_instance: list[tuple[SegToResolve, str]] = []
     for seg, (series, instance, why) in zip(todo, headers, strict=True):
         if series:
@@ -116,7 +124,9 @@ def _from_header(
     prefix = f"{seg.uuid.strip('/')}/"
     try:
         objects = client.list_objects(seg.bucket, prefix)
-    except TransferError as exc:
+    except S3Error as exc:
+        if exc.status is None:
+            return None, None, f"{UNREACHABLE}{exc.kind}"
         return None, None, f"cannot list the SEG's objects ({exc.kind})"
     result.listings[(seg.bucket, prefix)] = objects
     if not objects:
@@ -125,7 +135,7 @@ def _from_header(
     try:
         with segheader.quiet():
             ds, _, _, _ = read_object_header(client, seg.bucket, first.key, first.size)
-    except TransferError as exc:
+    except S3Error as exc:
         return None, None, f"cannot read the SEG's header ({exc.kind})"
     except segheader.SegReadError as exc:
         return None, None, f"unreadable SEG header ({exc.reason})"
@@ -164,7 +174,7 @@ def _search_studies(
                     continue  # this series was searched already
                 try:
                     objects = client.list_objects(bucket, prefix)
-                except TransferError:
+                except S3Error:
                     continue
                 result.listings[(bucket, prefix)] = objects
                 room = MAX_OBJECTS_SEARCHED - searched.get(study, 0)
@@ -190,6 +200,6 @@ def _search_studies(
 def _instance_uid(client: Any, bucket: str, obj: ObjectInfo) -> str | None:
     try:
         data = client.get_range(bucket, obj.key, 0, min(obj.size, INSTANCE_PREFIX) - 1)
-    except (TransferError, ValueError):
+    except (S3Error, ValueError):
         return None
     return sop_instance_uid(data.data)
