@@ -816,3 +816,36 @@ def test_sop_instance_uid_from_the_first_bytes(tmp_path) -> None:
     assert sop_instance_uid((tmp_path / "no_meta_uid.dcm").read_bytes()[:4096]) == want
     assert sop_instance_uid(b"not dicom" * 100) is None
     assert sop_instance_uid(data[:140]) is None  # ends inside the meta group
+
+
+def test_fetch_segments_reads_headers_with_the_obstore_client_too(world, proxy, tmp_path) -> None:
+    """``fetch_segments`` takes the obstore client (bench/header_fetch.py compares the two)."""
+    from idcseg.local.ingest import ingest
+    from idcseg.local.store import Store
+    from idcseg.remote.fetch import fetch_segments
+    from idcseg.remote.transfer import ObjectClient
+
+    names = ("seg_series", "seg_labelmap")
+    targets = [(world.series[n].uid, downloadworld.BUCKET, world.series[n].uuid) for n in names]
+    fetched = Store(tmp_path / "fetched")
+    report = fetch_segments(targets=targets, store=fetched, client=ObjectClient(world.endpoint))
+    assert report.ok and report.files_stored == 2, report.summary()
+    assert all(e.range for e in proxy.log if "list-type" not in e.path)  # headers only
+    files = []
+    for n in names:
+        path = tmp_path / f"{n}.dcm"
+        path.write_bytes(world.series[n].data[world.series[n].keys[0]])
+        files.append(path)
+    ingested = Store(tmp_path / "ingested")
+    assert ingest(files, store=ingested).ok
+
+    def rows(store: Store) -> list[tuple]:
+        import duckdb
+
+        con = duckdb.connect(str(store.path), read_only=True)
+        try:
+            return con.execute("SELECT * FROM segmentations ORDER BY ALL").fetchall()
+        finally:
+            con.close()
+
+    assert rows(fetched) == rows(ingested) and rows(fetched)

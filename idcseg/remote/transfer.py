@@ -34,7 +34,7 @@ from .bucket import ClientStats, ObjectInfo, RangeData, S3Error, endpoint_from_e
 
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_ATTEMPTS = 5
-CHUNK = 1 << 20  # bytes handed over per read of a body
+CHUNK = 1 << 18  # bytes handed over per read of a body (bigger ones cost obstore copies)
 HEAD_BYTES = 1 << 16  # the first bytes of each download are kept (file names come from them)
 REGION = "us-east-1"  # IDC's buckets
 _STATUS = re.compile(r"status code: (\d{3})|(\d{3}) [A-Z][a-z]+")
