@@ -123,9 +123,8 @@ def run_cohort(
 ) -> tuple[Plan, Any]:
     """Plan, check the disk, download, write the licences; return ``(plan, report)`` (the
     report is ``None`` for a dry run). *say* prints the plan's lines (default: stderr)."""
-    from ..local.store import index_version
+    from ..local.store import index_version, statement
     from ..query.engines.duckdb import DuckDBEngine
-    from ..query.render import duckdb_statement
     from .cite import sources_of, write_licences
     from .download import download
     from .resume import Ledger
@@ -137,7 +136,7 @@ def run_cohort(
         raise UsageError(f"--output {folder}: not a folder")
     client = ObjectClient(endpoint, timeout=timeout, attempts=attempts)
     engine = DuckDBEngine()
-    engine.connection().execute(duckdb_statement("download_settings"))
+    engine.connection().execute(statement("download_settings"))
     rows = None
     try:
         plan = plan_cohort(
