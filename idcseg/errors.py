@@ -19,3 +19,9 @@ class StoreBusyError(IdcsegError):
     """The local store is held by another process that is writing to it."""
 
     exit_code = 3
+
+
+class StoreDamagedError(IdcsegError):
+    """The local store file cannot be read; the message says how to start afresh."""
+
+    exit_code = 1

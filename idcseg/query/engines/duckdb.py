@@ -146,15 +146,20 @@ class DuckDBEngine:
         catalog = self._sql.get_or_create(key, lambda: self._render_catalog(paths))
         deadline = time.monotonic() + BUSY_TIMEOUT
         delay = 0.05
+        healed = False
         while True:  # a writer (ingest, fetch, sync) holds the store only for short batches
             con = duckdb.connect()
             try:
                 con.execute(catalog)
                 break
-            except duckdb.IOException as exc:
+            except duckdb.Error as exc:
                 con.close()
                 if not is_lock_error(exc):
-                    raise IdcsegError(f"cannot open the store {store_path}: {exc}") from None
+                    if isinstance(exc, duckdb.CatalogException) and not healed:
+                        healed = True  # a store table is missing: repair the store, once
+                        if self.store.heal():
+                            continue
+                    raise self.store.open_error(exc) from None
                 if time.monotonic() >= deadline:
                     raise StoreBusyError(
                         f"the store {store_path} is being written by another idcseg process; "

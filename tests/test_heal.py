@@ -1,0 +1,134 @@
+"""State that heals itself, or says exactly what to do (issue 11 §2).
+
+Each test first puts a real component in the damaged state a user met (a store made on a full
+disk, an edited cache file, a truncated download, a real full filesystem, a deflated SEG made with
+highdicom, a bucket that repeats its continuation token) and then checks what idcseg does.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from idcseg.local.store import Store, store_tables
+from tests import smallfs
+from tests.conftest import run_cli
+
+needs_mount = pytest.mark.skipif(
+    not smallfs.can_mount(), reason="mounting a tmpfs needs CAP_SYS_ADMIN (root)"
+)
+
+
+def _one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("idcseg: error: ")]
+    assert len(errors) == 1, err
+    assert "Traceback" not in err
+    return errors[0]
+
+
+def _tables(path: Path) -> set[str]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    finally:
+        con.close()
+
+
+# --- the store: absent or complete ------------------------------------------------------------
+
+
+@needs_mount
+def test_store_made_on_a_full_disk_is_absent_then_made_once_there_is_space(
+    tmp_path: Path,
+) -> None:
+    with smallfs.small_filesystem(tmp_path / "disk", size_kb=600) as disk:
+        env = {"IDCSEG_HOME": str(disk / "home")}
+        first = run_cli("series", "--limit", "1", "-f", "csv", env=env)
+        assert first.code == 1, first.err
+        line = _one_error_line(first.err)
+        assert "cannot create the store" in line and "No space left" in line, line
+        assert "free some space" in line
+        home = disk / "home"
+        assert not (home / "store.duckdb").exists()
+        assert not list(home.glob(".store.*")), list(home.iterdir())  # no leftovers
+
+        smallfs.resize(disk, size_kb=20_000)
+        second = run_cli("series", "--limit", "1", "-f", "csv", env=env)
+        assert second.code == 0, second.err
+        assert len(second.out.splitlines()) == 2
+        assert set(store_tables()) <= _tables(home / "store.duckdb")
+
+
+def test_store_without_tables_is_repaired_and_answers(isolated_home: Path) -> None:
+    # what an earlier version left after a failed checkpoint: a valid DuckDB file, no tables
+    duckdb.connect(str(isolated_home / "store.duckdb")).close()
+    assert _tables(isolated_home / "store.duckdb") == set()
+    run = run_cli("series", "--limit", "2", "-f", "csv")
+    assert run.code == 0, run.err
+    assert len(run.out.splitlines()) == 3
+    assert "lacked tables" in run.err and "created them" in run.err
+    assert set(store_tables()) <= _tables(isolated_home / "store.duckdb")
+    again = run_cli("series", "--limit", "2", "-f", "csv")
+    assert again.code == 0 and "lacked" not in again.err
+
+
+def test_partial_store_keeps_its_rows_when_repaired(isolated_home: Path) -> None:
+    from idcseg.query.engines.duckdb import DuckDBEngine
+    from idcseg.query.spec import SegmentFilter, SeriesFilter, find_query
+
+    store = Store()
+    store.ensure()
+    con = duckdb.connect(str(store.path))
+    con.execute("INSERT INTO instances VALUES ('1.2.3', '1.2.4', 'file', '/x.dcm', 10, 1.0, now())")
+    con.execute("DROP TABLE segmentations")
+    con.close()
+
+    engine = DuckDBEngine(store=Store())
+    try:
+        rows = engine.run(find_query(SeriesFilter.build(), SegmentFilter.build())).rows()
+    finally:
+        engine.close()
+    assert rows == []
+    con = duckdb.connect(str(store.path), read_only=True)
+    assert con.execute("SELECT SOPInstanceUID FROM instances").fetchall() == [("1.2.3",)]
+    con.close()
+    assert set(store_tables()) <= _tables(store.path)
+
+
+def test_writer_repairs_a_store_without_tables(isolated_home: Path, corpus) -> None:
+    duckdb.connect(str(isolated_home / "store.duckdb")).close()
+    run = run_cli("ingest", str(next(iter(corpus.segs.values()))))
+    assert run.code == 0, run.err
+    assert "lacked tables" in run.err
+    con = duckdb.connect(str(isolated_home / "store.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM instances").fetchone() == (1,)
+    con.close()
+
+
+def test_empty_store_file_is_replaced(isolated_home: Path) -> None:
+    (isolated_home / "store.duckdb").write_bytes(b"")  # holds nothing: as good as absent
+    run = run_cli("series", "--limit", "1", "-f", "csv")
+    assert run.code == 0, run.err
+    assert set(store_tables()) <= _tables(isolated_home / "store.duckdb")
+
+
+@pytest.mark.parametrize("content", [b"\0" * 4096, b"not a database\n" * 100])
+def test_damaged_store_says_what_to_do(isolated_home: Path, content: bytes) -> None:
+    (isolated_home / "store.duckdb").write_bytes(content)
+    for args in (("series", "--limit", "1"), ("find",), ("ingest", str(isolated_home))):
+        run = run_cli(*args)
+        assert run.code == 1, (args, run.err)
+        line = _one_error_line(run.err)
+        assert "is damaged" in line and "mv " in line and "store.duckdb.damaged" in line, line
+    assert (isolated_home / "store.duckdb").read_bytes() == content  # never replaced silently
+
+
+def test_tmp_store_name_is_not_left_behind_by_a_second_creator(isolated_home: Path) -> None:
+    Store().ensure()
+    Store().ensure()
+    assert sorted(p.name for p in isolated_home.iterdir() if p.name.startswith(".store")) == []
+    assert os.path.getsize(isolated_home / "store.duckdb") > 0
