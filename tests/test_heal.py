@@ -132,3 +132,56 @@ def test_tmp_store_name_is_not_left_behind_by_a_second_creator(isolated_home: Pa
     Store().ensure()
     assert sorted(p.name for p in isolated_home.iterdir() if p.name.startswith(".store")) == []
     assert os.path.getsize(isolated_home / "store.duckdb") > 0
+
+
+# --- cached SQL is verified before it runs ----------------------------------------------------
+
+
+def _cached_sql(home: Path) -> list[Path]:
+    return sorted((home / "cache" / "sql").glob("*.sql"))
+
+
+@pytest.mark.parametrize("tamper", ["replace", "keep_checksum_line", "empty", "truncate"])
+def test_edited_cached_sql_is_rebuilt_not_run(
+    isolated_home: Path, tmp_path: Path, tamper: str
+) -> None:
+    first = run_cli("series", "--collection", "lidc_idri", "--limit", "3", "-f", "csv")
+    assert first.code == 0, first.err
+    files = _cached_sql(isolated_home)
+    assert files, "the run cached its SQL"
+    originals = {f: f.read_text() for f in files}
+    marker = tmp_path / "written-by-cached-sql.csv"
+    evil = f"COPY (SELECT 42 AS x) TO '{marker}' (HEADER);\nSELECT 1 AS x;\n"
+    for f, text in originals.items():
+        if tamper == "replace":
+            f.write_text(evil)
+        elif tamper == "keep_checksum_line":
+            f.write_text(text.splitlines()[0] + "\n" + evil)
+        elif tamper == "empty":
+            f.write_text("")
+        else:
+            f.write_text(text[: len(text) // 2])
+    second = run_cli("series", "--collection", "lidc_idri", "--limit", "3", "-f", "csv")
+    assert second.code == 0, second.err
+    assert second.out == first.out
+    assert not marker.exists()
+    assert {f: f.read_text() for f in _cached_sql(isolated_home)} == originals  # rebuilt
+
+
+def test_cached_sql_is_reused_when_intact(isolated_home: Path) -> None:
+    from idcseg.query.sqlcache import SqlCache
+
+    cache = SqlCache(isolated_home / "sql")
+    made: list[str] = []
+
+    def produce() -> str:
+        made.append("x")
+        return "SELECT 1\n"
+
+    assert cache.get_or_create("k", produce) == "SELECT 1\n"
+    assert cache.get_or_create("k", produce) == "SELECT 1\n"
+    assert made == ["x"]
+    assert cache.get_or_create("other", produce) == "SELECT 1\n"  # the key is in the checksum
+    (isolated_home / "sql" / "other.sql").write_text((isolated_home / "sql" / "k.sql").read_text())
+    cache.get_or_create("other", produce)
+    assert made == ["x", "x", "x"]
