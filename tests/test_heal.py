@@ -185,3 +185,114 @@ def test_cached_sql_is_reused_when_intact(isolated_home: Path) -> None:
     (isolated_home / "sql" / "other.sql").write_text((isolated_home / "sql" / "k.sql").read_text())
     cache.get_or_create("other", produce)
     assert made == ["x", "x", "x"]
+
+
+# --- IDC's seg_index: damaged is not absent -------------------------------------------------
+
+SEG = "1.3.6.1.4.1.14519.5.2.1.7695.4164.136727379647021331369008708862"  # BodyPart BREAST
+CT = "1.3.6.1.4.1.14519.5.2.1.7009.2401.111559760634258768203811074092"  # BodyPart ABDOMEN
+
+
+@pytest.fixture
+def seg_index_server(monkeypatch: pytest.MonkeyPatch):
+    """A one-row seg_index (a real SEG series said to segment a real abdominal CT) served from
+    127.0.0.1 and fetched into the store with ``idcseg index fetch``."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from idcseg.local.store import index_version
+    from tests.conftest import seg_index_schema
+    from tests.httpserver import LocalServer
+
+    row = {
+        "SeriesInstanceUID": SEG,
+        "SegmentationType": "BINARY",
+        "total_segments": 3,
+        "AlgorithmType": "AUTOMATIC",
+        "AlgorithmName": "TestNet",
+        "segmented_SeriesInstanceUID": CT,
+        "SegmentedPropertyCategory_CodeMeanings": ["Anatomical Structure"],
+        "SegmentedPropertyType_CodeMeanings": ["Kidney"],
+        "AnatomicRegion_CodeMeanings": ["Abdomen"],
+    }
+    schema = seg_index_schema()
+    sink = io.BytesIO()
+    pq.write_table(
+        pa.Table.from_pylist([{f.name: row.get(f.name) for f in schema}], schema=schema), sink
+    )
+    server = LocalServer()
+    path = f"/{index_version()}/seg_index.parquet"
+    server.route(path, sink.getvalue())
+    monkeypatch.setenv("IDCSEG_INDEX_URLS", server.url("/{version}/seg_index.parquet"))
+    fetched = run_cli("index", "fetch", "--quiet")
+    assert fetched.code == 0, fetched.err
+    yield server, Path(fetched.out.strip())
+    server.close()
+
+
+def _body_part_rows() -> tuple[int, list[str]]:
+    """Rows of the SEG with body part ABDOMEN (its segmented CT's), and stderr's "damaged" lines."""
+    run = run_cli("series", "--series", SEG, "--body-part", "ABDOMEN", "-f", "jsonl")
+    assert run.code == 0, run.err
+    return len(run.out.splitlines()), [line for line in run.err.splitlines() if "damaged" in line]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "same_size_edit", "garble_meta", "no_meta"])
+def test_damaged_seg_index_is_said_and_fetched_again(seg_index_server, damage: str) -> None:
+    server, file = seg_index_server
+    assert _body_part_rows() == (1, [])  # the segmented CT's body part, from the seg_index
+    good = file.read_bytes()
+    meta = file.with_name("meta.json")
+    if damage == "truncate":
+        file.write_bytes(good[: len(good) // 2])
+    elif damage == "same_size_edit":
+        middle = len(good) // 2
+        file.write_bytes(good[:middle] + bytes([good[middle] ^ 0xFF]) + good[middle + 1 :])
+    elif damage == "garble_meta":
+        meta.write_text('{"version": "25.0')
+    else:
+        meta.unlink()
+    hits = server.hits[f"/{file.parent.name}/seg_index.parquet"]
+    rows, notes = _body_part_rows()
+    assert rows == 1  # the same answer: not silently "no seg_index"
+    assert len(notes) == 1 and "fetching it again" in notes[0], notes
+    assert server.hits[f"/{file.parent.name}/seg_index.parquet"] == hits + 1
+    assert file.read_bytes() == good
+    assert _body_part_rows() == (1, [])
+
+
+def test_damaged_seg_index_without_network_fails_and_says_what_to_do(
+    seg_index_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, file = seg_index_server
+    server.close()
+    file.write_bytes(file.read_bytes()[:100])
+    for args in (
+        ("series", "--series", SEG, "--body-part", "ABDOMEN"),
+        ("series", "--structure", "Kidney"),
+    ):
+        run = run_cli(*args)
+        assert run.code == 1, run.err
+        line = _one_error_line(run.err)
+        assert "damaged" in line and "index fetch --force" in line, line
+    status = run_cli("index", "status", "-f", "json")
+    import json
+
+    info = json.loads(status.out)
+    assert info["present"] is False and "bytes" in info["problem"]
+
+
+def test_installed_files_have_normal_permissions(seg_index_server, isolated_home: Path) -> None:
+    import stat
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    normal = 0o666 & ~mask
+    _, file = seg_index_server
+    run_cli("series", "--limit", "1")
+    installed = [file, file.with_name("meta.json"), isolated_home / "store.duckdb"]
+    installed += _cached_sql(isolated_home)
+    for path in installed:
+        assert stat.S_IMODE(path.stat().st_mode) == normal, path  # mkstemp's would be 0600

@@ -58,7 +58,9 @@ def fetch(
     from ..remote import segindex
 
     version = segindex.resolve_version(None)
-    present = segindex.path(version)
+    present, problem = segindex.check(version)
+    if problem is not None and not quiet:
+        print(f"idcseg: the stored seg_index {version} is damaged ({problem})", file=sys.stderr)
     if present is not None and not force:
         if not quiet:
             print(
@@ -110,8 +112,9 @@ def status(
         print(json.dumps(info, indent=2))
         return
     if not info["present"]:
+        state = f"damaged: {info['problem']}" if info["problem"] else "not present"
         lines = [
-            f"seg_index {info['version']}: not present (run: idcseg index fetch)",
+            f"seg_index {info['version']}: {state} (run: idcseg index fetch)",
             f"folder     {segindex.root()}",
         ]
     else:

@@ -115,38 +115,111 @@ def _read_meta(folder: Path) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) else None
 
 
+def check(
+    version: str | None = None, *, folder: Path | str | None = None
+) -> tuple[Path | None, str | None]:
+    """``(file, None)`` when a verified seg_index is stored for *version*, ``(None, None)`` when
+    none is, and ``(None, problem)`` when one is there but damaged (truncated, edited, its
+    ``meta.json`` garbled or missing).
+
+    The file must have the size and SHA-256 recorded in ``meta.json``; the checksum is computed
+    only when the file's modification time is not the one recorded at installation.
+    """
+    where = root(folder) / resolve_version(version)
+    file = where / FILE_NAME
+    meta_file = where / META_NAME
+    try:
+        size = file.stat()
+    except OSError:
+        size = None
+    if size is None and not meta_file.exists():
+        return None, None
+    meta = _read_meta(where)
+    if meta is None:
+        return None, f"its {META_NAME} is unreadable"
+    if size is None:
+        return None, f"{FILE_NAME} is missing"
+    if meta.get("version") != where.name:
+        return None, f"its {META_NAME} is for version {meta.get('version')!r}"
+    if meta.get("bytes") != size.st_size:
+        return None, f"{FILE_NAME} has {size.st_size:,} bytes, {meta.get('bytes')!r} were fetched"
+    if meta.get("mtime_ns") != size.st_mtime_ns:
+        digest = _sha256(file)
+        if digest != meta.get("sha256"):
+            return None, f"{FILE_NAME} was changed since it was fetched (sha256 {digest[:12]}…)"
+    return file, None
+
+
+def _sha256(file: Path) -> str | None:
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with file.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
 def path(version: str | None = None, *, folder: Path | str | None = None) -> Path | None:
     """The verified ``seg_index.parquet`` for *version* (default: the installed idc-index-data).
 
-    Returns ``None`` unless :func:`fetch` completed for that version: the file and its
-    ``meta.json`` are both present and the file has the size recorded there. Cheap (two stats and
+    Returns ``None`` unless :func:`fetch` completed for that version and the file is as fetched
+    (see :func:`check`, which also says what is wrong with a damaged copy). Cheap (two stats and
     a small JSON read), so queries may call it every time.
     """
+    return check(version, folder=folder)[0]
+
+
+def verified(
+    version: str | None = None, *, folder: Path | str | None = None, refetch: bool = True
+) -> Path | None:
+    """The verified seg_index, ``None`` when none is stored; a damaged copy is fetched again.
+
+    A damaged copy (see :func:`check`) is never read as if absent, which would change answers:
+    one line on stderr says so, and it is fetched again (*refetch*) or an :class:`IdcsegError`
+    says what to do.
+    """
+    file, problem = check(version, folder=folder)
+    if problem is None:
+        return file
     where = root(folder) / resolve_version(version)
-    meta = _read_meta(where)
-    file = where / FILE_NAME
-    if meta is None:
-        return None
+    todo = (
+        f"fetch it again (idcseg index fetch --force; offline: --url /PATH/{FILE_NAME}) "
+        f"or delete {where} to query without it"
+    )
+    if not refetch:
+        raise IdcsegError(f"IDC's seg_index in {where} is damaged ({problem}); {todo}")
+    print(
+        f"idcseg: IDC's seg_index in {where} is damaged ({problem}); fetching it again",
+        file=sys.stderr,
+    )
     try:
-        size = file.stat().st_size
-    except OSError:
-        return None
-    return file if meta.get("bytes") == size and meta.get("version") == where.name else None
+        return fetch(version, folder=folder, force=True)
+    except IdcsegError as exc:
+        raise IdcsegError(
+            f"IDC's seg_index in {where} is damaged ({problem}) and could not be fetched again "
+            f"({exc}); {todo}"
+        ) from None
 
 
 def status(version: str | None = None, *, folder: Path | str | None = None) -> dict[str, Any]:
     """What the store holds for *version*: present, path, rows, bytes, sha256, source, age...
 
-    Keys: ``present``, ``version``, ``path``, ``rows``, ``bytes``, ``sha256``,
-    ``sha256_verified`` (a published checksum was checked), ``source``, ``fetched_at`` (ISO
-    8601, UTC), ``age_seconds``, ``other_versions`` (copies kept for other releases).
+    Keys: ``present``, ``problem`` (what is wrong with a damaged copy, else ``None``),
+    ``version``, ``path``, ``rows``, ``bytes``, ``sha256``, ``sha256_verified`` (a published
+    checksum was checked), ``source``, ``fetched_at`` (ISO 8601, UTC), ``age_seconds``,
+    ``other_versions`` (copies kept for other releases).
     """
     version = resolve_version(version)
     base = root(folder)
-    file = path(version, folder=folder)
+    file, problem = check(version, folder=folder)
     meta = _read_meta(base / version) if file is not None else None
     info: dict[str, Any] = {
         "present": file is not None,
+        "problem": problem,
         "version": version,
         "path": str(file) if file is not None else None,
         "rows": None,
@@ -481,8 +554,13 @@ def _try_source(url: str, base: Path, version: str, timeout: float, stream: IO[s
     """Download, verify and install *url* as the seg_index of *version*."""
     import tempfile
 
+    from ..files import default_mode
+
     fd, name = tempfile.mkstemp(prefix=".seg_index-", suffix=_PART_SUFFIX, dir=base)
-    os.close(fd)
+    try:
+        os.fchmod(fd, default_mode())  # installed as readable as any file the user makes
+    finally:
+        os.close(fd)
     part = Path(name)
     try:
         got = _download(url, part, timeout, stream)
@@ -509,6 +587,7 @@ def _try_source(url: str, base: Path, version: str, timeout: float, stream: IO[s
             "bytes": got.bytes,
             "rows": rows,
             "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "mtime_ns": part.stat().st_mtime_ns,  # kept by the rename: unchanged since checked
         }
         return _install(part, meta, base / version)
     finally:

@@ -176,7 +176,7 @@ class DuckDBEngine:
         from ...local import prepared
         from ...remote import segindex
 
-        seg_index = segindex.path(folder=self.store.folder)
+        seg_index = segindex.verified(folder=self.store.folder, refetch=self.fetch_seg_index)
         files: dict[str, str | None] = {
             "seg_index": str(seg_index) if seg_index else None,
             "series_db": None,
@@ -216,7 +216,12 @@ class DuckDBEngine:
 
         from ...remote import segindex
 
-        if segindex.path(folder=self.store.folder):
+        file, problem = segindex.check(folder=self.store.folder)
+        if file is not None:
+            return
+        if problem is not None:  # damaged: said, and fetched again (or the reason to fail)
+            segindex.verified(folder=self.store.folder, refetch=True)
+            self.close()
             return
 
         print(
