@@ -296,3 +296,59 @@ def test_installed_files_have_normal_permissions(seg_index_server, isolated_home
     installed += _cached_sql(isolated_home)
     for path in installed:
         assert stat.S_IMODE(path.stat().st_mode) == normal, path  # mkstemp's would be 0600
+
+
+# --- a full disk during ingest: stop at once, say how to continue --------------------------------
+
+
+@pytest.fixture(scope="module")
+def many_segs(tmp_path_factory: pytest.TempPathFactory, corpus) -> Path:
+    """60 SEG files (clones of the corpus with new UIDs)."""
+    from tests import segfactory
+
+    folder = tmp_path_factory.mktemp("many")
+    sources = sorted(corpus.segs.values())
+    for i in range(60):
+        src = sources[i % len(sources)]
+        segfactory.clone_seg(src, folder / f"{i:03d}.dcm", series_instance_uid=f"2.25.9{i}")
+    return folder
+
+
+def _stored(home: Path) -> int:
+    con = duckdb.connect(str(home / "store.duckdb"), read_only=True)
+    try:
+        return con.execute("SELECT count(*) FROM instances").fetchone()[0]
+    finally:
+        con.close()
+
+
+@needs_mount
+def test_full_disk_during_ingest_stops_at_once_and_resumes(
+    tmp_path: Path, many_segs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from idcseg.errors import IdcsegError
+    from idcseg.local.ingest import ingest
+
+    with smallfs.small_filesystem(tmp_path / "disk", size_kb=1500) as disk:
+        home = disk / "home"
+        monkeypatch.setenv("IDCSEG_HOME", str(home))
+        Store().ensure()
+        smallfs.fill(disk)
+        run = run_cli("ingest", str(many_segs), env={"IDCSEG_HOME": str(home)})
+        assert run.code == 1
+        assert len(run.err.splitlines()) == 1, run.err  # not one line per remaining file
+        line = _one_error_line(run.err)
+        assert "No space left on device" in line and "run the same command again" in line
+
+        smallfs.resize(disk, size_kb=1800)  # room for a few batches, not for all
+        with pytest.raises(IdcsegError, match="No space left") as stopped:
+            ingest(many_segs, batch_size=5, progress=False)
+        stored = _stored(home)
+        assert 0 < stored < 60
+        assert f"the {stored} files stored before it are kept" in str(stopped.value)
+
+        smallfs.resize(disk, size_kb=20_000)
+        report = ingest(many_segs, batch_size=5, progress=False)
+        assert report.ok and report.files_unchanged == stored
+        assert report.files_ingested == 60 - stored
+        assert _stored(home) == 60

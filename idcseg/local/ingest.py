@@ -599,15 +599,52 @@ def _try_write(
 
     try:
         written = _write(con, records, local)
-    except (duckdb.IOException, duckdb.FatalException) as exc:
-        raise IdcsegError(f"cannot write to the store {store.path}: {exc}") from None
     except duckdb.Error as exc:
+        if _is_disk_error(exc):  # the next file would fail the same way: stop at once
+            stored = report.files_ingested
+            before = f"the {stored} files stored before it are kept" if stored else "none stored"
+            raise IdcsegError(
+                f"cannot write to the store {store.path}: {_disk_reason(exc)}; {before}; "
+                "free some space and run the same command again to continue"
+            ) from None
         if alone:
             message = str(exc).strip().splitlines()[0]
             report.fail(records[0].path, "StoreError", f"cannot store: {message}")
         return False
     _count(report, records, local, written)
     return True
+
+
+_DISK_ERRORS = (
+    "No space left",
+    "Disk quota exceeded",
+    "Read-only file system",
+    "Could not write file",
+    "Input/output error",
+)
+
+
+def _is_disk_error(exc: BaseException) -> bool:
+    """True when DuckDB failed to write the store file itself (full disk, quota, I/O error):
+    not the fault of one file's values."""
+    import duckdb
+
+    text = str(exc)
+    return isinstance(exc, duckdb.IOException | duckdb.FatalException) or any(
+        marker in text for marker in _DISK_ERRORS
+    )
+
+
+def _disk_reason(exc: BaseException) -> str:
+    """``No space left on device`` from DuckDB's ``... Could not write file "...": No space left
+    on device``; the first line of the message otherwise."""
+    from .store import duckdb_reason
+
+    text = duckdb_reason(exc)
+    for marker in _DISK_ERRORS[:3]:
+        if marker in text:
+            return text[text.index(marker) :]
+    return text
 
 
 def _count(report: IngestReport, batch: list[_Parsed], local: set[str], written: int) -> None:
