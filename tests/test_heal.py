@@ -352,3 +352,52 @@ def test_full_disk_during_ingest_stops_at_once_and_resumes(
         assert report.ok and report.files_unchanged == stored
         assert report.files_ingested == 60 - stored
         assert _stored(home) == 60
+
+
+# --- an idle reader does not block a writer; a busy store says who holds it ---------------------
+
+
+def test_idle_explorer_does_not_block_ingest_in_another_process(corpus) -> None:
+    import time
+
+    from idcseg.api import Explorer
+
+    explorer = Explorer()
+    assert len(explorer.find()) == 0
+    assert len(explorer.series(limit=3)) == 3
+    started = time.monotonic()
+    run = run_cli("ingest", str(corpus.segs["binary_multi"]))
+    assert run.code == 0, run.err
+    assert time.monotonic() - started < 8  # not the 10 s a busy store is waited for
+    assert len(explorer.find()) > 0  # the explorer sees what was written meanwhile
+
+
+def test_store_held_for_reading_says_reading_and_who(isolated_home: Path, corpus) -> None:
+    import subprocess
+    import sys
+
+    from idcseg.errors import StoreBusyError
+    from idcseg.local.ingest import ingest
+
+    Store().ensure()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(); "
+            f"c.execute(\"ATTACH '{isolated_home / 'store.duckdb'}' AS s (READ_ONLY)\"); "
+            "print('ready', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreBusyError) as busy:
+            ingest(corpus.segs["binary_multi"], busy_timeout=0.3, progress=False)
+        message = str(busy.value)
+        assert "open for reading" in message and f"PID {holder.pid}" in message, message
+        assert "being written" not in message
+    finally:
+        holder.communicate("")

@@ -77,6 +77,30 @@ def is_lock_error(exc: BaseException) -> bool:
     return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
 
 
+_LOCK_HOLDER = re.compile(r"lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def busy_error(exc: BaseException, path: Path) -> StoreBusyError:
+    """The error for a store locked by another process: who holds it, reading or writing.
+
+    DuckDB names the holder's program and PID, and adds that the file could be opened
+    read-only when the holder only reads it (a shared lock).
+    """
+    text = str(exc)
+    found = _LOCK_HOLDER.search(text)
+    who = "another process"
+    if found:
+        who = f"another process (PID {found['pid']}, {Path(found['program']).name})"
+    if "read-only mode" in text:
+        return StoreBusyError(
+            f"the store {path} is open for reading in {who}, e.g. a Python session holding an "
+            "idcseg engine; writing needs it closed: end that query or session and try again"
+        )
+    return StoreBusyError(
+        f"the store {path} is being written by {who}; wait for it to finish and try again"
+    )
+
+
 def duckdb_reason(exc: BaseException) -> str:
     """The first line of a DuckDB error without its category prefix (``IO Error: ``...)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -222,10 +246,7 @@ class Store:
             con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.Error as exc:
             if is_lock_error(exc):
-                raise StoreBusyError(
-                    f"the store {self.path} is in use by another idcseg process; wait for it "
-                    "to finish and try again"
-                ) from None
+                raise busy_error(exc, self.path) from None
             raise self.open_error(exc) from None
         if read_only or self._complete:
             return con
@@ -254,10 +275,7 @@ class Store:
             probe.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 's'")
         except duckdb.Error as store_exc:
             if is_lock_error(store_exc):
-                return StoreBusyError(
-                    f"the store {self.path} is in use by another idcseg process; wait for it "
-                    "to finish and try again"
-                )
+                return busy_error(store_exc, self.path)
             return StoreDamagedError(
                 f"the store {self.path} is damaged ({duckdb_reason(store_exc)}); move it aside "
                 f"({_mv(self.path)}) and run again to start an empty store; "
