@@ -401,3 +401,92 @@ def test_store_held_for_reading_says_reading_and_who(isolated_home: Path, corpus
         assert "being written" not in message
     finally:
         holder.communicate("")
+
+
+# --- deflated SEGs: only the header is inflated, and only so far ---------------------------------
+
+
+_MEASURED = """
+import atexit, sys
+
+def _hwm():
+    with open("/proc/self/status") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(sys.argv[1], "w") as out:
+        out.write(peak)
+
+atexit.register(_hwm)
+from idcseg.cli import main
+main(sys.argv[2:])
+"""
+
+
+def _peak_rss_mb(*args: str) -> tuple[int, str, str, float]:
+    """Run the CLI with ARGS in a fresh process; return code, stdout, stderr and its peak RSS
+    in MB (VmHWM of the process's own memory, read at exit: a forked child's RSS before exec
+    would count the test process)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("r") as peak:
+        proc = subprocess.run(
+            [sys.executable, "-c", _MEASURED, peak.name, *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        return proc.returncode, proc.stdout, proc.stderr, int(peak.read() or 0) / 1024
+
+
+@pytest.fixture(scope="module")
+def deflated_segs(tmp_path_factory: pytest.TempPathFactory, corpus) -> dict[str, Path]:
+    from tests.deflated import write_deflated
+
+    folder = tmp_path_factory.mktemp("deflated")
+    src = corpus.segs["binary_multi"]
+    return {
+        "plain": write_deflated(src, folder / "plain.dcm"),
+        "pixel_bomb": write_deflated(src, folder / "pixel_bomb.dcm", pixel_zeros=2**29),
+        "header_bomb": write_deflated(src, folder / "header_bomb.dcm", private_zeros=2**27),
+    }
+
+
+def test_deflated_seg_reads_like_the_original(deflated_segs, corpus) -> None:
+    from idcseg.dicom import segheader
+
+    original = segheader.describe(corpus.segs["binary_multi"])
+    assert segheader.describe(deflated_segs["plain"]) == original
+    assert segheader.describe(deflated_segs["pixel_bomb"]) == original
+    data = deflated_segs["plain"].read_bytes()
+    with pytest.raises(segheader.IncompleteHeader):
+        segheader.read_header_prefix(data[:400])
+    with pytest.raises(segheader.Truncated):
+        segheader.read_header_prefix(data[:400], complete=True)
+    assert segheader.segment_rows(segheader.read_header_prefix(data)) == segheader.segment_rows(
+        segheader.read_header(corpus.segs["binary_multi"])
+    )
+
+
+def test_deflate_bomb_in_pixel_data_is_not_inflated(deflated_segs) -> None:
+    bomb = deflated_segs["pixel_bomb"]
+    assert bomb.stat().st_size < 2**22  # 512 MB of pixel data in under 4 MB
+    code, out, err, peak = _peak_rss_mb("describe", str(bomb), "-f", "csv")
+    assert code == 0, err
+    assert len(out.splitlines()) == 4  # three segments
+    assert peak < 250, f"describe peaked at {peak:.0f} MB"
+    code, out, err, peak = _peak_rss_mb("ingest", str(bomb))
+    assert code == 0, err
+    assert "1 of 1 files ingested" in err
+    assert peak < 350, f"ingest peaked at {peak:.0f} MB"
+
+
+def test_deflate_bomb_in_the_header_is_refused(deflated_segs) -> None:
+    from idcseg.dicom import segheader
+
+    with pytest.raises(segheader.Malformed, match="inflates to more than 64 MB"):
+        segheader.read_header(deflated_segs["header_bomb"])
+    code, _, err, peak = _peak_rss_mb("ingest", str(deflated_segs["header_bomb"]))
+    assert code == 1
+    assert "inflates to more than 64 MB" in err
+    assert peak < 400, f"ingest peaked at {peak:.0f} MB"
