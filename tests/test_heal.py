@@ -490,3 +490,98 @@ def test_deflate_bomb_in_the_header_is_refused(deflated_segs) -> None:
     assert code == 1
     assert "inflates to more than 64 MB" in err
     assert peak < 400, f"ingest peaked at {peak:.0f} MB"
+
+
+# --- a bucket listing that never ends --------------------------------------------------------
+
+
+class _Listings:
+    """A server on 127.0.0.1 answering every ListObjectsV2 with a truncated page of one key
+    and a continuation token: always the same one (*repeat*) or a new one each time."""
+
+    def __init__(self, repeat: bool) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs, urlsplit
+
+        self.pages = 0
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                query = parse_qs(urlsplit(self.path).query)
+                if query.get("list-type") != ["2"]:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                owner.pages += 1
+                token = "same" if repeat else f"t{owner.pages}"
+                prefix = query.get("prefix", [""])[0]
+                body = (
+                    '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult '
+                    'xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                    f"<Contents><Key>{prefix}{owner.pages}.dcm</Key><Size>10</Size></Contents>"
+                    "<IsTruncated>true</IsTruncated>"
+                    f"<NextContinuationToken>{token}</NextContinuationToken></ListBucketResult>"
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.endpoint = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_listing_that_repeats_its_token_stops() -> None:
+    from idcseg.remote.bucket import AnonymousS3, S3Error
+
+    server = _Listings(repeat=True)
+    try:
+        with (
+            AnonymousS3(server.endpoint, timeout=5) as client,
+            pytest.raises(S3Error, match="repeats a continuation token after 2 pages"),
+        ):
+            client.list_objects("idc-open-data", "abc/")
+        assert server.pages == 2
+    finally:
+        server.close()
+
+
+def test_listing_without_end_stops_at_the_page_bound() -> None:
+    from idcseg.remote.bucket import AnonymousS3, S3Error
+
+    server = _Listings(repeat=False)
+    try:
+        with (
+            AnonymousS3(server.endpoint, timeout=5) as client,
+            pytest.raises(S3Error, match="goes on past 50 pages"),
+        ):
+            client.list_objects("idc-open-data", "abc/", max_pages=50)
+        assert server.pages == 50
+    finally:
+        server.close()
+
+
+def test_fetch_segments_does_not_hang_on_a_looping_listing() -> None:
+    server = _Listings(repeat=True)
+    try:
+        seg = "1.3.6.1.4.1.14519.5.2.1.7695.4164.136727379647021331369008708862"
+        run = run_cli("fetch-segments", "--series", seg, "--endpoint", server.endpoint)
+        assert run.code == 1, run.err
+        assert "repeats a continuation token" in run.err
+    finally:
+        server.close()
