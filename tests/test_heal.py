@@ -585,3 +585,177 @@ def test_fetch_segments_does_not_hang_on_a_looping_listing() -> None:
         assert "repeats a continuation token" in run.err
     finally:
         server.close()
+
+
+# --- documented exit codes only; messages with escaped paths -------------------------------------
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("series", "--limit", "3", "-f", "csv"),
+        ("series", "--limit", "3"),
+        ("index", "status"),
+        ("series", "--limit", "3", "-f", "csv", "-o", "/dev/full"),
+    ],
+)
+def test_a_full_output_device_is_exit_1(args: tuple[str, ...]) -> None:
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "idcseg", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 1, proc.stderr
+    line = _one_error_line(proc.stderr)
+    assert "No space left on device" in line
+    assert "internal error" not in proc.stderr and "Exception ignored" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("random", "-n", "99999999999999999999"),
+        ("sql", "random", "-n", "99999999999999999999"),
+        ("series", "--min-segments", "99999999999999999999"),
+        ("fetch-segments", "--series", "1.2.3", "--limit", "-1", "--dry-run"),
+        ("series", "--series", "1.2.03.4"),
+        ("url", "1.2.840.0113654"),
+        ("series", "--collection", "lidc\udcff"),  # a non-UTF-8 byte, as Python receives it
+    ],
+)
+def test_bad_input_is_exit_2(args: tuple[str, ...]) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [os.fsencode(a) for a in (sys.executable, "-m", "idcseg", *args)],
+        capture_output=True,
+        timeout=120,
+    )
+    err = proc.stderr.decode("utf-8", "backslashreplace")
+    assert proc.returncode == 2, err
+    line = _one_error_line(err)
+    assert "internal error" not in err
+    if "\udcff" in args[-1]:
+        assert "not valid UTF-8" in line and "lidc\\xff" in line
+    if args[-1].startswith(("1.2.0", "1.2.840.0")):
+        assert "leading zeros" in line
+
+
+def test_uid_components_without_leading_zeros_are_accepted() -> None:
+    from idcseg.query.spec import validate_uid
+
+    for uid in ("0", "1.2.0.4", "2.25.0", "1.2.840.10008.5.1.4.1.1.66.4"):
+        assert validate_uid(uid) == uid
+    for uid in ("01", "1.02", "1.2.00", "1..2", "1.2.", "1." + "1" * 63):
+        with pytest.raises(Exception, match="not a DICOM UID"):
+            validate_uid(uid)
+
+
+def test_paths_in_messages_are_escaped(tmp_path: Path) -> None:
+    bad = tmp_path / "new\nline\x1b[31m.dcm"
+    bad.write_bytes(b"not dicom")
+    run = run_cli("describe", str(bad))
+    assert run.code == 1
+    line = _one_error_line(run.err)
+    assert "new\\nline\\x1b[31m.dcm" in line and "\x1b" not in run.err
+
+
+# --- --output: an exclusive temporary file, the replaced file's permissions ---------------------
+
+
+def test_output_keeps_permissions_and_ignores_a_planted_symlink(tmp_path: Path) -> None:
+    import stat
+
+    from idcseg.present.output import Rows, write_result
+
+    rows = Rows(["a"], [(1,), (2,)])
+    target = tmp_path / "out.csv"
+    target.write_text("old\n")
+    target.chmod(0o640)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    # the name the temporary file used to have: a symlink there was written through
+    (tmp_path / f".out.csv.{os.getpid()}.tmp").symlink_to(victim)
+    assert write_result(rows, "csv", target) == 2
+    assert target.read_text() == "a\n1\n2\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert victim.read_text() == "precious\n"
+    assert not target.is_symlink()
+    leftovers = {p.name for p in tmp_path.iterdir()} - {"out.csv", "victim.txt"}
+    assert leftovers == {f".out.csv.{os.getpid()}.tmp"}  # only the planted link
+
+    new = tmp_path / "new.csv"
+    write_result(rows, "csv", new)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert stat.S_IMODE(new.stat().st_mode) == 0o666 & ~mask  # not mkstemp's 0600
+
+
+# --- smaller: fetch without network, index fetch from a path, unreadable folders -------------------
+
+
+def test_fetch_segments_without_network_is_exit_1() -> None:
+    run = run_cli(
+        "fetch-segments",
+        "--collection",
+        "lidc_idri",
+        "--limit",
+        "5",
+        "--dry-run",
+        "--attempts",
+        "1",
+        "--endpoint",
+        "http://127.0.0.1:9",  # nothing listens there: connection refused
+    )
+    assert run.code == 1, run.err
+    assert "cannot reach the bucket" in _one_error_line(run.err)
+
+
+def test_index_fetch_takes_a_plain_path(seg_index_server, tmp_path: Path) -> None:
+    server, file = seg_index_server
+    copy = tmp_path / "seg_index.parquet"
+    copy.write_bytes(file.read_bytes())
+    server.close()
+    run = run_cli("index", "fetch", "--force", "--url", str(copy))
+    assert run.code == 0, run.err
+    assert file.read_bytes() == copy.read_bytes()
+    relative = run_cli("index", "fetch", "--force", "--url", "seg_index.parquet", cwd=tmp_path)
+    assert relative.code == 0, relative.err
+    missing = run_cli("index", "fetch", "--force", "--url", str(tmp_path / "nothere.parquet"))
+    assert missing.code == 1 and "nothere.parquet" in missing.err
+
+
+def test_ingest_reports_unreadable_folders_and_undecodable_names(
+    tmp_path: Path, corpus, isolated_home: Path
+) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "segs"
+    (folder / "locked").mkdir(parents=True)
+    shutil.copy(corpus.segs["binary_multi"], folder / "ok.dcm")
+    shutil.copy(corpus.segs["fractional"], folder / "locked" / "hidden.dcm")
+    shutil.copy(corpus.segs["labelmap"], os.fsencode(folder) + b"/latin1-\xe9.dcm")
+    (folder / "locked").chmod(0)
+    command = [sys.executable, "-m", "idcseg", "ingest", str(folder)]
+    if os.geteuid() == 0:  # root reads anything: drop the capabilities that let it
+        if shutil.which("setpriv") is None:
+            pytest.skip("needs setpriv to read as root without CAP_DAC_OVERRIDE")
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    finally:
+        (folder / "locked").chmod(0o755)
+    assert proc.returncode == 1, proc.stderr
+    assert f"failed {folder / 'locked'}: cannot read folder: Permission denied" in proc.stderr
+    assert "latin1-\\xe9.dcm: the path is not valid UTF-8" in proc.stderr
+    assert "1 of 3 files ingested" in proc.stderr

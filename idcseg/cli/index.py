@@ -27,9 +27,9 @@ def fetch(
         list[str] | None,
         typer.Option(
             "--url",
-            help="Source URL, '{version}' standing for the idc-index-data version; repeat to give "
-            "fallbacks, tried in order (default: $IDCSEG_INDEX_URLS, else IDC's GitHub release, "
-            "then its Cloud Storage bucket).",
+            help="Source URL or local file path, '{version}' standing for the idc-index-data "
+            "version; repeat to give fallbacks, tried in order (default: $IDCSEG_INDEX_URLS, "
+            "else IDC's GitHub release, then its Cloud Storage bucket).",
         ),
     ] = None,
     force: Annotated[
@@ -54,6 +54,7 @@ def fetch(
     Examples:
       idcseg index fetch
       idcseg index fetch --force --url https://mirror.example/{version}/seg_index.parquet
+      idcseg index fetch --url ~/Downloads/seg_index.parquet
     """
     from ..remote import segindex
 

@@ -137,7 +137,8 @@ class _File:
 def find_files(paths: Iterable[str | os.PathLike[str]], report: IngestReport) -> list[_File]:
     """Files under *paths* (folders walked recursively), de-duplicated by real path, in order.
 
-    Paths that do not exist are recorded as failures in *report*.
+    Paths that do not exist, folders that cannot be listed and file names that are not valid
+    UTF-8 (the store keeps each file's path as text) are recorded as failures in *report*.
     """
     seen: set[str] = set()
     found: list[_File] = []
@@ -147,6 +148,9 @@ def find_files(paths: Iterable[str | os.PathLike[str]], report: IngestReport) ->
         if real in seen:
             return
         seen.add(real)
+        if not _utf8(real):
+            report.fail(real, "Unreadable", "the path is not valid UTF-8; rename it")
+            return
         try:
             st = os.stat(real)
         except OSError as exc:
@@ -154,10 +158,16 @@ def find_files(paths: Iterable[str | os.PathLike[str]], report: IngestReport) ->
             return
         found.append(_File(real, st.st_size, st.st_mtime))
 
+    def unreadable_folder(exc: OSError) -> None:  # os.walk would skip it silently
+        folder = os.path.realpath(exc.filename) if exc.filename else "?"
+        if folder not in seen:
+            seen.add(folder)
+            report.fail(folder, "Unreadable", f"cannot read folder: {exc.strerror or exc}")
+
     for given in paths:
         path = os.path.expanduser(os.fspath(given))
         if os.path.isdir(path):
-            for folder, dirs, files in os.walk(path):
+            for folder, dirs, files in os.walk(path, onerror=unreadable_folder):
                 dirs.sort()
                 for name in sorted(files):
                     full = os.path.join(folder, name)
@@ -172,6 +182,14 @@ def find_files(paths: Iterable[str | os.PathLike[str]], report: IngestReport) ->
                 report.fail(real, "Unreadable", "no such file or directory")
     report.files_seen = len(seen)
     return found
+
+
+def _utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # os.fsdecode carried undecodable bytes as surrogates
+        return False
+    return True
 
 
 # --- parsing ----------------------------------------------------------------------------------

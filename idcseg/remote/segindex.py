@@ -76,7 +76,7 @@ class FetchError(IdcsegError):
         reasons = "; ".join(str(f) for f in failures)
         super().__init__(
             f"cannot fetch {FILE_NAME} for idc-index-data {version}: {reasons} (without a "
-            f"network: copy the file here, then idcseg index fetch --url file:///PATH/{FILE_NAME})"
+            f"network: copy the file here, then idcseg index fetch --url /PATH/{FILE_NAME})"
         )
         self.version = version
         self.failures = list(failures)
@@ -310,20 +310,31 @@ def source_urls(urls: Iterable[str] | None = None, version: str | None = None) -
     """The URLs :func:`fetch` tries, in order, with ``{version}`` filled in.
 
     *urls* (templates) win; else ``$IDCSEG_INDEX_URLS`` (comma-separated); else IDC's GitHub
-    release, then its Google Cloud Storage bucket. Only http, https and file URLs are accepted.
+    release, then its Google Cloud Storage bucket. Only http, https and file URLs are accepted;
+    a plain path to a local file is taken as a file URL.
     """
     version = resolve_version(version)
     if urls is None:
         env = os.environ.get(URLS_ENV, "")
         urls = [u for u in (p.strip() for p in env.split(",")) if u] or DEFAULT_URLS
-    resolved = [u.strip().replace("{version}", version) for u in urls if u.strip()]
+    resolved = [_as_url(u.strip().replace("{version}", version)) for u in urls if u.strip()]
     if not resolved:
         raise UsageError("no source URL to fetch seg_index.parquet from")
     for url in resolved:
         scheme = url.split(":", 1)[0].lower() if ":" in url else ""
         if scheme not in ("http", "https", "file"):
-            raise UsageError(f"not an http(s) or file URL: {url!r}")
+            raise UsageError(f"not an http(s) or file URL, nor a file path: {url!r}")
     return resolved
+
+
+def _as_url(source: str) -> str:
+    """*source* as a URL: a path to a local file (``/mnt/x/seg_index.parquet``,
+    ``~/seg_index.parquet``, ``./seg_index.parquet``) becomes a ``file://`` URL."""
+    if "://" in source or source.lower().startswith(("http:", "https:", "file:")):
+        return source
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", source) and not Path(source).exists():
+        return source  # another scheme (s3:, gs:): refused by the caller
+    return Path(source).expanduser().absolute().as_uri()
 
 
 def _timeout(timeout: float | None) -> float:
