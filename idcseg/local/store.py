@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import weakref
 from functools import cache
 from importlib.util import find_spec
@@ -168,6 +167,8 @@ class Store:
             raise IdcsegError(
                 f"cannot create the store folder {self.folder}: {exc.strerror}"
             ) from None
+        import secrets
+
         tmp = self.path.with_name(f".store.{os.getpid()}.{secrets.token_hex(4)}.duckdb")
         try:
             con = duckdb.connect(str(tmp))

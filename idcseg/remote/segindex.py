@@ -146,8 +146,21 @@ def check(
     if meta.get("mtime_ns") != size.st_mtime_ns:
         digest = _sha256(file)
         if digest != meta.get("sha256"):
-            return None, f"{FILE_NAME} was changed since it was fetched (sha256 {digest[:12]}…)"
+            shown = f" (sha256 {digest[:12]}…)" if digest else ""
+            return None, f"{FILE_NAME} was changed since it was fetched{shown}"
+        _remember_mtime(meta_file, meta, size.st_mtime_ns)  # next time: no hash needed
     return file, None
+
+
+def _remember_mtime(meta_file: Path, meta: dict[str, Any], mtime_ns: int) -> None:
+    """Record the modification time of a file whose checksum was just verified (a copy
+    fetched by an earlier version, or touched): later checks then skip hashing it."""
+    tmp = meta_file.with_name(f".{META_NAME}.{os.getpid()}{_PART_SUFFIX}")
+    try:
+        tmp.write_text(json.dumps({**meta, "mtime_ns": mtime_ns}, indent=2) + "\n")
+        os.replace(tmp, meta_file)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def _sha256(file: Path) -> str | None:
