@@ -116,6 +116,22 @@ class IngestReport:
         return line
 
 
+class StoreWriteError(IdcsegError):
+    """The store file itself could not be written (a full disk, a quota, an I/O error): the
+    run stops at once, keeping what earlier batches stored. ``stored`` is how many files were
+    stored before it, when the caller knows (:func:`ingest` does)."""
+
+    def __init__(self, path: object, reason: str, stored: int | None = None) -> None:
+        kept = "what was stored before it is kept"
+        if stored is not None:
+            kept = f"the {stored} files stored before it are kept" if stored else "none stored"
+        super().__init__(
+            f"cannot write to the store {path}: {reason}; {kept}; free some space and run the "
+            "same command again to continue"
+        )
+        self.path, self.reason, self.stored = path, reason, stored
+
+
 class IngestInterrupted(KeyboardInterrupt):
     """Ctrl-C during :func:`ingest`; ``report`` says what was stored before it."""
 
@@ -559,6 +575,9 @@ def ingest(
         report.seconds = time.monotonic() - started
         display.finish(report)
         raise IngestInterrupted(report) from None
+    except StoreWriteError as exc:
+        display.close()
+        raise StoreWriteError(exc.path, exc.reason, report.files_ingested) from None
     finally:
         index.close()
     report.seconds = time.monotonic() - started
@@ -619,12 +638,7 @@ def _try_write(
         written = _write(con, records, local)
     except duckdb.Error as exc:
         if _is_disk_error(exc):  # the next file would fail the same way: stop at once
-            stored = report.files_ingested
-            before = f"the {stored} files stored before it are kept" if stored else "none stored"
-            raise IdcsegError(
-                f"cannot write to the store {store.path}: {_disk_reason(exc)}; {before}; "
-                "free some space and run the same command again to continue"
-            ) from None
+            raise StoreWriteError(store.path, _disk_reason(exc)) from None
         if alone:
             message = str(exc).strip().splitlines()[0]
             report.fail(records[0].path, "StoreError", f"cannot store: {message}")
