@@ -223,10 +223,24 @@ class Store:
     def heal(self) -> bool:
         """Repair a store that lacks tables; True if something was repaired.
 
-        Called when a query cannot find a store table. Rows in the tables it has are kept.
+        Called when a query cannot find a store table. Rows in the tables it has are kept. The
+        tables are counted read-only first: a store that lacks none is left alone (and other
+        processes reading it are not disturbed).
         """
+        import duckdb
+
+        try:
+            check = duckdb.connect(str(self.path), read_only=True)
+        except duckdb.Error:
+            return False  # unreadable or busy: the caller's error explains it
+        try:
+            missing = self._missing(check)
+        finally:
+            check.close()
+        if not missing:
+            return False
         self._complete = False
-        con = self.connect()  # a writer: checks the tables and repairs them on the way
+        con = self.connect()  # a writer: checks the tables again and repairs them
         con.close()
         return self._healed
 
