@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _check_arguments(args)
         code = command.main(args=args, prog_name="idcseg", standalone_mode=False)
-        sys.stdout.flush()  # a full disk or device under stdout fails here, not at exit
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a full disk or device under stdout fails here, not at exit
     except typer.Exit as exc:
         code = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
