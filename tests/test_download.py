@@ -29,6 +29,7 @@ from idcseg.remote.manifest import parse_manifest
 from idcseg.remote.resume import STATE_DIR, FolderLock, Ledger
 from tests import downloadworld
 from tests.conftest import REPO
+from tests.smallfs import can_mount, resize, small_filesystem
 
 SEGS = ("seg_series", "seg_labelmap", "seg_instance", "seg_none")
 
@@ -374,21 +375,22 @@ def test_dry_run_prints_the_plan_and_writes_nothing(world, proxy, tmp_path) -> N
     assert all(e.range or "list-type" in e.path for e in proxy.log)
 
 
+needs_mount = pytest.mark.skipif(not can_mount(), reason="mounting a small tmpfs needs root")
+
+
+@needs_mount
 def test_refuses_what_does_not_fit_unless_forced(world, proxy, tmp_path) -> None:
-    small = _tmpfs(tmp_path / "small", "64k")
-    try:
+    with small_filesystem(tmp_path / "small", size_kb=64) as small:
         out = small / "out"
         refused = run(world, "download", *series_args(world, "ct"), "-o", str(out))
         assert refused.returncode == 1
         assert "needs ≈ 70.0 MB but" in one_error_line(refused.stderr)
         assert not out.exists()
-    finally:
-        _umount(small)
 
 
+@needs_mount
 def test_full_disk_stops_with_one_line_and_keeps_whole_files(world, proxy, tmp_path) -> None:
-    small = _tmpfs(tmp_path / "small", "400k")
-    try:
+    with small_filesystem(tmp_path / "small", size_kb=400) as small:  # ENOSPC when full
         out = small / "out"
         done = run(world, "download", *series_args(world, "blobs"), "-o", str(out), "--force")
         assert done.returncode == 1, done.stderr
@@ -403,33 +405,11 @@ def test_full_disk_stops_with_one_line_and_keeps_whole_files(world, proxy, tmp_p
         for entry in Ledger(out).load().entries.values():
             assert (out / entry.path).stat().st_size == entry.size
         # with room again, a rerun keeps what is there (checked by MD5) and fetches the rest
-        subprocess.run(["mount", "-o", "remount,size=4m", str(small)], check=True)
+        resize(small, size_kb=4096)
         again = run(world, "download", *series_args(world, "blobs"), "-o", str(out), "--force")
         assert again.returncode == 0, again.stderr
         assert f"already present {len(have)} " in again.stderr
         assert tree(out) == want
-    finally:
-        _umount(small)
-
-
-def _tmpfs(where: Path, size: str) -> Path:
-    """A small tmpfs (root only): a disk that really fills up (ENOSPC)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    where.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)])
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    probe = where / "probe"
-    with pytest.raises(OSError) as full:
-        probe.write_bytes(b"\0" * 2_000_000)
-    assert full.value.errno == 28  # ENOSPC: this disk does fill up
-    probe.unlink()
-    return where
-
-
-def _umount(where: Path) -> None:
-    subprocess.run(["umount", str(where)], check=False)
 
 
 # --- bad input --------------------------------------------------------------------------------
@@ -462,16 +442,11 @@ def test_unwritable_or_odd_output(world, proxy, tmp_path) -> None:
     done = run(world, "download", *series_args(world, "seg_series"), "-o", str(afile))
     assert done.returncode == 2 and "not a folder" in one_error_line(done.stderr)
     if os.geteuid() == 0:  # root writes anywhere: a read-only file system then
-        ro = tmp_path / "ro"
-        ro.mkdir()
-        if subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(ro)]
-        ).returncode:
+        if not can_mount():
             pytest.skip("cannot mount a tmpfs here")
-        try:
+        with small_filesystem(tmp_path / "ro", size_kb=10_000) as ro:
+            subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True)
             done = run(world, "download", *series_args(world, "seg_series"), "-o", str(ro / "x"))
-        finally:
-            _umount(ro)
     else:
         ro = tmp_path / "ro"
         ro.mkdir(mode=0o500)

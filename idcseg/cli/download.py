@@ -200,10 +200,10 @@ def download_command(
             say=to_stdout if dry_run else None,
         )
     except DownloadInterrupted as exc:
-        print(exc.report.summary(), file=sys.stderr)
+        _say(exc.report.summary())
         raise typer.Exit(130) from None
     except DownloadStopped as exc:
-        print(exc.report.summary(), file=sys.stderr)
+        _say(exc.report.summary())
         raise
     if report is None:  # dry run: the series, one per line
         print("role\tSeriesInstanceUID\tfiles\tsize_MB\tfolder")
@@ -213,9 +213,17 @@ def download_command(
             count = "" if files is None else files
             print(f"{item.role}\t{item.uid}\t{count}\t{size}\t{item.folder}")
         return
-    print(report.summary(), file=sys.stderr)
+    _say(report.summary())
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _say(text: str) -> None:
+    """Lines on stderr, each with control characters escaped (paths can hold anything)."""
+    from ..errors import printable
+
+    for line in text.splitlines():
+        print(printable(line), file=sys.stderr)
 
 
 @app.command("manifest")

@@ -142,9 +142,11 @@ def citations_text(rows: Sequence[SourceRow], release: str = "") -> str:
 def write_atomically(path: Path, text: str) -> None:
     """Write *text* to *path* through a temporary file in the same folder, then rename: a
     failure (a full disk) leaves the old file, or none, never half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    from ..files import temp_beside
+
+    fd, tmp = temp_beside(Path(path))
     try:
-        with open(tmp, "w", encoding="utf-8") as fp:
+        with open(fd, "w", encoding="utf-8") as fp:
             fp.write(text)
         os.replace(tmp, path)
     except OSError:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import UsageError, printable
 from ..query import spec
 from .layout import DEFAULT_LAYOUT, parse_layout
 from .plan import ManifestItem, Plan, fill_local_state, make_plan
@@ -130,7 +130,7 @@ def run_cohort(
     from .resume import Ledger
     from .transfer import ObjectClient
 
-    say = say or (lambda line: print(f"idcseg: {line}", file=sys.stderr))
+    say = say or (lambda line: print(f"idcseg: {printable(line)}", file=sys.stderr))
     folder = Path(output).expanduser().absolute()
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--output {folder}: not a folder")

@@ -613,7 +613,9 @@ class _Run:
             if folder not in self.made:
                 folder.mkdir(parents=True, exist_ok=True)
                 self.made.add(folder)
-            fp = open(tmp, "wb")  # noqa: SIM115 - closed below, before the rename
+            # O_EXCL: never through a link planted under that name
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            fp = open(fd, "wb")  # noqa: SIM115 - closed below, before the rename
         except OSError as exc:
             raise self._stop_for(exc, tmp) from None
         try:

@@ -126,11 +126,13 @@ class Ledger:
 
         A failure (e.g. a full disk) leaves the appended ledger as it was.
         """
+        from ..files import temp_beside
+
         self.close()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{LEDGER}.{os.getpid()}.tmp")
+        fd, tmp = temp_beside(self.path)
         try:
-            with open(tmp, "w", encoding="utf-8") as fp:
+            with open(fd, "w", encoding="utf-8") as fp:
                 for entry in self.entries.values():
                     fp.write(json.dumps(_fields(entry), separators=(",", ":")) + "\n")
             os.replace(tmp, self.path)
