@@ -76,6 +76,7 @@ class Plan:
     free_bytes: int | None = None
     index_release: str = ""
     source_hows: dict[str, int] = field(default_factory=dict)
+    source_reads: tuple[int, int] = (0, 0)  # SEG headers read, objects searched for instances
 
     @property
     def files(self) -> int:
@@ -115,7 +116,11 @@ class Plan:
         )
         if self.source_hows:
             hows = ", ".join(f"{n} from {how}" for how, n in sorted(self.source_hows.items()))
-            out.append(f"  sources of SEGs: {hows}")
+            headers, searched = self.source_reads
+            cost = f" ({_n(headers, 'SEG header')} read" if headers else ""
+            if searched:
+                cost += f", {_n(searched, 'object')} searched"
+            out.append(f"  sources of SEGs: {hows}{cost + ')' if cost else ''}")
         if self.unresolved:
             out.append(f"  {_n(len(self.unresolved), 'SEG series')} without a resolvable source:")
             for uid, why in self.unresolved[:20]:
@@ -417,6 +422,7 @@ def _add_sources(
         client = ObjectClient()
     resolution = resolve_sources(segs, client, study_series, concurrency=concurrency)
     plan.listings.update(resolution.listings)
+    plan.source_reads = (resolution.header_reads, resolution.objects_searched)
     wanted = sorted({s.series for s in resolution.sources.values() if s.series})
     rows = series_rows(engine, wanted) if wanted else {}
     for how in ("seg_index", "header", "instance"):

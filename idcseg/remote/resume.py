@@ -111,10 +111,6 @@ class Ledger:
         except OSError:
             return False
 
-    def forget(self, url: str) -> None:
-        """Drop the entry of *url* (its file is gone or wrong); written out by :meth:`compact`."""
-        self.entries.pop(url, None)
-
     def close(self) -> None:
         """Stop appending."""
         if self._fp is not None:
