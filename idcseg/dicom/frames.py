@@ -441,11 +441,13 @@ def _frame_table(
     segments = np.zeros(count, dtype=np.int64)
     orientations = None
     spacings: list[tuple[float, ...]] = []
+    shared_position = shared.get(_POSITION)
+    shared_segment = shared.get(_SEGMENT_NUMBER, 0)  # one segment: highdicom shares it
     for i, values in enumerate(frames):
-        position = values.get(_POSITION)
+        position = values.get(_POSITION, shared_position)
         if position is not None and len(position) == 3:
             positions[i] = position
-        segments[i] = values.get(_SEGMENT_NUMBER, 0)
+        segments[i] = values.get(_SEGMENT_NUMBER, shared_segment)
         orientation = values.get(_ORIENTATION)
         if orientation is not None and len(orientation) == 6:
             if orientations is None:
@@ -454,9 +456,9 @@ def _frame_table(
         if _PIXEL_SPACING in values:
             spacings.append(values[_PIXEL_SPACING])
     if not frames:  # a single frame may carry everything in the shared groups
-        if _POSITION in shared and len(shared[_POSITION]) == 3:
-            positions[:] = shared[_POSITION]
-        segments[:] = shared.get(_SEGMENT_NUMBER, 0)
+        if shared_position is not None and len(shared_position) == 3:
+            positions[:] = shared_position
+        segments[:] = shared_segment
     first = frames[0] if frames else {}
 
     def pick(tag: int) -> Any:
