@@ -452,3 +452,21 @@ def seg_of_arrays(
     path.parent.mkdir(parents=True, exist_ok=True)
     seg.save_as(path)
     return path
+
+
+class MaskCase:
+    """A CT series of one of :data:`GEOMETRIES` (``ct_folder``), the arrays of
+    :func:`sparse_masks` (``source``) and the BINARY SEG made of them (``seg``)."""
+
+    def __init__(self, folder: Path, geometry: str) -> None:
+        self.geometry = geometry
+        self.folder = folder
+        self.ct_folder = folder / "ct"
+        self.ct = volume_ct(self.ct_folder, geometry)
+        rows, columns = int(self.ct[0].Rows), int(self.ct[0].Columns)
+        self.source = sparse_masks(len(self.ct), rows, columns)
+        self.seg = seg_of_arrays(self.ct, folder / "seg.dcm", self.source, MASK_SEGMENTS)
+
+    def segment(self, number: int) -> np.ndarray:
+        """Segment *number*'s array, uint8, in CT order."""
+        return self.source[..., number - 1].astype(np.uint8)

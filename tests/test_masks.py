@@ -28,28 +28,7 @@ FORMATS = ("nifti", "nrrd", "npz")
 SUFFIX = {"nifti": ".nii.gz", "nrrd": ".nrrd", "npz": ".npz"}
 
 
-class Case:
-    """A CT series, the arrays, and the SEG made of them."""
-
-    def __init__(self, folder: Path, geometry: str) -> None:
-        self.folder = folder
-        self.ct_folder = folder / "ct"
-        self.ct = sf.volume_ct(self.ct_folder, geometry)
-        rows, columns = int(self.ct[0].Rows), int(self.ct[0].Columns)
-        self.source = sf.sparse_masks(len(self.ct), rows, columns)
-        self.seg = sf.seg_of_arrays(self.ct, folder / "seg.dcm", self.source, sf.MASK_SEGMENTS)
-
-    def segment(self, number: int) -> np.ndarray:
-        return self.source[..., number - 1].astype(np.uint8)
-
-
-@pytest.fixture(scope="module")
-def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Case]:
-    root = tmp_path_factory.mktemp("masks")
-    return {g: Case(root / g, g) for g in sf.GEOMETRIES}
-
-
-def check_file(path: Path, case: Case, expected: np.ndarray) -> tuple[int, ...]:
+def check_file(path: Path, case: sf.MaskCase, expected: np.ndarray) -> tuple[int, ...]:
     """Every voxel of *path* equals *expected* (in CT order) at the same place; the shape."""
     values, world, shape, _ = maskcheck.file_voxels(path)
     truth = maskcheck.ct_values(case.ct, expected, world)
@@ -63,8 +42,8 @@ def check_file(path: Path, case: Case, expected: np.ndarray) -> tuple[int, ...]:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("geometry", sorted(sf.GEOMETRIES))
-def test_every_voxel_lands_where_the_ct_voxel_is(cases, geometry, fmt, tmp_path: Path) -> None:
-    case = cases[geometry]
+def test_every_voxel_lands_where_the_ct_voxel_is(mask_cases, geometry, fmt, tmp_path: Path) -> None:
+    case = mask_cases[geometry]
     with idcseg.masks(case.seg) as m:
         files = m.write(tmp_path, fmt)
     assert [f.name for f in files] == [
@@ -84,8 +63,8 @@ def test_every_voxel_lands_where_the_ct_voxel_is(cases, geometry, fmt, tmp_path:
 
 
 @pytest.mark.parametrize("geometry", sorted(sf.GEOMETRIES))
-def test_reference_gives_exactly_the_ct_grid(cases, geometry, tmp_path: Path) -> None:
-    case = cases[geometry]
+def test_reference_gives_exactly_the_ct_grid(mask_cases, geometry, tmp_path: Path) -> None:
+    case = mask_cases[geometry]
     shape, affine = maskcheck.ct_grid(case.ct)
     with idcseg.masks(case.seg, reference=case.ct_folder) as m:
         assert m.shape == shape
@@ -100,8 +79,8 @@ def test_reference_gives_exactly_the_ct_grid(cases, geometry, tmp_path: Path) ->
         assert np.array_equal(values, maskcheck.ct_values(case.ct, case.segment(number), world))
 
 
-def test_sparse_frames_become_zero_slices_never_dropped(cases) -> None:
-    case = cases["axial"]
+def test_sparse_frames_become_zero_slices_never_dropped(mask_cases) -> None:
+    case = mask_cases["axial"]
     ds = pydicom.dcmread(case.seg, stop_before_pixels=True)
     assert int(ds.NumberOfFrames) == 11  # only frames with something in them
     with idcseg.masks(case.seg, segments=3) as m:
@@ -114,17 +93,17 @@ def test_sparse_frames_become_zero_slices_never_dropped(cases) -> None:
         assert not any(m[n][3].any() for n in m)  # CT slice 5: zeros in every segment
 
 
-def test_nifti_header_is_what_readers_expect(cases, tmp_path: Path) -> None:
+def test_nifti_header_is_what_readers_expect(mask_cases, tmp_path: Path) -> None:
     import nibabel as nib
 
-    with idcseg.masks(cases["axial"].seg, segments=[1]) as m:
+    with idcseg.masks(mask_cases["axial"].seg, segments=[1]) as m:
         (path,) = m.to_nifti(tmp_path)
     image = nib.load(path)
     assert image.header["sform_code"] == 1 and image.header["qform_code"] == 1
     assert np.allclose(image.header.get_zooms(), (0.9, 0.7, 2.5), atol=1e-5)
     assert image.header.get_xyzt_units()[0] == "mm"
     assert np.allclose(image.get_qform(), image.get_sform(), atol=1e-4)
-    with idcseg.masks(cases["tilted"].seg, segments=[1]) as m:
+    with idcseg.masks(mask_cases["tilted"].seg, segments=[1]) as m:
         (tilted,) = m.to_nifti(tmp_path / "tilted")
     header = nib.load(tilted).header
     assert header["qform_code"] == 0 and header["sform_code"] == 1  # a shear lives in the sform
@@ -133,17 +112,17 @@ def test_nifti_header_is_what_readers_expect(cases, tmp_path: Path) -> None:
 # --- merging, fractions, label maps ------------------------------------------------------------
 
 
-def test_merge_names_overlaps_and_writes_nothing(cases, tmp_path: Path) -> None:
-    with idcseg.masks(cases["axial"].seg) as m, pytest.raises(core.OverlapError) as info:
+def test_merge_names_overlaps_and_writes_nothing(mask_cases, tmp_path: Path) -> None:
+    with idcseg.masks(mask_cases["axial"].seg) as m, pytest.raises(core.OverlapError) as info:
         m.to_nifti(tmp_path, merge=True)
-    overlap = int((cases["axial"].source[..., 0] & cases["axial"].source[..., 1]).sum())
+    overlap = int((mask_cases["axial"].source[..., 0] & mask_cases["axial"].source[..., 1]).sum())
     assert f"segments overlap: 1 and 2 ({overlap} voxels)" in str(info.value)
     assert list(tmp_path.iterdir()) == []  # no label map, no temporary file, no sidecar
 
 
 @pytest.mark.parametrize("policy", ["first", "last"])
-def test_merge_policies(cases, policy, tmp_path: Path) -> None:
-    case = cases["oblique"]
+def test_merge_policies(mask_cases, policy, tmp_path: Path) -> None:
+    case = mask_cases["oblique"]
     with idcseg.masks(case.seg) as m:
         (path,) = m.write(tmp_path, "nrrd", merge=True, overlap=policy)
         assert np.array_equal(m.label_map(policy), m.label_map(policy))
@@ -159,8 +138,8 @@ def test_merge_policies(cases, policy, tmp_path: Path) -> None:
     ]
 
 
-def test_fractional_probabilities_and_threshold(cases, tmp_path: Path) -> None:
-    case = cases["axial"]
+def test_fractional_probabilities_and_threshold(mask_cases, tmp_path: Path) -> None:
+    case = mask_cases["axial"]
     fractions = np.zeros(case.source.shape[:3], dtype=np.float32)
     fractions[case.source[..., 0]] = 51 / 255
     fractions[case.source[..., 1]] = 204 / 255
@@ -180,10 +159,10 @@ def test_fractional_probabilities_and_threshold(cases, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("syntax", ["native", "rle", "jpegls", "eot"])
-def test_label_map_seg(cases, syntax, tmp_path: Path) -> None:
+def test_label_map_seg(mask_cases, syntax, tmp_path: Path) -> None:
     from pydicom.uid import JPEGLSLossless, RLELossless
 
-    case = cases["tilted"]
+    case = mask_cases["tilted"]
     labels = np.zeros(case.source.shape[:3], dtype=np.uint8)
     labels[case.source[..., 0]] = 1
     labels[case.source[..., 2]] = 3  # segment 2 left out: a number the map does not use
@@ -210,8 +189,8 @@ def test_label_map_seg(cases, syntax, tmp_path: Path) -> None:
 # --- choosing segments -------------------------------------------------------------------------
 
 
-def test_segments_by_number_and_by_find_filters(cases) -> None:
-    seg = cases["axial"].seg
+def test_segments_by_number_and_by_find_filters(mask_cases) -> None:
+    seg = mask_cases["axial"].seg
     assert list(idcseg.masks(seg, segments=[3, 1])) == [1, 3]
     assert list(idcseg.masks(seg, structure="Kidney")) == [2]
     assert list(idcseg.masks(seg, modifier="Left")) == [2]
@@ -231,8 +210,8 @@ def test_segments_by_number_and_by_find_filters(cases) -> None:
 # --- statistics --------------------------------------------------------------------------------
 
 
-def test_stats_match_numpy_on_the_source_arrays(cases) -> None:
-    case = cases["oblique"]
+def test_stats_match_numpy_on_the_source_arrays(mask_cases) -> None:
+    case = mask_cases["oblique"]
     stats = idcseg.segment_stats(case.seg, reference=case.ct_folder)
     shape, affine = maskcheck.ct_grid(case.ct)
     voxel_ml = abs(np.linalg.det(affine[:3, :3])) / 1000
@@ -258,8 +237,8 @@ def test_stats_match_numpy_on_the_source_arrays(cases) -> None:
     assert (own.slice_first + 2).tolist() == stats.slice_first.tolist()
 
 
-def test_stats_command_formats(cli, cases, tmp_path: Path) -> None:
-    seg = str(cases["axial"].seg)
+def test_stats_command_formats(cli, mask_cases, tmp_path: Path) -> None:
+    seg = str(mask_cases["axial"].seg)
     run = cli("stats", seg, "--structure", "Kidney", "--format", "csv")
     assert run.code == 0, run.err
     lines = run.out.splitlines()
@@ -274,15 +253,15 @@ def test_stats_command_formats(cli, cases, tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
     assert pq.read_table(out).column("voxel_count").to_pylist() == [
-        int(cases["axial"].source[..., k].sum()) for k in range(3)
+        int(mask_cases["axial"].source[..., k].sum()) for k in range(3)
     ]
 
 
 # --- the command -------------------------------------------------------------------------------
 
 
-def test_masks_command_end_to_end(cli, cases, tmp_path: Path) -> None:
-    case = cases["axial"]
+def test_masks_command_end_to_end(cli, mask_cases, tmp_path: Path) -> None:
+    case = mask_cases["axial"]
     out = tmp_path / "out"
     preview = tmp_path / "overlay.png"
     run = cli("masks", str(case.seg), "-o", str(out), "--reference", str(case.ct_folder),
@@ -314,16 +293,16 @@ def test_masks_command_end_to_end(cli, cases, tmp_path: Path) -> None:
     assert sidecar["SeriesInstanceUID"] == str(pydicom.dcmread(case.seg).SeriesInstanceUID)
 
 
-def test_a_folder_of_segs_gets_a_subfolder_each(cli, cases, tmp_path: Path) -> None:
+def test_a_folder_of_segs_gets_a_subfolder_each(cli, mask_cases, tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     for name in ("axial", "tilted"):
-        (folder / f"{name}.dcm").write_bytes(cases[name].seg.read_bytes())
-    (folder / "ct.dcm").write_bytes(next(cases["axial"].ct_folder.iterdir()).read_bytes())
+        (folder / f"{name}.dcm").write_bytes(mask_cases[name].seg.read_bytes())
+    (folder / "ct.dcm").write_bytes(next(mask_cases["axial"].ct_folder.iterdir()).read_bytes())
     out = tmp_path / "out"
     run = cli("masks", str(folder), "-o", str(out), "--structure", "Nodule", "--merge")
     assert run.code == 0, run.err
-    uids = {str(pydicom.dcmread(cases[n].seg).SeriesInstanceUID) for n in ("axial", "tilted")}
+    uids = {str(pydicom.dcmread(mask_cases[n].seg).SeriesInstanceUID) for n in ("axial", "tilted")}
     assert {p.name for p in out.iterdir()} == uids
     for uid in uids:
         assert sorted(p.name for p in (out / uid).iterdir()) == ["labelmap.nii.gz", "segments.json"]
@@ -338,10 +317,10 @@ def _no_traceback(run) -> None:  # noqa: ANN001
     assert run.err.startswith("idcseg: error: ")
 
 
-def test_bad_input_is_one_line(cli, cases, tmp_path: Path) -> None:
-    seg = str(cases["axial"].seg)
+def test_bad_input_is_one_line(cli, mask_cases, tmp_path: Path) -> None:
+    seg = str(mask_cases["axial"].seg)
     out = tmp_path / "out"
-    ct_file = str(next(cases["axial"].ct_folder.iterdir()))
+    ct_file = str(next(mask_cases["axial"].ct_folder.iterdir()))
     runs = {
         "not a SEG": (cli("masks", ct_file, "-o", str(out)), 1, "not a segmentation: CT Image"),
         "no segment 9": (cli("masks", seg, "-o", str(out), "-n", "9"), 2, "no segment 9"),
@@ -360,17 +339,17 @@ def test_bad_input_is_one_line(cli, cases, tmp_path: Path) -> None:
     assert not out.exists() or [p.name for p in out.iterdir()] == []
 
 
-def test_truncated_pixel_data(cli, cases, tmp_path: Path) -> None:
+def test_truncated_pixel_data(cli, mask_cases, tmp_path: Path) -> None:
     cut = tmp_path / "cut.dcm"
-    data = cases["axial"].seg.read_bytes()
+    data = mask_cases["axial"].seg.read_bytes()
     cut.write_bytes(data[: len(data) - 500])
     run = cli("masks", str(cut), "-o", str(tmp_path / "out"))
     assert run.code == 1 and "the file ends inside the pixel data" in run.err, run.err
     _no_traceback(run)
 
 
-def test_mismatched_reference_is_refused(cases, tmp_path: Path) -> None:
-    axial = cases["axial"]
+def test_mismatched_reference_is_refused(mask_cases, tmp_path: Path) -> None:
+    axial = mask_cases["axial"]
     # another frame of reference
     other = sf.volume_ct(tmp_path / "other", "axial")
     for ds in other:
@@ -404,10 +383,10 @@ def test_mismatched_reference_is_refused(cases, tmp_path: Path) -> None:
     with pytest.raises(GeometryError, match="fall between the voxels"):
         _with_ct_edit(axial, tmp_path / "shifted", shift=(0, 0, 1.25))
     with pytest.raises(IdcsegError, match="segments series .*, which is not in"):
-        idcseg.masks(axial.seg, reference=cases["oblique"].ct_folder)
+        idcseg.masks(axial.seg, reference=mask_cases["oblique"].ct_folder)
 
 
-def _with_ct_edit(case: Case, folder: Path, shift) -> None:  # noqa: ANN001
+def _with_ct_edit(case: sf.MaskCase, folder: Path, shift) -> None:  # noqa: ANN001
     folder.mkdir()
     for path in sorted(case.ct_folder.iterdir()):
         ds = pydicom.dcmread(path)
@@ -419,8 +398,8 @@ def _with_ct_edit(case: Case, folder: Path, shift) -> None:  # noqa: ANN001
     idcseg.masks(case.seg, reference=folder)
 
 
-def test_frames_that_are_not_a_regular_stack_are_refused(cases, tmp_path: Path) -> None:
-    case = cases["axial"]
+def test_frames_that_are_not_a_regular_stack_are_refused(mask_cases, tmp_path: Path) -> None:
+    case = mask_cases["axial"]
 
     def edited(name: str, edit) -> Path:  # noqa: ANN001
         return sf.clone_seg(case.seg, tmp_path / f"{name}.dcm", edit=edit)
@@ -453,10 +432,10 @@ def test_frames_that_are_not_a_regular_stack_are_refused(cases, tmp_path: Path) 
             idcseg.masks(edited(name, edit))
 
 
-def test_an_interrupted_export_leaves_only_whole_files(cases, tmp_path: Path) -> None:
+def test_an_interrupted_export_leaves_only_whole_files(mask_cases, tmp_path: Path) -> None:
     from idcseg.dicom.segfile import SegFile
 
-    seg = SegFile.open(cases["axial"].seg)
+    seg = SegFile.open(mask_cases["axial"].seg)
     placement = core.place(seg)
 
     def stop_after_two(written) -> None:  # noqa: ANN001
@@ -469,13 +448,15 @@ def test_an_interrupted_export_leaves_only_whole_files(cases, tmp_path: Path) ->
         "01_Liver.nii.gz",
         "02_Kidney_left.nii.gz",
     ]
-    check_file(tmp_path / "02_Kidney_left.nii.gz", cases["axial"], cases["axial"].segment(2))
+    check_file(
+        tmp_path / "02_Kidney_left.nii.gz", mask_cases["axial"], mask_cases["axial"].segment(2)
+    )
 
 
-def test_a_frame_that_cannot_be_decoded_leaves_no_file(cases, tmp_path: Path) -> None:
+def test_a_frame_that_cannot_be_decoded_leaves_no_file(mask_cases, tmp_path: Path) -> None:
     from pydicom.uid import RLELossless
 
-    case = cases["axial"]
+    case = mask_cases["axial"]
     labels = case.source[..., 0].astype(np.uint8)
     seg = sf.seg_of_arrays(case.ct, tmp_path / "rle.dcm", labels, sf.MASK_SEGMENTS[:1],
                            "LABELMAP", transfer_syntax_uid=RLELossless)  # fmt: skip
