@@ -73,6 +73,7 @@ _LEAVES = frozenset(
 # sequences recognised by tag where the VR is implicit
 _SEQUENCES = _GROUPS | {SHARED_GROUPS, PER_FRAME_GROUPS, _SLIDE_POSITION, 0x00089124, 0x00082112}
 
+_AFTER_GROUPS = 64 * 1024  # read this much past the functional groups (offset tables)
 _LONG_VRS = frozenset(
     (b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV")
 )
@@ -82,7 +83,11 @@ _U16 = Struct("<H")
 
 
 class NeedMore(Exception):
-    """The bytes given end before the walk does: call again with at least ``size`` bytes."""
+    """The bytes given end before the walk does: call again with at least ``size`` bytes.
+
+    ``size`` is the walk's best guess of all it needs: the end of the functional groups when
+    their length is given, else an estimate from the frames read so far, else just the next
+    element."""
 
     def __init__(self, size: int) -> None:
         super().__init__(f"need {size} bytes")
@@ -201,12 +206,13 @@ class _Walk:
         self.have = len(data)
         self.size = size
         self.implicit = implicit
+        self.hint = 0  # where the walk will probably end (see NeedMore)
 
     def need(self, end: int) -> None:
         if end > self.have:
             if end > self.size:
                 raise Truncated("the file ends inside the frame descriptions or pixel data")
-            raise NeedMore(end)
+            raise NeedMore(min(self.size, max(end, self.hint)))
 
     def header(self, pos: int) -> tuple[int, bytes | None, int, int]:
         """(tag, VR or None, value length, header length) of the element at *pos*."""
@@ -313,6 +319,25 @@ class _FirstItem:
         return self.walk.leaves(start, end, self.out)
 
 
+class _PerFrame:
+    """Item visitor: one frame's values; estimates where undefined-length groups end."""
+
+    def __init__(
+        self, walk: _Walk, frames: list[dict[int, Any]], begin: int, length: int, total: int
+    ) -> None:
+        self.walk, self.frames, self.begin, self.total = walk, frames, begin, total
+        self.estimate = length == UNDEFINED
+
+    def __call__(self, start: int, end: int | None) -> int:
+        values: dict[int, Any] = {}
+        self.frames.append(values)
+        after = self.walk.group_values(start, end, values)
+        if self.estimate and len(self.frames) in (8, 64):  # the rest will be about as long
+            each = (after - self.begin) / len(self.frames)
+            self.walk.hint = int(self.begin + each * self.total * 1.02) + _AFTER_GROUPS
+        return after
+
+
 def _value(tag: int, raw: bytes) -> Any:
     if tag == _SEGMENT_NUMBER:
         return _U16.unpack_from(raw)[0] if len(raw) >= 2 else 0
@@ -386,13 +411,10 @@ def scan(
         if tag == SHARED_GROUPS:
             pos = walk.each_item(pos + head, length, lambda a, b: walk.group_values(a, b, shared))
         elif tag == PER_FRAME_GROUPS:
-
-            def one_frame(a: int, b: int | None) -> int:
-                values: dict[int, Any] = {}
-                frames.append(values)
-                return walk.group_values(a, b, values)
-
-            pos = walk.each_item(pos + head, length, one_frame)
+            begin = pos + head
+            if length != UNDEFINED:  # the pixel data's header (and offset table) just after
+                walk.hint = begin + length + _AFTER_GROUPS
+            pos = walk.each_item(begin, length, _PerFrame(walk, frames, begin, length, fmt.frames))
         elif tag in (EXTENDED_OFFSET_TABLE, EXTENDED_OFFSET_TABLE_LENGTHS):
             walk.need(pos + head + length)
             table = np.frombuffer(bytes(data[pos + head : pos + head + length]), dtype="<u8")

@@ -35,6 +35,7 @@ from .frames import (
 from .segheader import SegReadError
 
 BINARY, FRACTIONAL, LABELMAP = "BINARY", "FRACTIONAL", "LABELMAP"
+GROW = 64 * 1024  # a bucket object's prefix grows by at least this much per request
 
 
 @dataclass
@@ -168,7 +169,7 @@ class SegFile:
             try:
                 table = scan(prefix, fmt, size=remote.size)
             except NeedMore as more:
-                need = max(more.size, 2 * len(prefix))
+                need = max(more.size, len(prefix) + GROW)
                 continue
             return cls(remote.location, remote.size, header, table, None, remote=remote)
 

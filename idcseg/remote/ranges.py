@@ -72,8 +72,9 @@ class ObjectBytes:
         return got.data
 
     def grow_prefix(self, need: int) -> bytearray:
-        """The first ``max(need, twice what is held)`` bytes (capped at the object's size)."""
-        want = min(self.size, max(need, FIRST_WINDOW, 2 * len(self.prefix)))
+        """The first *need* bytes at least (:data:`FIRST_WINDOW` at first; capped at the
+        object's size)."""
+        want = min(self.size, max(need, FIRST_WINDOW))
         if want > len(self.prefix):
             self._fill_prefix(want)
         return self.prefix
