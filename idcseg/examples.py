@@ -206,17 +206,22 @@ def make_seg(
     description: str,
     series_uid: str | None = None,
     segmentation_type: str = "BINARY",
+    pixels: Any = None,
 ) -> Path:
     """Write a SEG of *ct* with *segments* (a small rectangle each) to *path*.
 
     With *series_uid*, the SOPInstanceUID is ``<series_uid>.1`` (fixed inputs, same file).
+    *pixels* replaces the rectangles: highdicom's ``(slices, rows, columns, segments)`` array
+    (or ``(slices, rows, columns)`` of segment numbers for a label map), slices in *ct*'s order.
     """
     import highdicom as hd
     import numpy as np
     from pydicom.uid import generate_uid
 
     rows, columns, n = int(ct[0].Rows), int(ct[0].Columns), len(ct)
-    if segmentation_type == "LABELMAP":
+    if pixels is not None:
+        pass
+    elif segmentation_type == "LABELMAP":
         pixels = np.zeros((n, rows, columns), dtype=np.uint8)
         for k in range(len(segments)):
             pixels[:, 8 + 14 * (k % 8) : 18 + 14 * (k % 8), 20:60] = k + 1
