@@ -394,7 +394,7 @@ def measure(
             structure=(kind or {}).get("CodeMeaning"),
             structure_code=code_text(kind),
             voxel_count=count,
-            volume_ml=count * grid.voxel_volume / 1000.0,
+            volume_ml=round(count * grid.voxel_volume / 1000.0, 6),
             slice_count=slices,
         )
         if count:
