@@ -139,13 +139,24 @@ def make_ct(
 
 
 def _phantom(rows: int, columns: int) -> Any:
-    """Stored values of a synthetic CT slice: air (-1000 HU) around an ellipse of 40 HU."""
+    """Stored values of a synthetic chest-like CT slice (RescaleIntercept -1024): air
+    (-1000 HU) around a body of soft tissue (40 HU) with two lungs (-850 HU) and a spine
+    (400 HU)."""
     import numpy as np
 
     r, c = np.ogrid[:rows, :columns]
-    inside = ((r - rows / 2) / (rows * 0.42)) ** 2 + ((c - columns / 2) / (columns * 0.46)) ** 2
-    image = np.where(inside <= 1, 1064, 24)  # RescaleIntercept -1024
-    return image.astype(np.int16)
+
+    def inside(row: float, column: float, half_rows: float, half_columns: float) -> Any:
+        return ((r - row * rows) / (half_rows * rows)) ** 2 + (
+            (c - column * columns) / (half_columns * columns)
+        ) ** 2 <= 1
+
+    hu = np.full((rows, columns), -1000, dtype=np.int16)
+    hu[inside(0.5, 0.5, 0.42, 0.46)] = 40
+    for side in (0.3, 0.7):
+        hu[inside(0.45, side, 0.25, 0.15)] = -850
+    hu[inside(0.78, 0.5, 0.07, 0.07)] = 400
+    return hu + 1024
 
 
 def segment(

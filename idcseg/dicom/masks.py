@@ -113,6 +113,7 @@ def place(seg: SegFile, reference: Any = None) -> Placement:
             fmt.rows,
             fmt.columns,
             spacing_hint=table.spacing_between,
+            single_spacing=table.spacing_between or table.slice_thickness,
             what=f"{seg.describe()}: frames",
         )
         return Placement(grid, slices)
@@ -203,7 +204,18 @@ def _values(seg: SegFile, raw: np.ndarray, number: int, threshold: float | None)
             return raw.astype(np.float32) / np.float32(seg.max_fraction)
         # raw / max >= threshold, without rounding trouble
         return (raw.astype(np.float64) >= threshold * seg.max_fraction - 1e-9).view(np.uint8)
+    if seg.format.bits_allocated != 1:  # a BINARY SEG stored with 8 bits (not the standard's)
+        return (raw != 0).view(np.uint8)
     return raw
+
+
+def prefetch(seg: SegFile, numbers: Sequence[int]) -> None:
+    """Read the frames of all *numbers* in one batch (a bucket object: concurrent ranged GETs
+    instead of one batch per segment; a local file: nothing to do)."""
+    if seg.remote is None or not numbers:
+        return
+    frames = np.unique(np.concatenate([seg.segments[n].frames for n in numbers]))
+    seg.prefetch(frames)
 
 
 def _by_slice(placement: Placement, frames: np.ndarray) -> list[tuple[int, list[int]]]:
@@ -267,6 +279,7 @@ def merged_planes(
         raise UsageError("--merge of a FRACTIONAL SEG needs --threshold T (a label map is binary)")
     dtype = merged_dtype(numbers)
     counts = counts if counts is not None else {}
+    prefetch(seg, numbers)
     if seg.kind == LABELMAP:
         wanted = np.array(sorted(numbers))
         frames = np.arange(seg.table.count)
@@ -365,6 +378,7 @@ def measure(
     if seg.kind == FRACTIONAL and threshold is None:
         threshold = STATS_THRESHOLD
     grid = placement.grid
+    prefetch(seg, numbers)
     rows = []
     for number in numbers:
         count, sums = 0, np.zeros(3)
@@ -466,6 +480,7 @@ def export(
     grid = placement.grid
     suffix = maskio.suffix(fmt)
     written: list[Written] = []
+    prefetch(seg, numbers)
     if merge:
         counts: dict[int, int] = {}
         path = folder / f"labelmap{suffix}"
@@ -605,6 +620,7 @@ def busiest_slice(
     """The slice holding the most voxels of the segments *numbers* (the middle slice of the
     grid when they are empty)."""
     totals: dict[int, float] = {}
+    prefetch(seg, numbers)
     for number in numbers:
         for k, plane in planes(seg, placement, number, threshold):
             totals[k] = totals.get(k, 0.0) + float(np.count_nonzero(plane))

@@ -78,22 +78,33 @@ def overlay_figure(
     handles = []
     from matplotlib.patches import Patch
 
-    for index, (label, color, mask) in enumerate(layers):
-        rgb = layer_color(color, index)
-        values = np.asarray(mask, dtype=np.float32)
-        rgba = np.zeros((*values.shape, 4), dtype=np.float32)
-        rgba[..., :3] = rgb
-        rgba[..., 3] = np.clip(values, 0, 1) * 0.45
-        ax.imshow(rgba, extent=extent, interpolation="nearest")
+    color = np.zeros((rows, columns, 3), dtype=np.float32)  # premultiplied by alpha
+    alpha = np.zeros((rows, columns), dtype=np.float32)
+    outlines = []
+    for index, (label, recommended, mask) in enumerate(layers):
+        rgb = layer_color(recommended, index)
+        values = np.clip(np.asarray(mask, dtype=np.float32), 0, 1)
         if values.max() > 0:
-            ys = (np.arange(values.shape[0]) + 0.5) * spacing[0]
-            xs = (np.arange(values.shape[1]) + 0.5) * spacing[1]
-            ax.contour(xs, ys, values > 0.5 * values.max(), levels=[0.5], colors=[rgb],
-                       linewidths=1.2)  # fmt: skip
-        if index < LEGEND_MAX:
-            handles.append(Patch(facecolor=(*rgb, 0.6), edgecolor=rgb, label=label))
-    if len(layers) > LEGEND_MAX:
-        handles.append(Patch(alpha=0, label=f"… {len(layers) - LEGEND_MAX} more"))
+            a = values * 0.45
+            color = color * (1 - a)[..., None] + np.asarray(rgb, np.float32) * a[..., None]
+            alpha = alpha + a * (1 - alpha)
+            outlines.append((values, rgb))
+            if len(handles) < LEGEND_MAX:  # the legend names what this slice shows
+                handles.append(Patch(facecolor=(*rgb, 0.6), edgecolor=rgb, label=label))
+    rgba = np.zeros((rows, columns, 4), dtype=np.float32)  # all layers, composited once
+    shown = alpha > 0
+    rgba[shown, :3] = color[shown] / alpha[shown, None]
+    rgba[..., 3] = alpha
+    ax.imshow(rgba, extent=extent, interpolation="nearest")
+    ys = (np.arange(rows) + 0.5) * spacing[0]
+    xs = (np.arange(columns) + 0.5) * spacing[1]
+    for values, rgb in outlines:
+        ax.contour(xs, ys, values >= 0.5 * values.max(), levels=[0.5], colors=[rgb],
+                   linewidths=1.2)  # fmt: skip
+    if len(outlines) > len(handles):
+        handles.append(Patch(alpha=0, label=f"… {len(outlines) - len(handles)} more"))
+    if len(layers) > len(outlines):
+        handles.append(Patch(alpha=0, label=f"({len(layers) - len(outlines)} not on this slice)"))
     if handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
                   frameon=False)  # fmt: skip

@@ -14,6 +14,7 @@ import bisect
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from .bucket import AnonymousS3, S3Error
 
@@ -80,38 +81,43 @@ class ObjectBytes:
         return self.prefix
 
     def _fill_prefix(self, want: int) -> None:
-        start = len(self.prefix)
-        parts = _split([(start, want)])
-        self.prefix += b"".join(self._fetch_parts(parts))
+        parts = _split([(len(self.prefix), want)])
+        for data in self._run(lambda part: self._get(*part), parts):
+            self.prefix += data
 
     def fetch(self, ranges: Sequence[tuple[int, int]]) -> None:
         """Make sure every ``[start, stop)`` range is held, reading what is not (joined runs,
-        split parts, concurrent requests)."""
+        split parts, concurrent requests, each part written straight into its run's buffer)."""
         todo = [(a, b) for a, b in ranges if b > len(self.prefix) and not self._held(a, b)]
         if not todo:
             return
         from ..dicom.frames import merge_ranges
 
         runs = merge_ranges(todo, GAP)
-        parts = _split(runs)
-        data = self._fetch_parts(parts)
-        # join each run's parts into one buffer
-        index = 0
-        for start, stop in runs:
-            buffer = bytearray()
-            while index < len(parts) and parts[index][0] < stop:
-                buffer += data[index]
-                index += 1
+        buffers = [bytearray(stop - start) for start, stop in runs]
+        jobs = [
+            (buffer, a - start, a, b)
+            for (start, stop), buffer in zip(runs, buffers, strict=True)
+            for a, b in _split([(start, stop)])
+        ]
+
+        def get(job: tuple[bytearray, int, int, int]) -> None:
+            buffer, offset, a, b = job
+            buffer[offset : offset + (b - a)] = self._get(a, b)
+
+        self._run(get, jobs)
+        for (start, _), buffer in zip(runs, buffers, strict=True):
             position = bisect.bisect_left(self._starts, start)
             self._starts.insert(position, start)
             self._runs.insert(position, buffer)
 
-    def _fetch_parts(self, parts: list[tuple[int, int]]) -> list[bytes]:
-        if len(parts) == 1 or self.concurrency == 1:
-            return [self._get(a, b) for a, b in parts]
-        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(parts)))
+    def _run(self, work: Any, jobs: list[Any]) -> list[Any]:
+        """``work(job)`` for every job, on up to :attr:`concurrency` threads, in order."""
+        if len(jobs) == 1 or self.concurrency == 1:
+            return [work(job) for job in jobs]
+        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(jobs)))
         try:
-            futures = [pool.submit(self._get, a, b) for a, b in parts]
+            futures = [pool.submit(work, job) for job in jobs]
             return [f.result() for f in futures]
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
