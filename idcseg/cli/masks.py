@@ -177,6 +177,7 @@ def masks_command(
     show = _Progress(sys.stderr.isatty() if progress is None else progress)
     failures: list[tuple[str, str]] = []
     done: list[tuple[Any, list[Any]]] = []
+    unmatched: list[str] = []
     try:
         opened = list(reader)
         many = sum(1 for o in opened if o.seg is not None) > 1
@@ -191,7 +192,7 @@ def masks_command(
             try:
                 numbers = masks.select(seg, segment, segment_filter)
                 if not numbers:
-                    print(f"{seg.describe()}: no segment matches; nothing written", file=sys.stderr)
+                    unmatched.append(seg.describe())
                     continue
                 placement = masks.place(seg, _series_for(folder, seg))
                 target = output / names[seg.sop_uid] if many else output
@@ -225,10 +226,13 @@ def masks_command(
     finally:
         show.close()
         reader.close()
+    if not done and not failures:
+        what = unmatched[0] if len(unmatched) == 1 else f"any of {len(unmatched)} SEGs"
+        raise UsageError(f"no segment of {what} matches the filters; nothing written")
     _report(done, failures, reader, output, fmt, maskio, time.monotonic() - started)
-    if failures or not done:
-        if not done and not failures:
-            raise UsageError("no segment of the SEGs given matches; nothing written")
+    for where in unmatched:
+        print(f"{where}: no segment matches the filters; nothing written", file=sys.stderr)
+    if failures:
         raise typer.Exit(1)
 
 
