@@ -251,6 +251,7 @@ def planes(
         for i in group[1:]:
             plane = np.maximum(plane, _values(seg, seg.frame(i), number, threshold))
         yield k, _embed(placement, plane)
+    seg.release(frames)
 
 
 def merged_dtype(numbers: Sequence[int]) -> np.dtype:

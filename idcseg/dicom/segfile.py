@@ -247,6 +247,21 @@ class SegFile:
             return
         self._remote.fetch([self.table.frame_range(int(i)) for i in frames])
 
+    def release(self, frames: np.ndarray | list[int]) -> None:
+        """Drop the memory-mapped pages of *frames* from this process (a local file: they stay
+        in the OS's cache and come back on the next read), so decoding segment after segment
+        holds about one segment's frames, not the whole file."""
+        if not isinstance(self._data, mmap.mmap) or len(frames) == 0:
+            return
+        from .frames import merge_ranges
+
+        page = mmap.PAGESIZE
+        size = len(self._data)
+        for start, stop in merge_ranges([self.table.frame_range(int(i)) for i in frames]):
+            first = start - start % page
+            if stop > first:
+                self._data.madvise(mmap.MADV_DONTNEED, first, min(stop, size) - first)
+
     def _bytes(self, start: int, stop: int) -> Any:
         if self._remote is not None:
             return self._remote.view(start, stop)
