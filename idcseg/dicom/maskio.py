@@ -46,16 +46,31 @@ def suffix(fmt: str) -> str:
 
 @contextmanager
 def atomic(path: Path) -> Iterator[IO[bytes]]:
-    """A binary file that becomes *path* only when the block ends without an exception."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """A binary file that becomes *path* only when the block ends without an exception: a
+    temporary file made exclusively beside it (:func:`idcseg.files.temp_beside`, with the
+    permissions the file should have), renamed over it. A full disk is "could not be done"
+    (exit 1), a folder that cannot be written bad input (exit 2)."""
+    import errno
+
+    from ..errors import UsageError
+    from ..files import temp_beside
+
+    tmp: Path | None = None
     try:
-        with open(tmp, "wb") as fh:
+        fd, tmp = temp_beside(path)
+        with os.fdopen(fd, "wb") as fh:
             yield fh
         os.replace(tmp, path)
     except OSError as exc:
-        raise IdcsegError(f"cannot write {path}: {exc.strerror or exc}") from None
+        reason = exc.strerror or exc
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
+            raise IdcsegError(
+                f"cannot write {path}: {reason}; free some space and run again"
+            ) from None
+        raise UsageError(f"cannot write {path}: {reason}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 def _planes(grid: Grid, dtype: np.dtype, slices: Slices) -> Iterator[tuple[int, np.ndarray | None]]:
