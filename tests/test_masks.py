@@ -330,6 +330,11 @@ def test_bad_input_is_one_line(cli, mask_cases, tmp_path: Path) -> None:
         "no source": (cli("masks", "nothing-here.dcm", "-o", str(out)), 2, "no such file"),
         "no output": (cli("masks", seg), 2, "--output DIR"),
         "no match": (cli("masks", seg, "-o", str(out), "-s", "Spleen"), 2, "matches the filters"),
+        "reference": (
+            cli("masks", seg, "-o", str(out), "--reference", str(mask_cases["oblique"].ct_folder)),
+            1,
+            "which is not in",
+        ),
         "output is a file": (cli("masks", seg, "-o", ct_file), 2, "a file, not a folder"),
         "cannot make": (cli("masks", seg, "-o", ct_file + "/sub"), 2, "cannot make the folder"),
     }
