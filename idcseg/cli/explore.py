@@ -124,6 +124,7 @@ VIEWERS = {
     "ohif_v2": "ohif_v2_url",
     "slim": "slim_url",
     "seg": "seg_viewer_url",
+    "seg_v2": "seg_ohif_v2_url",
 }
 
 
@@ -139,8 +140,9 @@ def url(
         str,
         typer.Option(
             "--viewer",
-            help="auto (Slim for slide microscopy, else OHIF v3), ohif_v3, ohif_v2, slim, or "
-            "seg (a SEG opened with the series it segments).",
+            help="auto (Slim for slide microscopy, else OHIF v3), ohif_v3, ohif_v2, slim, "
+            "seg (a SEG opened over the series it segments, OHIF v3 as IDC links it since "
+            "v24) or seg_v2 (the same in OHIF v2, IDC's link before v24).",
         ),
     ] = "auto",
     fmt: Annotated[
@@ -181,11 +183,12 @@ def url(
     if fmt == "url":
         empty = [row for row in rows if not row[index]]
         if empty:
-            why = (
-                "the study holds no slide microscopy"
-                if viewer == "slim"
-                else "it is not a SEG whose segmented series is known (ingest or sync it first)"
-            )
+            why = {
+                "slim": "the study holds no slide microscopy",
+                "seg": "it is not a DICOM Segmentation",
+                "seg_v2": "it is not a SEG whose segmented series is known "
+                "(ingest or sync it first)",
+            }[viewer]
             raise IdcsegError(f"no {viewer} link for {empty[0][1] or study}: {why}")
         from ..present.output import write_text
 
