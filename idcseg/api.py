@@ -183,7 +183,8 @@ def viewer_urls(
 def sql(
     template: str, idc_version: str | int | None = None, **structure_and_params: Any
 ) -> tuple[str, dict[str, Any]]:
-    """The BigQuery SQL and parameters of a series-level template, e.g. ``sql("series")``.
+    """The BigQuery SQL and parameters of a series-level template, e.g. ``sql("series")``,
+    for the tables of *idc_version* (``None``: ``idc_current``).
 
     Keyword arguments are the filters of :meth:`Explorer.series` plus ``limit``, ``by``, ``n``
     and ``seed`` where the template takes them.
@@ -207,7 +208,10 @@ def sql(
     if name not in builders:
         raise spec.UsageError(f"no template {template!r} (choose from {', '.join(builders)})")
     query = builders[name]()
-    return render(query, dataset=spec.validate_dataset(idc_version)), dict(query.params)
+    from .query.eras import known_columns
+
+    dataset = spec.validate_dataset(idc_version)
+    return render(query, dataset=dataset, columns=known_columns(dataset)), dict(query.params)
 
 
 def find(

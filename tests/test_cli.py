@@ -123,6 +123,8 @@ def test_sql_prints_bigquery_sql_with_parameters(cli) -> None:  # noqa: ANN001
     assert "LOWER(collection_id) IN UNNEST(@collection)" in run.out
     assert '--   @collection ARRAY<STRING> = ["lidc_idri"]' in run.out
     assert "--   @limit INT64 = 10" in run.out
+    v20 = cli("sql", "find", "--idc-version", "20").out  # v13–v23: ARRAY<STRING> names
+    assert "seg.SegmentAlgorithmName[SAFE_OFFSET(0)] AS SegmentAlgorithmName" in v20
     payload = json.loads(cli("sql", "summary", "-f", "json").out)
     assert (
         payload["sql"].startswith("-- summary.sql")

@@ -222,6 +222,8 @@ def sql(
 ) -> None:
     """Print a template's BigQuery SQL and its parameters, ready for BigQuery.
 
+    With --idc-version, the SQL fits that release's tables (columns IDC added later are NULL).
+
     The SQL uses named parameters (@name); pass them with `bq query --parameter=NAME:TYPE:VALUE`
     or the client libraries' query parameters. No value is ever written into the SQL text.
 
@@ -287,7 +289,10 @@ def sql(
 
         raise UsageError(f"no template {template!r} (choose from {', '.join(builders)})")
     query = builders[name]()
-    text = render(query, dataset=validate_dataset(engine.idc_version), target="bigquery")
+    from ..query.eras import known_columns
+
+    dataset = validate_dataset(engine.idc_version)
+    text = render(query, dataset=dataset, target="bigquery", columns=known_columns(dataset))
     params = [{"name": k, "type": parameter_type(v), "value": v} for k, v in query.params.items()]
     if fmt == "json":
         print(json.dumps({"sql": text, "parameters": params}, indent=1))
