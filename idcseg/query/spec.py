@@ -216,7 +216,7 @@ class SeriesFilter:
             "body_part": bool(self.body_part),
             "description": self.description is not None,
             "sop_class": self.sop_class != "any",
-            "source": self.source,
+            "source": None if self.source == "all" else self.source,  # "idc" or "local"
             "structure": bool(self.structure),
             "category": bool(self.category),
             "anatomy": bool(self.anatomy),

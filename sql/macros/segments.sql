@@ -192,7 +192,7 @@
       COALESCE(series_facts.source, 'local') AS source,
       segments.*
     FROM segments
-    {% if f.collection or f.analysis_result or f.patient or f.study or f.description or f.sop_class or f.body_part or f.source != "all" %}JOIN{% else %}LEFT JOIN{% endif %} series_facts
+    {% if f.collection or f.analysis_result or f.patient or f.study or f.description or f.sop_class or f.body_part or f.source %}JOIN{% else %}LEFT JOIN{% endif %} series_facts
       ON series_facts.SeriesInstanceUID = segments.SeriesInstanceUID
 {%- if f.body_part %}
     LEFT JOIN segmented_series
