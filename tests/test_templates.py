@@ -200,3 +200,11 @@ def test_printed_sql_fits_each_release(version: int) -> None:
         "dicom_metadata_curated"
         in render.render(spec.series_query(f), dataset=f"idc_v{version}", columns=columns)
     ) == (version >= 7)
+
+
+def test_no_filter_means_no_flag_set() -> None:
+    """Code asks `any(f.flags().values())` to know whether the user filtered at all."""
+    assert not any(spec.SeriesFilter.build().flags().values())
+    assert spec.SeriesFilter.build(source="local").flags()["source"] == "local"
+    with pytest.raises(spec.UsageError, match="unknown --source"):
+        spec.SeriesFilter.build(source="elsewhere")
