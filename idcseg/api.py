@@ -61,8 +61,10 @@ class Explorer:
 
         Filters (combined with AND; a list means any of its values):
         ``collection``, ``analysis_result`` (any case), ``patient``, ``study``, ``series``,
-        ``body_part`` (of the segmented series where known), ``description`` (text anywhere),
-        ``sop_class`` (``binary``, ``labelmap`` or ``any``), and — from IDC's seg_index —
+        ``body_part`` (IDC's curated BodyPartExamined of the segmented series where known),
+        ``description`` (text anywhere), ``sop_class`` (``binary``, ``labelmap`` or ``any``),
+        ``source`` (``idc``: series IDC hosts; ``local``: your own SEGs; ``all``, the
+        default; the ``source`` column says which each row is), and — from IDC's seg_index —
         ``structure``, ``category``, ``anatomy`` (CodeMeanings, any case), ``algorithm_type``
         (``AUTOMATIC``, ``SEMIAUTOMATIC``, ``MANUAL``), ``algorithm_name`` (text),
         ``min_segments`` and ``source_modality`` (of the segmented series, e.g. ``CT``).
@@ -93,7 +95,12 @@ class Explorer:
         return self.query(spec.summary_query(_series_filter(filters), by=by, limit=limit))
 
     def find(
-        self, *, per: str = "segment", limit: int | None = None, **filters: Any
+        self,
+        *,
+        per: str = "segment",
+        limit: int | None = None,
+        viewer: str = "ohif_v3",
+        **filters: Any,
     ) -> pd.DataFrame:
         """Segments (``per="segment"``) or SEG series with their segments (``per="series"``).
 
@@ -101,11 +108,14 @@ class Explorer:
         (any case), ``"SCHEME:VALUE"`` or a DICOM concept keyword, SNOMED-RT and SNOMED-CT codes
         matching each other — ``algorithm_type`` (exact) and ``algorithm_name`` (text). Series
         filters: ``collection``, ``analysis_result``, ``patient``, ``study``, ``series``,
-        ``description``. On the embedded engine this searches the segments you stored
-        (:func:`ingest`, ``idcseg sync``, ``idcseg fetch-segments``); on BigQuery, all of IDC.
+        ``description``, ``body_part``, ``sop_class`` and ``source``, as in :meth:`series`.
+        ``viewer_url`` opens each SEG over the series it segments in OHIF v3 (IDC's own link
+        since v24) or, with ``viewer="ohif_v2"``, in OHIF v2. On the embedded engine this
+        searches the segments you stored (:func:`ingest`, ``idcseg sync``,
+        ``idcseg fetch-segments``); on BigQuery, all of IDC.
         """
         f, g = _segment_filters(filters)
-        return self.query(spec.find_query(f, g, per=per, limit=limit))
+        return self.query(spec.find_query(f, g, per=per, limit=limit, viewer=viewer))
 
     def facets(
         self, by: str = "structure", *, limit: int | None = None, **filters: Any
@@ -116,7 +126,8 @@ class Explorer:
         return self.query(spec.facets_query(f, g, by=by, limit=limit))
 
     def viewer_urls(self, study: str, series: Iterable[str] = ()) -> pd.DataFrame:
-        """Viewer links (OHIF v3, OHIF v2, Slim, SEG with its source) for a study or series."""
+        """Viewer links (OHIF v3, OHIF v2, Slim; a SEG over its source in OHIF v3 and v2) for
+        a study or some of its series."""
         return self.query(spec.viewer_urls_query(study, list(series)))
 
 
@@ -183,7 +194,8 @@ def viewer_urls(
 def sql(
     template: str, idc_version: str | int | None = None, **structure_and_params: Any
 ) -> tuple[str, dict[str, Any]]:
-    """The BigQuery SQL and parameters of a series-level template, e.g. ``sql("series")``.
+    """The BigQuery SQL and parameters of a series-level template, e.g. ``sql("series")``,
+    for the tables of *idc_version* (``None``: ``idc_current``).
 
     Keyword arguments are the filters of :meth:`Explorer.series` plus ``limit``, ``by``, ``n``
     and ``seed`` where the template takes them.
@@ -207,7 +219,10 @@ def sql(
     if name not in builders:
         raise spec.UsageError(f"no template {template!r} (choose from {', '.join(builders)})")
     query = builders[name]()
-    return render(query, dataset=spec.validate_dataset(idc_version)), dict(query.params)
+    from .query.eras import known_columns
+
+    dataset = spec.validate_dataset(idc_version)
+    return render(query, dataset=dataset, columns=known_columns(dataset)), dict(query.params)
 
 
 def find(
