@@ -174,3 +174,18 @@ def test_table_is_what_the_build_tool_makes():
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_presets_number_totalsegmentator_classes_and_every_name_is_known():
+    presets = structures.presets()
+    assert len(presets["totalsegmentator"]) == 117
+    assert presets["totalsegmentator"][26] == "vertebrae_S1"
+    assert presets["totalsegmentator"][92] == "rib_left_1"
+    assert presets["totalsegmentator"][117] == "costal_cartilages"
+    v1 = presets["totalsegmentator-v1"]
+    for ref in _reference("totalsegmentator_v1.5.6_segments.csv"):
+        assert v1[int(ref["labelID"])] == ref["SegmentDescription"].rsplit(":", 1)[1].strip()
+    assert presets["nnunet-bpr"] == {1: "esophagus", 2: "heart", 3: "trachea", 4: "aorta"}
+    for mapping in presets.values():
+        for name in mapping.values():
+            assert structures.lookup(name).name == name

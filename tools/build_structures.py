@@ -1,4 +1,6 @@
-"""Build ``idcseg/dicom/data/structures.csv``: structure names → codes for new SEGs.
+"""Build ``idcseg/dicom/data/structures.csv`` (structure names → codes for new SEGs) and
+``label_presets.csv`` (the label values of models' label maps: TotalSegmentator v2 and v1, nnU-Net
+BPR).
 
     python tools/build_structures.py            # rewrite the table
     python tools/build_structures.py --check    # exit 1 if the table is not what this builds
@@ -31,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "data" / "reference"
 TABLE = ROOT / "idcseg" / "dicom" / "data" / "structures.csv"
+PRESETS = ROOT / "idcseg" / "dicom" / "data" / "label_presets.csv"
 COLUMNS = [
     "name",
     "label",
@@ -182,6 +185,49 @@ CURATED: list[tuple[str, str, str, str, str, str, str, str]] = [
 # fmt: on
 
 
+# TotalSegmentator v2's "total" task: label value i + 1 is TOTALSEGMENTATOR_V2[i] (its class_map)
+TOTALSEGMENTATOR_V2 = [
+    "spleen", "kidney_right", "kidney_left", "gallbladder", "liver", "stomach", "pancreas",
+    "adrenal_gland_right", "adrenal_gland_left", "lung_upper_lobe_left", "lung_lower_lobe_left",
+    "lung_upper_lobe_right", "lung_middle_lobe_right", "lung_lower_lobe_right", "esophagus",
+    "trachea", "thyroid_gland", "small_bowel", "duodenum", "colon", "urinary_bladder", "prostate",
+    "kidney_cyst_left", "kidney_cyst_right", "sacrum", "vertebrae_S1",
+    *[f"vertebrae_L{i}" for i in range(5, 0, -1)],
+    *[f"vertebrae_T{i}" for i in range(12, 0, -1)],
+    *[f"vertebrae_C{i}" for i in range(7, 0, -1)],
+    "heart", "aorta", "pulmonary_vein", "brachiocephalic_trunk", "subclavian_artery_right",
+    "subclavian_artery_left", "common_carotid_artery_right", "common_carotid_artery_left",
+    "brachiocephalic_vein_left", "brachiocephalic_vein_right", "atrial_appendage_left",
+    "superior_vena_cava", "inferior_vena_cava", "portal_vein_and_splenic_vein",
+    "iliac_artery_left", "iliac_artery_right", "iliac_vena_left", "iliac_vena_right",
+    "humerus_left", "humerus_right", "scapula_left", "scapula_right", "clavicula_left",
+    "clavicula_right", "femur_left", "femur_right", "hip_left", "hip_right", "spinal_cord",
+    "gluteus_maximus_left", "gluteus_maximus_right", "gluteus_medius_left",
+    "gluteus_medius_right", "gluteus_minimus_left", "gluteus_minimus_right", "autochthon_left",
+    "autochthon_right", "iliopsoas_left", "iliopsoas_right", "brain", "skull",
+    *[f"rib_left_{i}" for i in range(1, 13)],
+    *[f"rib_right_{i}" for i in range(1, 13)],
+    "sternum", "costal_cartilages",
+]  # fmt: skip
+
+
+def presets() -> str:
+    """label_presets.csv: preset, value, name — the label maps models write."""
+    rows = [("totalsegmentator", i, name) for i, name in enumerate(TOTALSEGMENTATOR_V2, 1)]
+    with open(REFERENCE / "totalsegmentator_v1.5.6_segments.csv", newline="") as fh:
+        for ref in csv.DictReader(fh):
+            name = ref["SegmentDescription"].rsplit(":", 1)[1].strip()
+            rows.append(("totalsegmentator-v1", int(ref["labelID"]), name))
+    with open(REFERENCE / "nnunet_bpr_segments.csv", newline="") as fh:
+        for ref in csv.DictReader(fh):
+            rows.append(("nnunet-bpr", int(ref["labelID"]), ref["type_meaning"].lower()))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["preset", "value", "name"])
+    writer.writerows(rows)
+    return out.getvalue()
+
+
 def _dicom_meanings() -> dict[str, list[str]]:
     from pydicom.sr._concepts_dict import concepts
 
@@ -298,14 +344,18 @@ _V2 = {row[0] for row in CURATED[:20]}
 
 def main() -> int:
     """Write the table, or with --check compare it."""
-    text = build()
+    outputs = {TABLE: build(), PRESETS: presets()}
     if sys.argv[1:] == ["--check"]:
-        if TABLE.read_text() != text:
-            print(f"{TABLE} is out of date: run python tools/build_structures.py", file=sys.stderr)
-            return 1
+        for path, text in outputs.items():
+            if path.read_text() != text:
+                print(
+                    f"{path} is out of date: run python tools/build_structures.py", file=sys.stderr
+                )
+                return 1
         return 0
-    TABLE.write_text(text)
-    print(f"wrote {TABLE}: {text.count(chr(10)) - 1} structures")
+    for path, text in outputs.items():
+        path.write_text(text)
+        print(f"wrote {path}: {text.count(chr(10)) - 1} rows")
     return 0
 
 

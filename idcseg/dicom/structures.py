@@ -151,3 +151,17 @@ def search(term: str | None = None) -> list[Structure]:
         if any(key in normalise(text) for text in haystack):
             found.append(structure)
     return found
+
+
+@cache
+def presets() -> dict[str, dict[int, str]]:
+    """Label maps models write: preset name → {label value: structure name}.
+
+    ``totalsegmentator`` (v2's ``total`` task, 117 classes), ``totalsegmentator-v1`` (104, the
+    numbering of IDC's TotalSegmentator SEGs) and ``nnunet-bpr``.
+    """
+    text = resources.files(__package__).joinpath("data/label_presets.csv").read_text("utf-8")
+    found: dict[str, dict[int, str]] = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        found.setdefault(row["preset"], {})[int(row["value"])] = row["name"]
+    return found
