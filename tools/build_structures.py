@@ -228,26 +228,35 @@ def presets() -> str:
     return out.getvalue()
 
 
-def _dicom_meanings() -> dict[str, list[str]]:
+def _dicom_meanings() -> dict[str, list[tuple[str, list[int]]]]:
     from pydicom.sr._concepts_dict import concepts
 
-    meanings: dict[str, list[str]] = {}
+    meanings: dict[str, list[tuple[str, list[int]]]] = {}
     for entries in concepts["SCT"].values():
-        for value, (meaning, _cids) in entries.items():
-            meanings.setdefault(value, []).append(meaning)
+        for value, (meaning, cids) in entries.items():
+            meanings.setdefault(value, []).append((meaning, cids))
     return meanings
 
 
-def _meaning(value: str, dicom: dict[str, list[str]], hint: str) -> str:
-    """DICOM's meaning for SCT *value*: the one that reads like *hint* if DICOM has it, else
-    the shortest capitalised one (not the '(body structure)' full name)."""
+def _meaning(value: str, dicom: dict[str, list[tuple[str, list[int]]]], hint: str) -> str:
+    """DICOM's meaning for SCT *value*: the one its segmentation context groups (CID 7150,
+    7151: segmented property categories and types) use, else the one that reads like *hint*,
+    else the shortest (never the '(body structure)' full name)."""
     if value in NOT_IN_DICOM:
         return NOT_IN_DICOM[value]
-    short = [m for m in dicom[value] if not m.endswith(")")]
-    for meaning in short:
-        if meaning.lower() in hint.lower():
-            return meaning[:1].upper() + meaning[1:]
-    best = sorted(short, key=lambda m: (m[:1].islower(), len(m), m))[0]
+    short = [(m, cids) for m, cids in dicom[value] if not m.endswith(")")]
+
+    def rank(entry: tuple[str, list[int]]) -> tuple[bool, bool, bool, int, str]:
+        meaning, cids = entry
+        return (
+            not {7150, 7151} & set(cids),
+            meaning.lower() not in hint.lower(),
+            meaning[:1].islower(),
+            len(meaning),
+            meaning,
+        )
+
+    best = sorted(short, key=rank)[0][0]
     return best[:1].upper() + best[1:]
 
 

@@ -194,6 +194,16 @@ def _presence(array: np.ndarray, layer: Layer) -> dict[int, np.ndarray]:
                         f"{layer.name}: fractional masks hold values in [0, 1], not "
                         f"{low:g}..{high:g}"
                     )
+        elif array.dtype != bool and array.size:
+            values = array[array != 0]
+            if values.size and values.min() != values.max():
+                shown = np.unique(values)
+                listed = ", ".join(str(v) for v in shown[:8]) + (" ..." if len(shown) > 8 else "")
+                raise UsageError(
+                    f"{layer.name} holds {len(shown)} label values ({listed}): it is a label "
+                    "map — name its values with --labels VALUE=NAME (or a preset such as "
+                    "totalsegmentator), or describe them with --meta"
+                )
         return {layer.segments[0].label_value: flat.any(axis=1)}
     if np.issubdtype(array.dtype, np.floating):
         whole = np.all(np.mod(array, 1) == 0) and np.all(np.isfinite(array))
@@ -404,6 +414,7 @@ def _version() -> str:
 
 
 def _encode_element(element: Any) -> bytes:
+    """*element* in explicit VR little endian, as pydicom writes it."""
     from pydicom.filebase import DicomBytesIO
     from pydicom.filewriter import write_data_element
 
@@ -414,11 +425,36 @@ def _encode_element(element: Any) -> bytes:
     return fp.getvalue()
 
 
+class _Encoder:
+    """Encodes small nested sequences as pydicom does (defined lengths), leaf elements through
+    pydicom and remembered by value: a sequence that differs from another only in one UID costs
+    one leaf encoding, not a pydicom write of every item."""
+
+    def __init__(self) -> None:
+        self.leaves: dict[tuple[int, str, str], bytes] = {}
+
+    def element(self, element: Any) -> bytes:
+        if element.VR != "SQ":
+            key = (int(element.tag), element.VR, repr(element.value))
+            found = self.leaves.get(key)
+            if found is None:
+                found = self.leaves[key] = _encode_element(element)
+            return found
+        items = b"".join(
+            b"\xfe\xff\x00\xe0" + struct.pack("<I", len(body)) + body
+            for body in (self.dataset(item) for item in element.value)
+        )
+        tag = struct.pack("<HH", element.tag.group, element.tag.element)
+        return tag + b"SQ\x00\x00" + struct.pack("<I", len(items)) + items
+
+    def dataset(self, dataset: Any) -> bytes:
+        return b"".join(self.element(element) for element in dataset)
+
+
 def _plane_pieces(header: Any, source: Sequence[Any], segmentation_type: str) -> tuple[list, list]:
     """Encoded DerivationImageSequence and PlanePositionSequence of each source slice, made
-    from highdicom's item for slice 0 (checked to be what highdicom writes)."""
+    from highdicom's item for slice 0 (checked to be byte for byte what pydicom writes)."""
     import highdicom as hd
-    from pydicom.dataelem import DataElement
 
     items = header.PerFrameFunctionalGroupsSequence
     template = items[0]
@@ -428,20 +464,31 @@ def _plane_pieces(header: Any, source: Sequence[Any], segmentation_type: str) ->
             "this highdicom writes per-frame functional groups idcseg does not know "
             f"({[hex(t) for t in found]}); install highdicom 0.28 or tell the idcseg authors"
         )
-    derivation = template.DerivationImageSequence
-    reference = derivation[0].SourceImageSequence[0]
+    derivation = template["DerivationImageSequence"]
+    reference = derivation.value[0].SourceImageSequence[0]
     if reference.ReferencedSOPInstanceUID != source[0].SOPInstanceUID:
         raise SegWriteError("highdicom's probe frame does not reference the first source image")
+    expected = (
+        _encode_element(derivation),
+        _encode_element(template["PlanePositionSequence"]),
+    )
+    encoder = _Encoder()
     derived, planes = [], []
     for ds in source:
         reference.ReferencedSOPClassUID = ds.SOPClassUID
         reference.ReferencedSOPInstanceUID = ds.SOPInstanceUID
-        derived.append(_encode_element(DataElement(0x00089124, "SQ", derivation)))
+        derived.append(encoder.element(derivation))
         position = hd.PlanePositionSequence("PATIENT", ds.ImagePositionPatient)
-        planes.append(_encode_element(DataElement(0x00209113, "SQ", position)))
-    if planes[0] != _encode_element(template["PlanePositionSequence"]):
-        raise SegWriteError("highdicom's plane position differs from the source image's")
+        planes.append(encoder.element(_sequence(0x00209113, position)))
+    if (derived[0], planes[0]) != expected:
+        raise SegWriteError("idcseg's encoding of a frame's references differs from pydicom's")
     return derived, planes
+
+
+def _sequence(tag: int, items: Any) -> Any:
+    from pydicom.dataelem import DataElement
+
+    return DataElement(tag, "SQ", items)
 
 
 def _plane_order(source: Sequence[Any]) -> np.ndarray:
