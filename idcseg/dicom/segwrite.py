@@ -55,11 +55,10 @@ _PFFG = b"\x00\x52\x30\x92SQ\x00\x00\xff\xff\xff\xff"  # (5200,9230)
 _FRAME_CONTENT = b"\x20\x00\x11\x91SQ\x00\x00\xff\xff\xff\xff" + _ITEM  # (0020,9111)
 _DIMENSION_INDEX = b"\x20\x00\x57\x91UL"  # (0020,9157)
 _SEGMENT_ID = b"\x62\x00\x0a\x00SQ\x00\x00\xff\xff\xff\xff" + _ITEM + b"\x62\x00\x0b\x00US\x02\x00"
-_EXPECTED_ITEM = {
-    "BINARY": [0x00089124, 0x00209111, 0x00209113, 0x0062000A],
-    "FRACTIONAL": [0x00089124, 0x00209111, 0x00209113, 0x0062000A],
-    "LABELMAP": [0x00089124, 0x00209111, 0x00209113],
-}
+# per-frame items: derivation, frame content, plane position (and segment identification when
+# there are several segments: highdicom puts a single segment's in the shared groups)
+_EXPECTED_ITEM = [0x00089124, 0x00209111, 0x00209113]
+_SEGMENT_IDENTIFICATION = 0x0062000A
 
 
 class SegWriteError(IdcsegError):
@@ -451,7 +450,7 @@ class _Encoder:
         return b"".join(self.element(element) for element in dataset)
 
 
-def _plane_pieces(header: Any, source: Sequence[Any], segmentation_type: str) -> tuple[list, list]:
+def _plane_pieces(header: Any, source: Sequence[Any], per_frame_segment: bool) -> tuple[list, list]:
     """Encoded DerivationImageSequence and PlanePositionSequence of each source slice, made
     from highdicom's item for slice 0 (checked to be byte for byte what pydicom writes)."""
     import highdicom as hd
@@ -459,7 +458,8 @@ def _plane_pieces(header: Any, source: Sequence[Any], segmentation_type: str) ->
     items = header.PerFrameFunctionalGroupsSequence
     template = items[0]
     found = [int(element.tag) for element in template]
-    if len(items) != 1 or found != _EXPECTED_ITEM[segmentation_type]:
+    expected = _EXPECTED_ITEM + ([_SEGMENT_IDENTIFICATION] if per_frame_segment else [])
+    if len(items) != 1 or found != expected:
         raise SegWriteError(
             "this highdicom writes per-frame functional groups idcseg does not know "
             f"({[hex(t) for t in found]}); install highdicom 0.28 or tell the idcseg authors"
@@ -468,7 +468,7 @@ def _plane_pieces(header: Any, source: Sequence[Any], segmentation_type: str) ->
     reference = derivation.value[0].SourceImageSequence[0]
     if reference.ReferencedSOPInstanceUID != source[0].SOPInstanceUID:
         raise SegWriteError("highdicom's probe frame does not reference the first source image")
-    expected = (
+    pydicoms = (
         _encode_element(derivation),
         _encode_element(template["PlanePositionSequence"]),
     )
@@ -480,7 +480,7 @@ def _plane_pieces(header: Any, source: Sequence[Any], segmentation_type: str) ->
         derived.append(encoder.element(derivation))
         position = hd.PlanePositionSequence("PATIENT", ds.ImagePositionPatient)
         planes.append(encoder.element(_sequence(0x00209113, position)))
-    if (derived[0], planes[0]) != expected:
+    if (derived[0], planes[0]) != pydicoms:
         raise SegWriteError("idcseg's encoding of a frame's references differs from pydicom's")
     return derived, planes
 
@@ -542,11 +542,11 @@ def _stamp(header: Any, when: dt.datetime | None, uids: dict[str, str]) -> None:
         item.DimensionOrganizationUID = uids["dimension"]
     if when is None:
         return
-    header.InstanceCreationDate = header.ContentDate = when.strftime("%Y%m%d")
-    header.InstanceCreationTime = header.ContentTime = when.strftime("%H%M%S.%f")
+    header.InstanceCreationDate = header.ContentDate  # highdicom's, from the timestamp
+    header.InstanceCreationTime = header.ContentTime
     for item in header.get("ContributingEquipmentSequence", []):
         if "ContributionDateTime" in item:
-            item.ContributionDateTime = when.strftime("%Y%m%d%H%M%S.%f")
+            item.ContributionDateTime = f"{header.ContentDate}{header.ContentTime}"
 
 
 def _series_extras(header: Any, source: Sequence[Any], series: SeriesSpec) -> None:
@@ -904,7 +904,8 @@ def _write(
         if spec.tracking_id:
             uids[f"tracking.{number}"] = spec.tracking_uid or _uid(options.uid_root, f"4.{number}")
     header = _probe(source, numbered, options, uids)
-    derived, planes = _plane_pieces(header, source, kind)
+    per_frame_segment = kind != "LABELMAP" and len(numbered) > 1
+    derived, planes = _plane_pieces(header, source, per_frame_segment)
     del header.PerFrameFunctionalGroupsSequence
     del header.PixelData
     header.NumberOfFrames = len(frames)
@@ -946,7 +947,7 @@ def _write(
             if k % 1000 == 0:
                 say(f"writing frame descriptions {k + 1}/{len(frames)}")
             dimension = (position[j],) if kind == "LABELMAP" else (number, position[j])
-            segment = None if kind == "LABELMAP" else number
+            segment = number if per_frame_segment else None
             body.write(_frame_item(derived[j], planes[j], dimension, segment))
         body.write(_SEQ_END)
         _write_pixels(body, payloads, len(frames), rows * columns, bits, encoder, packer, say)
