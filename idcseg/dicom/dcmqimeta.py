@@ -168,6 +168,7 @@ def _segment(item: Any, i: int, j: int, source: str) -> SegmentSpec:
             f"{', '.join(ALGORITHM_TYPES)}"
         )
     description = _text(item, "SegmentDescription", where)
+    # as dcmqi labels a segment: SegmentLabel, else SegmentDescription, else the type meaning
     label = _text(item, "SegmentLabel", where) or description or codes["type"].meaning  # type: ignore[union-attr]
     return SegmentSpec(
         file_index=i,

@@ -425,8 +425,10 @@ def _source_series(folder: Path, series_uid: str | None, progress: Callable[[str
         )
     else:
         uid = uids[0]
-    series = found.series(uid)
-    return series
+    try:
+        return found.series(uid)
+    except GeometryError as exc:  # not one regular stack of single-frame images
+        raise UsageError(f"--source {folder}: {exc}") from None
 
 
 def _timestamp(value: dt.datetime | None) -> dt.datetime | None:
@@ -566,7 +568,10 @@ def make_seg(
     series = _source_series(Path(source), source_series, say)
     layers = []
     for mask, (layer_kind, specs) in zip(files, layers_specs, strict=True):
-        axes, flips = orientation_on(mask.grid, series.grid, f"mask {mask.name}")
+        try:
+            axes, flips = orientation_on(mask.grid, series.grid, f"mask {mask.name}")
+        except GeometryError as exc:  # bad input: the masks were not saved on the CT's grid
+            raise UsageError(str(exc)) from None
         layers.append(
             segwrite.Layer(
                 mask.name,

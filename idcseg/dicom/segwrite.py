@@ -28,6 +28,7 @@ import os
 import re
 import struct
 import tempfile
+import warnings
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -367,7 +368,6 @@ def _probe(
     import highdicom as hd
     from pydicom.uid import ExplicitVRLittleEndian, JPEGLSLossless, RLELossless
 
-    series = options.series
     numbers = [n for n, _ in numbered]
     dtype = np.uint8 if max(numbers) < 256 else np.uint16
     # np.zeros maps untouched pages: highdicom reads them, the process barely grows
@@ -377,6 +377,14 @@ def _probe(
         options.compression, ExplicitVRLittleEndian
     )
     when = options.timestamp
+    with warnings.catch_warnings():
+        # dcmqi's default creator "Reader1" is one name component: kept as the user gave it
+        warnings.filterwarnings("ignore", message=".*person name.*", category=UserWarning)
+        return _segmentation(hd, source, probe, numbered, options, uids, syntax, when)
+
+
+def _segmentation(hd, source, probe, numbered, options, uids, syntax, when):  # noqa: ANN001
+    series = options.series
     return hd.seg.Segmentation(
         source_images=list(source),
         pixel_array=probe,
