@@ -204,6 +204,13 @@ def test_masks_stored_with_other_axes_or_as_nrrd_give_the_same_seg(world, tmp_pa
         inputs[view] = save_nifti(tmp_path / view / "liver.nii.gz", liver, world.grid, view)
     (tmp_path / "nrrd").mkdir()
     inputs["nrrd"] = save_nrrd(tmp_path / "nrrd" / "liver.nrrd", liver, world.grid)
+    (tmp_path / "be").mkdir()  # uncompressed, big-endian 16-bit
+    image = nib.load(save_nifti(tmp_path / "be" / "liver.nii", liver.astype(np.int16), world.grid))
+    header = image.header.as_byteswapped(">")
+    data = np.asanyarray(image.dataobj).astype(">i2")
+    nib.save(nib.Nifti1Image(data, image.affine, header=header), tmp_path / "be" / "liver.nii")
+    assert nib.load(tmp_path / "be" / "liver.nii").header.endianness == ">"
+    inputs["big-endian"] = tmp_path / "be" / "liver.nii"
     pixels = {}
     for name, path in inputs.items():
         made = idcseg.make_seg(path, world.ct, tmp_path / f"{name}.dcm", uid_root="2.25.77")

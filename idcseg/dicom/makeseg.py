@@ -164,12 +164,43 @@ def _read_voxels(mask: _MaskFile) -> np.ndarray:
 
         data, _ = nrrd.read(str(mask.path))
     else:
-        import nibabel as nib
-
-        data = np.asanyarray(nib.load(mask.path).dataobj)
+        data = _read_nifti(mask.path)
     if data.ndim == 4:
         data = data[..., 0]
     return data.transpose(2, 1, 0)
+
+
+def _read_nifti(path: Path) -> np.ndarray:
+    """A NIfTI image's voxels, decompressed straight into one array (nibabel's reader holds the
+    decompressed bytes and the array at once: twice the volume); nibabel for scaled data."""
+    import gzip
+
+    import nibabel as nib
+
+    image = nib.load(path)
+    header = image.header
+    slope, intercept = header.get_slope_inter()
+    dtype = header.get_data_dtype()
+    if (
+        slope not in (None, 1.0)
+        or intercept not in (None, 0.0)
+        or not isinstance(image, nib.Nifti1Image | nib.Nifti2Image)
+    ):
+        return np.asanyarray(image.dataobj)
+    data = np.empty(image.shape, dtype=dtype.newbyteorder("="), order="F")
+    target = memoryview(data.reshape(-1, order="A")).cast("B")
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        fh.seek(int(image.dataobj.offset))
+        filled = 0
+        while filled < len(target):
+            got = fh.readinto(target[filled:])
+            if not got:
+                raise UsageError(f"mask {path}: the file ends before its voxels do (truncated)")
+            filled += got
+    if not dtype.isnative:
+        data.byteswap(inplace=True)
+    return data
 
 
 def _axis_words(grid: Grid) -> str:
