@@ -193,8 +193,8 @@ def _read_nifti(path: Path) -> np.ndarray:
     with opener(path, "rb") as fh:
         fh.seek(int(image.dataobj.offset))
         filled = 0
-        while filled < len(target):
-            got = fh.readinto(target[filled:])
+        while filled < len(target):  # in pieces: gzip would build one bytes object of it all
+            got = fh.readinto(target[filled : filled + (4 << 20)])
             if not got:
                 raise UsageError(f"mask {path}: the file ends before its voxels do (truncated)")
             filled += got
