@@ -171,16 +171,16 @@ def segment_voxels(path: Path) -> dict[str, int]:
     import pydicom
 
     ds = pydicom.dcmread(path)
-    pixels = ds.Rows * ds.Columns
-    bits = np.unpackbits(np.frombuffer(ds.PixelData, np.uint8), bitorder="little")
-    numbers = []
+    frame_bytes = ds.Rows * ds.Columns // 8  # 512×512: frames start on byte boundaries
+    ones = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+    data = np.frombuffer(ds.PixelData, np.uint8)
     shared = ds.SharedFunctionalGroupsSequence[0]
-    for item in ds.PerFrameFunctionalGroupsSequence:
-        holder = item if "SegmentIdentificationSequence" in item else shared
-        numbers.append(int(holder.SegmentIdentificationSequence[0].ReferencedSegmentNumber))
     counts: dict[int, int] = {}
-    for i, number in enumerate(numbers):
-        counts[number] = counts.get(number, 0) + int(bits[i * pixels : (i + 1) * pixels].sum())
+    for i, item in enumerate(ds.PerFrameFunctionalGroupsSequence):
+        holder = item if "SegmentIdentificationSequence" in item else shared
+        number = int(holder.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
+        frame = data[i * frame_bytes : (i + 1) * frame_bytes]
+        counts[number] = counts.get(number, 0) + int(ones[frame].sum())
     labels = {int(s.SegmentNumber): s.SegmentLabel for s in ds.SegmentSequence}
     return {labels[n]: c for n, c in counts.items()}
 

@@ -530,3 +530,15 @@ def test_meta_must_describe_every_file_and_codes(world, tmp_path):
     with pytest.raises(UsageError, match="not valid JSON"):
         idcseg.make_seg(files[:1], world.ct, tmp_path / "x.dcm", meta=meta)
     assert not (tmp_path / "x.dcm").exists()
+
+
+def test_files_named_as_idcseg_masks_names_them_resolve(world, tmp_path):
+    (tmp_path / "m").mkdir()
+    path = save_nifti(
+        tmp_path / "m" / "02_kidney_left.nii.gz",
+        world.masks["kidney_left"].astype(np.uint8),
+        world.grid,
+    )
+    made = idcseg.make_seg(tmp_path / "m", world.ct, tmp_path / "s.dcm")  # a folder of masks
+    assert [s["SegmentLabel"] for s in made.segments] == ["Left Kidney"]
+    assert made.segments[0]["file"] == path.name

@@ -348,6 +348,14 @@ def _label_value(key: str, where: str) -> int:
     return value
 
 
+def _known(name: str) -> bool:
+    try:
+        structures.lookup(name)
+    except UsageError:
+        return False
+    return True
+
+
 def _structure(name: str, where: str) -> structures.Structure:
     try:
         return structures.lookup(name)
@@ -399,6 +407,9 @@ def _describe_files(
         where = f"--labels {stem}={name}" if name else f"mask {mask.name}"
         if name is None:
             name = stem
+            numbered = re.fullmatch(r"\d+[_-](.+)", stem)  # idcseg masks' "03_kidney_left"
+            if numbered and not _known(stem) and _known(numbered[1]):
+                name = numbered[1]
         try:
             structure = structures.lookup(name)
         except UsageError as exc:
