@@ -26,9 +26,7 @@ def make_seg(
     ],
     source: Annotated[
         Path,
-        typer.Option(
-            "--source", help="Folder of the DICOM image series the masks were drawn on."
-        ),
+        typer.Option("--source", help="Folder of the DICOM image series the masks were drawn on."),
     ],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="The SEG file to write (e.g. seg.dcm).")
