@@ -296,7 +296,7 @@ def test_same_inputs_and_uid_root_give_the_same_bytes(world, tmp_path, monkeypat
 def test_empty_segments_are_left_out_and_named(world, tmp_path):
     labels = world.masks["liver"].astype(np.uint8)
     path = save_nifti(tmp_path / "labels.nii.gz", labels, world.grid)
-    made = idcseg.make_seg(path, world.ct, tmp_path / "s.dcm", labels="1=liver,2=spleen")
+    made = idcseg.make_seg(path, world.ct, tmp_path / "s.dcm", labels={1: "liver", 2: "spleen"})
     assert [s["SegmentLabel"] for s in made.segments] == ["Liver"]
     assert made.skipped == ["Spleen (value 2 of labels.nii.gz)"]
 
