@@ -542,3 +542,43 @@ def test_files_named_as_idcseg_masks_names_them_resolve(world, tmp_path):
     made = idcseg.make_seg(tmp_path / "m", world.ct, tmp_path / "s.dcm")  # a folder of masks
     assert [s["SegmentLabel"] for s in made.segments] == ["Left Kidney"]
     assert made.segments[0]["file"] == path.name
+
+
+@pytest.mark.parametrize(
+    ("orientation", "step"),
+    [
+        ((0.866025, 0.5, 0.0, 0.0, 0.0, -1.0), None),  # oblique planes
+        ((1.0, 0.0, 0.0, 0.0, 1.0, 0.0), (0.0, 0.8, 2.0)),  # tilted gantry: step off the normal
+    ],
+    ids=["oblique", "tilted-gantry"],
+)
+def test_oblique_and_tilted_series_round_trip(tmp_path, orientation, step):
+    ct = make_ct_series(tmp_path / "ct", n_slices=6, size=(30, 34))
+    row, column = np.array(orientation[:3]), np.array(orientation[3:])
+    normal = np.cross(row, column)
+    vector = np.array(step) if step else normal * 3.0
+    for i, ds in enumerate(ct):  # restack the series in the new geometry
+        ds.ImageOrientationPatient = list(orientation)
+        ds.ImagePositionPatient = [
+            round(float(v), 6) for v in np.array([10.0, -5.0, 40.0]) + i * vector
+        ]
+        ds.save_as(tmp_path / "ct" / f"ct_{i:04d}.dcm", enforce_file_format=True)
+    series = ReferenceFolder(tmp_path / "ct").series(ct[0].SeriesInstanceUID)
+    mask = np.zeros(series.grid.shape, dtype=np.uint8)
+    mask[1:5, 3:20, 4:11] = 1
+    mask[2, 25:28, 30:33] = 1
+    path = save_nifti(tmp_path / "liver.nii.gz", mask, series.grid)
+    made = idcseg.make_seg(path, tmp_path / "ct", tmp_path / "seg.dcm")
+    import highdicom as hd
+
+    seg = hd.seg.segread(made.path)
+    uids = [pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in series.files]
+    back = seg.get_pixels_by_source_instance(uids, assert_missing_frames_are_empty=True)
+    assert np.array_equal(back[..., 0], mask)
+    ds = pydicom.dcmread(made.path)
+    assert [
+        float(v)
+        for v in ds.SharedFunctionalGroupsSequence[0]
+        .PlaneOrientationSequence[0]
+        .ImageOrientationPatient
+    ] == pytest.approx(orientation)
