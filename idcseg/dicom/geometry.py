@@ -107,16 +107,19 @@ def stack_positions(
     normal: np.ndarray,
     *,
     spacing_hint: float | None = None,
+    single_spacing: float | None = None,
     allow_gaps: bool = True,
     what: str = "frames",
 ) -> Stack:
     """Analyse plane positions (ImagePositionPatient of each plane, repeats allowed) as a stack.
 
     Positions are ordered along *normal*; the slice distance is the smallest distance between
-    two distinct positions along it (with a single position, *spacing_hint*, else 1 mm along the
-    normal). Every position must lie on one line (a tilted gantry's line is oblique to the
-    normal; that is kept) at a whole number of steps from the first; with ``allow_gaps=False``
-    there may be no missing step (a reference series must be complete).
+    two distinct positions along it, or a whole fraction of it when *spacing_hint* (e.g.
+    SpacingBetweenSlices) says the planes present have gaps between them all. With a single
+    position, the step is *single_spacing* (else *spacing_hint*, else 1 mm) along the normal.
+    Every position must lie on one line (a tilted gantry's line is oblique to the normal; that
+    is kept) at a whole number of steps from the first; with ``allow_gaps=False`` there may be
+    no missing step (a reference series must be complete).
 
     Raises :class:`GeometryError` naming the problem; *what* names the planes in messages.
     """
@@ -132,7 +135,8 @@ def stack_positions(
             distinct.append(i)
     ends = points[distinct]
     if len(distinct) == 1:
-        spacing = spacing_hint if spacing_hint and spacing_hint > 0 else 1.0
+        given = [v for v in (single_spacing, spacing_hint) if v and v > 0]
+        spacing = float(given[0]) if given else 1.0
         step = normal * spacing
         return Stack(points[order[0]].copy(), step, 1, np.zeros(len(points), dtype=np.int64))
     gaps = np.diff(ends @ normal)
@@ -227,6 +231,7 @@ class Grid:
         columns: int,
         *,
         spacing_hint: float | None = None,
+        single_spacing: float | None = None,
         allow_gaps: bool = True,
         what: str = "frames",
     ) -> tuple[Grid, np.ndarray]:
@@ -239,7 +244,12 @@ class Grid:
         row_dir, column_dir, normal = plane_vectors(orientation)
         row_spacing, column_spacing = _spacing(pixel_spacing)
         stack = stack_positions(
-            positions, normal, spacing_hint=spacing_hint, allow_gaps=allow_gaps, what=what
+            positions,
+            normal,
+            spacing_hint=spacing_hint,
+            single_spacing=single_spacing,
+            allow_gaps=allow_gaps,
+            what=what,
         )
         affine = np.eye(4)
         affine[:3, 0] = stack.step
@@ -272,15 +282,17 @@ class Grid:
             if (int(ds.Rows), int(ds.Columns)) != size:
                 raise GeometryError(f"{what} have different sizes (Rows, Columns)")
         positions = [[float(v) for v in ds.ImagePositionPatient] for ds in items]
-        if len(items) == 1:
-            thickness = getattr(first, "SpacingBetweenSlices", None) or getattr(
-                first, "SliceThickness", None
-            )
-            hint = float(thickness) if thickness else None
-        else:
-            hint = None
+        thickness = getattr(first, "SpacingBetweenSlices", None) or getattr(
+            first, "SliceThickness", None
+        )
         grid, index = cls.from_planes(
-            orientation, spacing, positions, *size, spacing_hint=hint, allow_gaps=False, what=what
+            orientation,
+            spacing,
+            positions,
+            *size,
+            single_spacing=float(thickness) if thickness else None,
+            allow_gaps=False,
+            what=what,
         )
         if len(set(index.tolist())) != len(items):
             raise GeometryError(f"{what}: two images share one position")
