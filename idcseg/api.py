@@ -580,3 +580,56 @@ def segment_stats(
     finally:
         reader.close()
     return pd.DataFrame(rows, columns=list(core.STAT_COLUMNS))
+def make_seg(
+    masks: str | Path | Iterable[str | Path],
+    source: str | Path,
+    output: str | Path,
+    **options: Any,
+) -> Any:
+    """Write a DICOM SEG of the image series in *source* from NIfTI/NRRD masks on its grid.
+
+    >>> idcseg.make_seg("segmentations/", "ct/", "seg.dcm", labels="totalsegmentator",
+    ...                 algorithm_name="TotalSegmentator")                # doctest: +SKIP
+
+    *masks* is one label map, several files (one per segment), or a folder of them (its
+    ``.nii.gz``/``.nii``/``.nrrd`` files, sorted by name). Segments are described by ``meta``
+    (dcmqi's metadata JSON), by ``labels`` (``"1=liver,2=spleen"``, ``{1: "liver"}``, a preset
+    such as ``"totalsegmentator"``) or by the files' names; names resolve to SNOMED CT codes
+    through the structure table shipped with idcseg (:func:`idcseg.structures`). Options:
+    ``segmentation_type`` (``binary``, ``fractional``, ``labelmap``), ``compression``
+    (``none``, ``deflate``, ``jpeg-ls``, ``rle``), ``algorithm_type``, ``algorithm_name``,
+    ``series_description``, ``uid_root``... — see :func:`idcseg.dicom.makeseg.make_seg`.
+    Returns a :class:`~idcseg.dicom.makeseg.MadeSeg` (path, UIDs, ``segments`` rows).
+    """
+    from .dicom.makeseg import expand_masks
+    from .dicom.makeseg import make_seg as run
+
+    items = [masks] if isinstance(masks, str | Path) else list(masks)
+    return run(expand_masks(items), source, output, **options)
+
+
+def structures(search: str | None = None) -> pd.DataFrame:
+    """The structure names :func:`make_seg` knows, with their codes (all, or those matching
+    *search* in a name, label or code)."""
+    import pandas as pd
+
+    from .dicom.structures import search as find_structures
+
+    return pd.DataFrame([_structure_row(s) for s in find_structures(search)])
+
+
+def _structure_row(structure: Any) -> dict[str, Any]:
+    def code(c: Any) -> str | None:
+        return f"{c.scheme}:{c.value}" if c else None
+
+    return {
+        "name": structure.name,
+        "label": structure.label,
+        "category": structure.category.meaning,
+        "structure": structure.type.meaning,
+        "structure_code": code(structure.type),
+        "modifier": structure.type_modifier.meaning if structure.type_modifier else None,
+        "anatomy": structure.region.meaning if structure.region else None,
+        "anatomy_code": code(structure.region),
+        "source": structure.source,
+    }

@@ -62,20 +62,22 @@ def code_item(triple: tuple[str, str, str]) -> Dataset:
 def make_ct_series(
     folder: Path,
     n_slices: int = 3,
-    size: int | None = None,
+    size: int | tuple[int, int] | None = None,
     patient_id: str = "IDCSEG-TEST-1",
 ) -> list[Dataset]:
     """Write *n_slices* CT images of one new series into *folder*; return the datasets.
 
     The slices share study, series and frame of reference; each has its own SOPInstanceUID and
-    z position. With *size*, the image is replaced by a *size*×*size* synthetic one.
+    z position. With *size* (``N`` or ``(rows, columns)``), the image is replaced by a
+    synthetic one of that size.
     """
     folder.mkdir(parents=True, exist_ok=True)
     template = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
     template.remove_private_tags()
     if size is not None:
-        template.Rows = template.Columns = size
-        template.PixelData = np.zeros((size, size), dtype=np.int16).tobytes()
+        rows, columns = (size, size) if isinstance(size, int) else size
+        template.Rows, template.Columns = rows, columns
+        template.PixelData = np.zeros((rows, columns), dtype=np.int16).tobytes()
     study, series, frame = generate_uid(), generate_uid(), generate_uid()
     x, y, z0 = (float(v) for v in template.ImagePositionPatient)
     slices = []
