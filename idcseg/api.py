@@ -580,6 +580,8 @@ def segment_stats(
     finally:
         reader.close()
     return pd.DataFrame(rows, columns=list(core.STAT_COLUMNS))
+
+
 def make_seg(
     masks: str | Path | Iterable[str | Path],
     source: str | Path,
