@@ -544,7 +544,8 @@ class _Run:
             self.ledger.record(entry)
         except OSError as exc:
             raise self._stop_for(exc, self.ledger.path) from None
-        self.owners[relative] = entry.url
+        with self._lock:  # workers read it when they name files
+            self.owners[relative] = entry.url
 
     def _one_less(self, series: SeriesPlan) -> None:
         key = (series.bucket, series.uuid)
