@@ -140,29 +140,74 @@ class DuckDBEngine:
         folder = self.index_folder or index_dir()
         self._schemas()  # refuses a release the embedded index does not hold
         paths = {"store": str(store_path), "index": str(folder), **self._index_files(folder)}
-        key = render.cache_key(
-            Query("duckdb/catalog.sql", paths), dataset=self.dataset, target="duckdb-catalog"
-        )
-        catalog = self._sql.get_or_create(key, lambda: self._render_catalog(paths))
         deadline = time.monotonic() + BUSY_TIMEOUT
         delay = 0.05
+        remade = False
         while True:  # a writer (ingest, fetch, sync) holds the store only for short batches
+            catalog = self._catalog(paths)
             con = duckdb.connect()
             try:
                 con.execute(catalog)
                 break
-            except duckdb.IOException as exc:
+            except duckdb.Error as exc:
                 con.close()
-                if not is_lock_error(exc):
-                    raise IdcsegError(f"cannot open the store {store_path}: {exc}") from None
-                if time.monotonic() >= deadline:
-                    raise StoreBusyError(
-                        f"the store {store_path} is being written by another idcseg process; "
-                        "try again when it has finished"
+                if isinstance(exc, duckdb.IOException) and is_lock_error(exc):
+                    if time.monotonic() >= deadline:
+                        raise StoreBusyError(
+                            f"the store {store_path} is being written by another idcseg process; "
+                            "try again when it has finished"
+                        ) from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.5)
+                    continue
+                damaged = self._damaged_copies(paths)
+                if not damaged:
+                    if isinstance(exc, duckdb.IOException):
+                        raise IdcsegError(f"cannot open the store {store_path}: {exc}") from None
+                    raise
+                if remade:  # made again and still unreadable: the user has to look
+                    copy, why = damaged[0]
+                    raise IdcsegError(
+                        f"the DuckDB copy {copy} cannot be read ({why}); delete it and run the "
+                        "command again"
                     ) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
+                self._remake(damaged)
+                paths.update(self._index_files(folder))
+                remade = True
         return con
+
+    def _catalog(self, paths: dict[str, str | None]) -> str:
+        key = render.cache_key(
+            Query("duckdb/catalog.sql", paths), dataset=self.dataset, target="duckdb-catalog"
+        )
+        return self._sql.get_or_create(key, lambda: self._render_catalog(paths))
+
+    @staticmethod
+    def _damaged_copies(paths: dict[str, str | None]) -> list[tuple[Path, str]]:
+        """The DuckDB copies of IDC's indexes that DuckDB cannot open, with the reason."""
+        from ...local import prepared
+
+        found = []
+        for name in ("series_db", "seg_index_db"):
+            if paths.get(name):
+                why = prepared.unreadable(Path(str(paths[name])))
+                if why is not None:
+                    found.append((Path(str(paths[name])), why))
+        return found
+
+    @staticmethod
+    def _remake(damaged: list[tuple[Path, str]]) -> None:
+        """Delete damaged copies (named on stderr); the next `_index_files` makes them again."""
+        import sys
+
+        from ...local import prepared
+
+        for copy, why in damaged:
+            print(
+                f"idcseg: the DuckDB copy {copy} cannot be read ({why}); making it again",
+                file=sys.stderr,
+            )
+            prepared.discard(copy)
 
     def _index_files(self, folder: Path) -> dict[str, str | None]:
         """The index files the catalog reads: DuckDB-native copies where they can be made."""
