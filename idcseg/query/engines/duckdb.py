@@ -52,6 +52,19 @@ class DuckDBResult:
         """The next *n* rows (fewer at the end)."""
         return self._cursor.fetchmany(n)
 
+    def count_rest(self) -> int:
+        """How many rows are left to fetch (fetching them as Arrow, not Python values)."""
+        import warnings
+
+        reader = getattr(self._cursor, "to_arrow_reader", None) or getattr(
+            self._cursor, "fetch_record_batch", None
+        )
+        if reader is None:  # pragma: no cover - older DuckDB without either
+            return sum(len(batch) for batch in self.batches())
+        with warnings.catch_warnings():  # "an extra copy of the rows": only counted here
+            warnings.simplefilter("ignore", UserWarning)
+            return sum(batch.num_rows for batch in reader(100_000))
+
     def batches(self, size: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
         """The rows, *size* at a time (memory stays bounded for large results)."""
         while batch := self._cursor.fetchmany(size):
@@ -279,6 +292,13 @@ class DuckDBEngine:
             message = str(exc).strip().splitlines()[0]
             raise IdcsegError(f"query {query.template} failed: {message}") from None
         return DuckDBResult(cursor)
+
+    def stored_segments(self) -> int:
+        """How many segment rows the local store holds (ingested, fetched or synced)."""
+        from ...local.store import statement
+
+        row = self.connection().execute(statement("stored_segments")).fetchone()
+        return int(row[0]) if row else 0
 
     def close(self) -> None:
         """Close the connection (reopened on next use)."""
