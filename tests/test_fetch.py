@@ -515,7 +515,7 @@ def test_cli(world, proxy, cli, tmp_path: Path) -> None:
 
 
 def test_find_fetch_missing_counts_first_and_says_what_it_would_fetch(
-    world, proxy, cli, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    world, fake_index, proxy, cli, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from idcseg.cli.fetch import confirm_on_terminal
     from idcseg.remote.fetch import plan_missing
