@@ -51,6 +51,7 @@ def all_queries() -> list[spec.Query]:
         spec.viewer_urls_query("1.2.3", ["1.2.4"]),
         spec.Query("info.sql"),
         spec.Query("fetch_targets.sql", {}, {"series": ["1.2.4"]}),
+        spec.known_names_query(),
     ]
     segment_filters = [
         spec.SegmentFilter.build(),
