@@ -46,11 +46,19 @@ class Explorer:
 
         Raises :class:`~idcseg.UsageError` when nothing matched because a collection or
         analysis result named in the filters does not exist (the message suggests close names).
+        Between queries the embedded engine lets go of the local store, so an idle Explorer
+        never keeps ``idcseg ingest`` (or ``sync``, ``fetch-segments``) in another process
+        from writing it.
         """
-        frame = self.engine.run(query).to_pandas()
-        if frame.empty:
-            spec.explain_empty(self.engine, query)
-        return frame
+        try:
+            frame = self.engine.run(query).to_pandas()
+            if frame.empty:
+                spec.explain_empty(self.engine, query)
+            return frame
+        finally:
+            release = getattr(self.engine, "release_store", None)
+            if release is not None:
+                release()
 
     def series(self, *, limit: int | None = None, **filters: Any) -> pd.DataFrame:
         """SEG series, one row each, with a ``viewer_url`` column.

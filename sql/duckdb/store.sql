@@ -1,4 +1,5 @@
--- store.sql — schema of the local store (DuckDB dialect), created once per store file.
+-- store.sql — schema of the local store (DuckDB dialect), created once per store file and run
+-- again to repair a store that lacks tables (every statement may run twice).
 --
 -- segmentations   one row per segment, IDC's BigQuery `segmentations` columns and types
 -- segment_labels  SegmentLabel / SegmentDescription, which IDC's view lacks,
@@ -7,7 +8,7 @@
 -- instances       where each stored SEG instance came from (file, bucket or BigQuery)
 -- meta            store schema version
 
-CREATE TABLE segmentations (
+CREATE TABLE IF NOT EXISTS segmentations (
   PatientID VARCHAR,
   StudyInstanceUID VARCHAR,
   SeriesInstanceUID VARCHAR,
@@ -33,7 +34,7 @@ CREATE TABLE segmentations (
   viewer_url VARCHAR
 );
 
-CREATE TABLE segment_labels (
+CREATE TABLE IF NOT EXISTS segment_labels (
   SOPInstanceUID VARCHAR NOT NULL,
   SegmentNumber BIGINT NOT NULL,
   SegmentLabel VARCHAR,
@@ -41,7 +42,7 @@ CREATE TABLE segment_labels (
   PRIMARY KEY (SOPInstanceUID, SegmentNumber)
 );
 
-CREATE TABLE local_series (
+CREATE TABLE IF NOT EXISTS local_series (
   collection_id VARCHAR,
   analysis_result_id VARCHAR,
   PatientID VARCHAR,
@@ -66,7 +67,7 @@ CREATE TABLE local_series (
   series_size_MB DOUBLE
 );
 
-CREATE TABLE instances (
+CREATE TABLE IF NOT EXISTS instances (
   SOPInstanceUID VARCHAR PRIMARY KEY,
   SeriesInstanceUID VARCHAR,
   origin VARCHAR,        -- 'file', 'bucket' or 'bigquery'
@@ -76,5 +77,5 @@ CREATE TABLE instances (
   stored_at TIMESTAMP DEFAULT current_timestamp
 );
 
-CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
-INSERT INTO meta VALUES ('schema_version', '1');
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+INSERT OR IGNORE INTO meta VALUES ('schema_version', '1');
