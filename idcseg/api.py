@@ -65,8 +65,10 @@ class Explorer:
 
         Filters (combined with AND; a list means any of its values):
         ``collection``, ``analysis_result`` (any case), ``patient``, ``study``, ``series``,
-        ``body_part`` (of the segmented series where known), ``description`` (text anywhere),
-        ``sop_class`` (``binary``, ``labelmap`` or ``any``), and — from IDC's seg_index —
+        ``body_part`` (IDC's curated BodyPartExamined of the segmented series where known),
+        ``description`` (text anywhere), ``sop_class`` (``binary``, ``labelmap`` or ``any``),
+        ``source`` (``idc``: series IDC hosts; ``local``: your own SEGs; ``all``, the
+        default; the ``source`` column says which each row is), and — from IDC's seg_index —
         ``structure``, ``category``, ``anatomy`` (CodeMeanings, any case), ``algorithm_type``
         (``AUTOMATIC``, ``SEMIAUTOMATIC``, ``MANUAL``), ``algorithm_name`` (text),
         ``min_segments`` and ``source_modality`` (of the segmented series, e.g. ``CT``).
@@ -97,7 +99,12 @@ class Explorer:
         return self.query(spec.summary_query(_series_filter(filters), by=by, limit=limit))
 
     def find(
-        self, *, per: str = "segment", limit: int | None = None, **filters: Any
+        self,
+        *,
+        per: str = "segment",
+        limit: int | None = None,
+        viewer: str = "ohif_v3",
+        **filters: Any,
     ) -> pd.DataFrame:
         """Segments (``per="segment"``) or SEG series with their segments (``per="series"``).
 
@@ -105,11 +112,14 @@ class Explorer:
         (any case), ``"SCHEME:VALUE"`` or a DICOM concept keyword, SNOMED-RT and SNOMED-CT codes
         matching each other — ``algorithm_type`` (exact) and ``algorithm_name`` (text). Series
         filters: ``collection``, ``analysis_result``, ``patient``, ``study``, ``series``,
-        ``description``. On the embedded engine this searches the segments you stored
-        (:func:`ingest`, ``idcseg sync``, ``idcseg fetch-segments``); on BigQuery, all of IDC.
+        ``description``, ``body_part``, ``sop_class`` and ``source``, as in :meth:`series`.
+        ``viewer_url`` opens each SEG over the series it segments in OHIF v3 (IDC's own link
+        since v24) or, with ``viewer="ohif_v2"``, in OHIF v2. On the embedded engine this
+        searches the segments you stored (:func:`ingest`, ``idcseg sync``,
+        ``idcseg fetch-segments``); on BigQuery, all of IDC.
         """
         f, g = _segment_filters(filters)
-        return self.query(spec.find_query(f, g, per=per, limit=limit))
+        return self.query(spec.find_query(f, g, per=per, limit=limit, viewer=viewer))
 
     def facets(
         self, by: str = "structure", *, limit: int | None = None, **filters: Any
@@ -221,7 +231,10 @@ def sql(
     else:
         f, g = _series_filter(given), None
     query = spec.template_query(name, f, g, **options)
-    return render(query, dataset=spec.validate_dataset(idc_version)), dict(query.params)
+    from .query.eras import known_columns
+
+    dataset = spec.validate_dataset(idc_version)
+    return render(query, dataset=dataset, columns=known_columns(dataset)), dict(query.params)
 
 
 def find(

@@ -157,13 +157,15 @@ def test_notebook_runs_offline(name: str, tmp_path: Path) -> None:
         assert "6,859 SEG series in 883 studies of 875 patients" in text
         assert "BigQuery: not configured" in text
         assert text.count("skipped: BigQuery not configured") == 2
-        assert html.count(VIEWER) >= 10  # series links and SEG-with-source links
-        assert "seriesInstanceUID=1.2.276.0.7230010.3.1.3.0.89314.1553284067.990548," in html
+        assert html.count(VIEWER) >= 10  # series links and links to SEGs over their source
+        assert "initialSeriesInstanceUID=1.2.276.0.7230010.3.1.3.0.89314.1553284067.990548" in html
     elif name.startswith("02"):
         assert "same seed, same studies: True" in text
         assert '<a href="https://viewer.imaging.datacommons.cancer.gov/slim/studies/' in html
         assert '<a href="https://viewer.imaging.datacommons.cancer.gov/viewer/' in html
         assert '<a href="https://viewer.imaging.datacommons.cancer.gov/v3/viewer/' in html
+        # after the ingest, the SEG with its source in OHIF v2 (IDC's link before v24)
+        assert "?seriesInstanceUID=1.2.276.0.7230010.3.1.3.0.89314.1553284067.990548," in html
     else:
         images = [
             o

@@ -34,6 +34,15 @@ def find(
     per: Annotated[
         str, typer.Option("--per", help="segment (one row each) or series (segments aggregated).")
     ] = "segment",
+    viewer: Annotated[
+        str,
+        typer.Option(
+            "--viewer",
+            help="viewer_url opens each SEG over the series it segments in ohif_v3 (IDC's own "
+            "link since v24; default) or ohif_v2 (IDC's link before v24).",
+            rich_help_panel="Output",
+        ),
+    ] = "ohif_v3",
     fetch_missing: Annotated[
         bool,
         typer.Option(
@@ -60,15 +69,16 @@ def find(
       idcseg find --structure Nodule --algorithm-type AUTOMATIC
       idcseg find --structure SCT:10200004 --per series
       idcseg find --anatomy Kidney --modifier Left --format csv -o left_kidneys.csv
+      idcseg find --structure Kidney --body-part ABDOMEN --sop-class labelmap
       idcseg find --collection qin_lung_ct --structure Nodule --fetch-missing
     """
     from ..query.spec import find_query
 
     if yes and not fetch_missing:
         raise UsageError("--yes answers --fetch-missing's question: add --fetch-missing")
+    query = find_query(filters, segment_filter, per=per, limit=limit, viewer=viewer)
     if fetch_missing:
         _fetch_missing(filters, engine, yes)
-    query = find_query(filters, segment_filter, per=per, limit=limit)
     emit(query, engine, fmt, output, display, on_empty=_say_the_store_is_empty)
 
 

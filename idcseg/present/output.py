@@ -32,6 +32,7 @@ PREVIEW_ROWS = 40  # a table on a terminal shows this many rows of a longer resu
 # formats keep every column.
 READABLE_COLUMNS = frozenset(
     {
+        "source",
         "collection_id",
         "analysis_result_id",
         "PatientID",

@@ -75,9 +75,11 @@ def render(
 
     ``target="duckdb"`` renders the form the embedded engine transpiles (see ``seg_series`` in
     ``macros/idc.sql``). *columns* maps an IDC table to the column paths it has in this release
-    (``"SegmentedPropertyType.CodeValue"``); templates adapt with ``has(table, column)`` and a
-    query that cannot do without a column fails through ``need(table, column)``. ``None``
-    means every column exists.
+    (``"SegmentedPropertyType.CodeValue"``; a REPEATED field also as ``"path[]"``); templates
+    adapt with ``has(table, column)`` and ``repeated(table, column, unknown)``, and a query that
+    cannot do without a column fails through ``need(table, column)``. An empty set means the
+    release has no such table. ``None`` means every column exists, each of the type the
+    newest release gives it (``repeated`` answers ``unknown``).
     """
     dataset = validate_dataset(dataset)
     if target not in TARGETS:
@@ -95,6 +97,11 @@ def render(
     def has(table: str, column: str) -> bool:
         return columns is None or table not in columns or column in columns[table]
 
+    def repeated(table: str, column: str, unknown: bool = False) -> bool:
+        if columns is None or not columns.get(table):
+            return unknown  # what the newest release has, as the template says
+        return f"{column}[]" in columns[table]
+
     def need(table: str, column: str) -> str:
         if not has(table, column):
             raise UsageError(
@@ -103,7 +110,14 @@ def render(
             )
         return ""
 
-    sql = template.render(dataset=dataset, target=target, has=has, need=need, **query.structure)
+    sql = template.render(
+        dataset=dataset,
+        target=target,
+        has=has,
+        repeated=repeated,
+        need=need,
+        **query.structure,
+    )
     return _tidy(sql)
 
 

@@ -26,6 +26,10 @@ _UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")  # PS3.5 9.1: no leadi
 _DATASET = re.compile(r"idc_current|idc_v[1-9][0-9]{0,2}")
 DEFAULT_DATASET = "idc_current"
 SUMMARY_GROUPS = ("collection", "analysis_result")
+SOURCES = ("all", "idc", "local")
+"""Which SEG series a query sees: ``idc`` (hosted by IDC), ``local`` (your own SEGs) or both."""
+VIEWERS = ("ohif_v3", "ohif_v2")
+"""How ``find`` links a SEG: OHIF v3 (IDC's own form since v24) or OHIF v2 (before v24)."""
 ALGORITHM_TYPES = ("AUTOMATIC", "SEMIAUTOMATIC", "MANUAL")
 
 
@@ -176,6 +180,9 @@ class SeriesFilter:
 
     Text comparisons on collection, analysis result and body part are case-insensitive;
     ``description`` matches any SeriesDescription containing the text (case-insensitive).
+    ``body_part`` is IDC's curated BodyPartExamined (as in idc-index) of the segmented series,
+    else of the SEG itself. ``source`` keeps the series IDC hosts (``idc``), your own SEGs
+    that IDC does not have (``local``), or both (``all``).
     """
 
     collection: tuple[str, ...] = ()
@@ -193,6 +200,7 @@ class SeriesFilter:
     algorithm_name: str | None = None
     min_segments: int | None = None
     source_modality: tuple[str, ...] = ()
+    source: str = "all"
 
     @classmethod
     def build(
@@ -213,6 +221,7 @@ class SeriesFilter:
         algorithm_name: str | None = None,
         min_segments: int | None = None,
         source_modality: Iterable[str] | str | None = None,
+        source: str = "all",
     ) -> SeriesFilter:
         """Validate user input and build a filter (UIDs checked, texts normalised).
 
@@ -233,6 +242,9 @@ class SeriesFilter:
             raise UsageError(
                 f"unknown --sop-class {sop_class!r} (choose from {', '.join(SEG_SOP_CLASSES)})"
             )
+        source = str(source).lower()
+        if source not in SOURCES:
+            raise UsageError(f"unknown --source {source!r} (choose from {', '.join(SOURCES)})")
         return cls(
             collection=_names(collection),
             analysis_result=_names(analysis_result),
@@ -249,6 +261,7 @@ class SeriesFilter:
             algorithm_name=_text(algorithm_name, "--algorithm-name"),
             min_segments=min_segments,
             source_modality=tuple(v.upper() for v in _texts(source_modality)),
+            source=source,
         )
 
     def needs_seg_index(self) -> bool:
@@ -273,6 +286,8 @@ class SeriesFilter:
             "series": bool(self.series),
             "body_part": bool(self.body_part),
             "description": self.description is not None,
+            "sop_class": self.sop_class != "any",
+            "source": None if self.source == "all" else self.source,  # "idc" or "local"
             "structure": bool(self.structure),
             "category": bool(self.category),
             "anatomy": bool(self.anatomy),
@@ -467,7 +482,9 @@ class SegmentFilter:
 
 
 def _segment_params(f: SeriesFilter, g: SegmentFilter) -> dict[str, Any]:
-    params = {k: v for k, v in f.params().items() if k not in ("sop_class_uids", "body_part")}
+    params = dict(f.params())
+    if f.sop_class == "any":  # every SEG has segment rows: no SOP class condition needed
+        del params["sop_class_uids"]
     if f.needs_seg_index():
         raise UsageError(
             "series-level --structure/--anatomy/... filters are for `series`, `random` and "
@@ -477,18 +494,23 @@ def _segment_params(f: SeriesFilter, g: SegmentFilter) -> dict[str, Any]:
     return params
 
 
-def _no_body_part(f: SeriesFilter) -> None:
-    if f.body_part:
-        raise UsageError("--body-part is a series filter: use --anatomy for segments")
-
-
 def find_query(
-    f: SeriesFilter, g: SegmentFilter, per: str = "segment", limit: int | None = None
+    f: SeriesFilter,
+    g: SegmentFilter,
+    per: str = "segment",
+    limit: int | None = None,
+    viewer: str = "ohif_v3",
 ) -> Query:
-    """Segments (or SEG series with their segments aggregated) matching *f* and *g*."""
+    """Segments (or SEG series with their segments aggregated) matching *f* and *g*.
+
+    ``viewer_url`` opens each SEG over the series it segments in OHIF v3 (``ohif_v3``, IDC's own
+    link since v24) or OHIF v2 (``ohif_v2``, the link IDC gave before v24).
+    """
     if per not in PER:
         raise UsageError(f"unknown --per {per!r} (choose from {', '.join(PER)})")
-    _no_body_part(f)
+    viewer = str(viewer).lower()
+    if viewer not in VIEWERS:
+        raise UsageError(f"unknown --viewer {viewer!r} (choose from {', '.join(VIEWERS)})")
     limit = validate_limit(limit)
     params = _segment_params(f, g)
     if limit is not None:
@@ -497,6 +519,7 @@ def find_query(
         "f": f.flags(),
         "g": g.structure_flags(),
         "per": per,
+        "seg_viewer": viewer,
         "limit": limit is not None,
     }
     return Query("find.sql", structure, params, f)
@@ -509,7 +532,6 @@ def facets_query(
     by = by.lower()
     if by not in FACETS:
         raise UsageError(f"unknown --by {by!r} (choose from {', '.join(FACETS)})")
-    _no_body_part(f)
     limit = validate_limit(limit)
     params = _segment_params(f, g)
     if limit is not None:
@@ -520,7 +542,6 @@ def facets_query(
 
 def sync_query(f: SeriesFilter, g: SegmentFilter) -> Query:
     """Segment rows plus labels and series facts, to copy into the local store."""
-    _no_body_part(f)
     structure = {"f": f.flags(), "g": g.structure_flags()}
     return Query("sync.sql", structure, _segment_params(f, g))
 
