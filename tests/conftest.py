@@ -252,3 +252,12 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     folder = tmp_path_factory.mktemp("corpus")
     segs = segfactory.make_all(folder)
     return Corpus(folder, segs, sorted((folder / "ct").glob("*.dcm")))
+
+
+@pytest.fixture(scope="session")
+def mask_cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One :class:`tests.segfactory.MaskCase` per CT geometry (axial, oblique, tilted)."""
+    from tests import segfactory
+
+    root = tmp_path_factory.mktemp("mask-cases")
+    return {g: segfactory.MaskCase(root / g, g) for g in segfactory.GEOMETRIES}

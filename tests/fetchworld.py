@@ -35,6 +35,7 @@ class Series:
     uuid: str
     files: list[Path] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
+    header: Path | None = None  # a file to describe the series by when it has no objects
 
     @property
     def target(self) -> tuple[str, str, str]:
@@ -135,8 +136,11 @@ def build(folder: Path) -> World:
     return World(s3, proxy, series, root)
 
 
-def _write_index(package: Path, series: dict[str, Series]) -> None:
-    """A stand-in idc_index_data package: IDC's real schema, rows for the test series."""
+def _write_index(
+    package: Path, series: dict[str, Series], names: tuple[str, ...] = (*INDEXED, "ct")
+) -> None:
+    """A stand-in idc_index_data package: IDC's real schema, rows for the test series *names*
+    (collection ``fetch_test``)."""
     from idcseg.local.store import index_dir
 
     real = index_dir()  # the installed wheel's folder
@@ -152,9 +156,9 @@ def _write_index(package: Path, series: dict[str, Series]) -> None:
         "CREATE TABLE idx AS SELECT * FROM read_parquet($p) LIMIT 0",
         {"p": str(real / "idc_index.parquet")},
     )
-    for name in (*INDEXED, "ct"):
+    for name in names:
         one = series[name]
-        ds = pydicom.dcmread(one.files[0], stop_before_pixels=True)
+        ds = pydicom.dcmread(one.files[0] if one.files else one.header, stop_before_pixels=True)
         con.execute(
             "INSERT INTO idx BY NAME SELECT $collection AS collection_id, $patient AS PatientID, "
             "$series AS SeriesInstanceUID, $study AS StudyInstanceUID, 'SEG' AS Modality, "
@@ -169,7 +173,7 @@ def _write_index(package: Path, series: dict[str, Series]) -> None:
                 "sop": str(ds.SOPClassUID),
                 "description": f"fetch test {name}",
                 "count": len(one.files),
-                "size": sum(p.stat().st_size for p in one.files) / 1e6,
+                "size": sum(p.stat().st_size for p in one.files) / 1e6 if one.files else 0.0,
                 "bucket": BUCKET,
                 "uuid": one.uuid,
                 "url": f"s3://{BUCKET}/{one.uuid}/*",

@@ -221,7 +221,8 @@ def test_cli_does_not_import_pandas_or_bigquery(cli) -> None:  # noqa: ANN001
         "import sys, runpy; sys.argv=['idcseg','series','--limit','1','-f','json'];"
         "\ntry: runpy.run_module('idcseg', run_name='__main__')"
         "\nexcept SystemExit: pass"
-        "\nbad=[m for m in ('pandas','google.cloud.bigquery') if m in sys.modules]"
+        "\nheavy=('pandas','google.cloud.bigquery','numpy','highdicom','nibabel','nrrd')"
+        "\nbad=[m for m in heavy if m in sys.modules]"
         "\nprint('HEAVY', bad)"
     )
     import subprocess

@@ -29,6 +29,7 @@ EXPECTED = [
     "01_find_nodule_segmentations.ipynb",
     "02_viewer_urls_and_random_studies.ipynb",
     "03_segment_metadata_in_pandas.ipynb",
+    "04_nodule_masks.ipynb",
 ]
 CELL_TIMEOUT = 60  # seconds, per cell
 NOTEBOOK_BUDGET = 60  # seconds, per notebook, kernel start included
@@ -40,7 +41,7 @@ def code_cells(nb: Any) -> list[Any]:
     return [c for c in nb.cells if c.cell_type == "code"]
 
 
-def test_the_three_notebooks_are_there() -> None:
+def test_the_four_notebooks_are_there() -> None:
     assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == EXPECTED
     assert (NOTEBOOKS / "_make_example_segs.py").is_file()
 
@@ -166,13 +167,37 @@ def test_notebook_runs_offline(name: str, tmp_path: Path) -> None:
         assert '<a href="https://viewer.imaging.datacommons.cancer.gov/v3/viewer/' in html
         # after the ingest, the SEG with its source in OHIF v2 (IDC's link before v24)
         assert "?seriesInstanceUID=1.2.276.0.7230010.3.1.3.0.89314.1553284067.990548," in html
+    elif name.startswith("03"):
+        assert len(images_of(nb)) == 4  # the charts show up, once each
     else:
-        images = [
-            o
-            for o in outputs(nb, "execute_result") + outputs(nb, "display_data")
-            if "image/png" in o.data
-        ]
-        assert len(images) == 4  # the charts show up, once each
+        assert "6,859 nodule SEG series" in text
+        assert len(images_of(nb)) == 1  # the preview, once
+        voxels = int(example_nodules()[..., 0].sum())  # nodule 1 on the CT's grid:
+        assert f"(3, 128, 128) uint8 voxels: {voxels}\n" in text  # every voxel it was made of
+        assert (
+            "01_Nodule_1.nii.gz SCT:27925004" in text
+            and "grid: [3, 128, 128] reference series" in text
+        )
+        assert "(128, 128, 3) (column, row, slice)" in text
+        assert html.count("SRT:M-03010") == 2 and html.count("SCT:27925004") >= 2  # stats frames
+
+
+def example_nodules() -> Any:
+    """The nodule arrays ``_make_example_segs.py`` puts into its SEG (3 slices of 128×128)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("examples04", NOTEBOOKS / "_make_example_segs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.nodule_balls(3, 128, 128)
+
+
+def images_of(nb: Any) -> list[Any]:
+    return [
+        o
+        for o in outputs(nb, "execute_result") + outputs(nb, "display_data")
+        if "image/png" in o.data
+    ]
 
 
 def test_notebook_01_bigquery_cells_on_the_emulator(

@@ -465,6 +465,54 @@ class SegmentFilter:
         flags["algorithm_name"] = self.algorithm_name is not None
         return flags
 
+    def is_empty(self) -> bool:
+        """True when no filter is set (every segment matches)."""
+        return not any(getattr(self, name) for name in CODE_FILTERS) and not (
+            self.algorithm_type or self.algorithm_name is not None
+        )
+
+    def matches(self, row: Mapping[str, Any]) -> bool:
+        """Does one segment row (as :func:`idcseg.dicom.segheader.segment_rows` makes it) pass?
+
+        The same rules as the SQL of ``find``: a code matches by ``SCHEME:VALUE`` or by
+        lower-case meaning; ``modifier`` looks at the region's modifier and the type's
+        modifiers; ``algorithm_type`` is exact (any case); ``algorithm_name`` is text anywhere
+        (any case).
+        """
+
+        def hit(match: Any, code: Mapping[str, Any] | None) -> bool:
+            if not code:
+                return False
+            text = f"{code.get('CodingSchemeDesignator')}:{code.get('CodeValue')}"
+            meaning = (code.get("CodeMeaning") or "").lower()
+            return text in match.codes or (bool(meaning) and meaning in match.meanings)
+
+        kind = row.get("SegmentedPropertyType")
+        checks = (
+            ("structure", [kind]),
+            ("category", [row.get("SegmentedPropertyCategory")]),
+            ("anatomy", [row.get("AnatomicRegion")]),
+            (
+                "modifier",
+                [
+                    row.get("AnatomicRegionModifier"),
+                    *((kind or {}).get("SegmentedPropertyTypeModifierCodeSequence") or []),
+                ],
+            ),
+        )
+        for name, codes in checks:
+            match = getattr(self, name)
+            if match and not any(hit(match, code) for code in codes):
+                return False
+        algorithm_type = (row.get("SegmentAlgorithmType") or "").upper()
+        if self.algorithm_type and algorithm_type not in self.algorithm_type:
+            return False
+        if self.algorithm_name is not None:
+            name = (row.get("SegmentAlgorithmName") or "").lower()
+            if self.algorithm_name.lower() not in name:
+                return False
+        return True
+
     def params(self) -> dict[str, Any]:
         """Filter values as query parameters."""
         params: dict[str, Any] = {}
