@@ -198,6 +198,18 @@ def test_sql_values_in_filters_match_nothing(cli) -> None:  # noqa: ANN001
     assert run.code == 0 and json.loads(run.out) == []
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_unknown_collection_leaves_an_existing_output_as_it_was(
+    cli, tmp_path: Path, fmt: str
+) -> None:  # noqa: ANN001
+    kept = tmp_path / f"kept.{fmt}"
+    kept.write_bytes(b"yesterday's answer\n")
+    run = cli("series", "-c", "lidc-idr", "-f", fmt, "-o", str(kept))
+    assert run.code == 2 and "(did you mean 'lidc_idri'?)" in run.err
+    assert kept.read_bytes() == b"yesterday's answer\n"
+    assert [p.name for p in tmp_path.iterdir()] == [kept.name]
+
+
 def test_version(cli) -> None:  # noqa: ANN001
     from idcseg import __version__
     from idcseg.local.store import index_version

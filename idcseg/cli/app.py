@@ -463,11 +463,15 @@ def emit(
         return 0
     # a table on a terminal previews a long result, unless --limit says how many rows to show
     preview = "limit" not in query.params
-    count = write_result(engine.run(query), fmt, output, preview=preview, display=display)
-    if count == 0:
+
+    def unknown_names() -> None:  # an unknown --collection: say so, with close names
         from ..query.spec import explain_empty
 
-        explain_empty(engine, query)  # an unknown --collection: say so, with close names
-        if on_empty is not None:
-            on_empty(engine)
+        explain_empty(engine, query)
+
+    count = write_result(
+        engine.run(query), fmt, output, preview=preview, display=display, when_empty=unknown_names
+    )
+    if count == 0 and on_empty is not None:
+        on_empty(engine)
     return count

@@ -14,7 +14,7 @@ import math
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -393,13 +393,16 @@ def write_result(
     *,
     preview: bool = False,
     display: Display | None = None,
+    when_empty: Callable[[], None] | None = None,
 ) -> int:
     """Write *result* as *fmt* to *output* (or stdout); return the number of rows written.
 
     With *preview*, a table written to a terminal shows the first :data:`PREVIEW_ROWS` rows
     and says how many there are; a pipe, a file or another format gets every row. A table on a
     terminal too wide for it shows its readable columns (:data:`READABLE_COLUMNS`) and says
-    so; *display* chooses columns (any format) or asks for all of them.
+    so; *display* chooses columns (any format) or asks for all of them. *when_empty* is called
+    when there were no rows, before an *output* file replaces the old one: what it raises
+    leaves the file as it was.
     """
     fmt = fmt.lower()
     display = display or Display()
@@ -412,14 +415,23 @@ def write_result(
         assert output is not None
         with _atomic(output, "wb") as fh:
             pq.write_table(table, fh)
+            _check_empty(table.num_rows, when_empty)
         return table.num_rows
     if output is None:
         terminal = fmt == "table" and sys.stdout.isatty()
         shown = PREVIEW_ROWS if preview and terminal else None
         width = shutil.get_terminal_size().columns if terminal else None
-        return _write_text(result.columns, result, fmt, sys.stdout, shown, display, width)
+        count = _write_text(result.columns, result, fmt, sys.stdout, shown, display, width)
+        return _check_empty(count, when_empty)
     with _atomic(output, "w") as fh:
-        return _write_text(result.columns, result, fmt, fh, display=display)
+        count = _write_text(result.columns, result, fmt, fh, display=display)
+        return _check_empty(count, when_empty)
+
+
+def _check_empty(count: int, when_empty: Callable[[], None] | None) -> int:
+    if count == 0 and when_empty is not None:
+        when_empty()
+    return count
 
 
 class Rows:
