@@ -55,6 +55,7 @@ def all_queries() -> list[spec.Query]:
         spec.series_by_uuid_query(["6079cc3b-4b0f-41ec-bdbb-c6e754e88229"]),
         spec.study_series_query(["1.2.4"]),
         spec.citations_query(["1.2.4"]),
+        spec.known_names_query(),
     ]
     segment_filters = [
         spec.SegmentFilter.build(),
