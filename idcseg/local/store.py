@@ -17,6 +17,9 @@ from typing import Any
 from ..errors import IdcsegError, StoreBusyError
 
 HOME_ENV = "IDCSEG_HOME"
+#: The store's schema version: ``sql/duckdb/store.sql`` makes version 1, ``store_v<N>.sql``
+#: brings a store from version N-1 to N.
+SCHEMA_VERSION = 2
 
 
 def home() -> Path:
@@ -117,6 +120,7 @@ class Store:
             con = duckdb.connect(str(tmp))
             try:
                 con.execute((template_dir() / "duckdb" / "store.sql").read_text())
+                migrate(con)
             finally:
                 con.close()
             if not self.exists():
@@ -140,7 +144,7 @@ class Store:
         if not read_only:
             release_readers(self.path)
         try:
-            return duckdb.connect(str(self.path), read_only=read_only)
+            con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:
             if is_lock_error(exc):
                 raise StoreBusyError(
@@ -148,3 +152,32 @@ class Store:
                     "to it; wait for it to finish and try again"
                 ) from None
             raise IdcsegError(f"cannot open the store {self.path}: {exc}") from None
+        if not read_only:
+            try:
+                migrate(con)
+            except BaseException:
+                con.close()
+                raise
+        return con
+
+    def upgrade(self) -> None:
+        """Bring an older store to the current schema (readers call this when a table of a
+        newer version is missing; writers do it whenever they connect)."""
+        self.connect().close()
+
+
+def migrate(con: Any) -> None:
+    """Bring the store open on *con* (writable) to :data:`SCHEMA_VERSION`, one version per
+    transaction; tables already there keep their rows."""
+    import duckdb
+
+    rows = con.execute(statement("schema_version")).fetchall()
+    version = int(rows[0][0]) if rows else 1
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(statement(f"store_v{target}"))
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise IdcsegError(f"cannot upgrade the store to version {target}: {exc}") from None

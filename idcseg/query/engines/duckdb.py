@@ -146,11 +146,18 @@ class DuckDBEngine:
         catalog = self._sql.get_or_create(key, lambda: self._render_catalog(paths))
         deadline = time.monotonic() + BUSY_TIMEOUT
         delay = 0.05
+        upgraded = False
         while True:  # a writer (ingest, fetch, sync) holds the store only for short batches
             con = duckdb.connect()
             try:
                 con.execute(catalog)
                 break
+            except duckdb.CatalogException:
+                con.close()
+                if upgraded:
+                    raise
+                self.store.upgrade()  # a store made by an older idcseg lacks newer tables
+                upgraded = True
             except duckdb.IOException as exc:
                 con.close()
                 if not is_lock_error(exc):
