@@ -8,7 +8,7 @@ import sys
 from .app import app
 
 # Command modules register themselves on `app` when imported.
-from . import explore, fetch, index, segments, sync  # noqa: E402,F401  isort: skip
+from . import explore, fetch, index, measurements, segments, sync  # noqa: E402,F401  isort: skip
 
 
 def main(argv: list[str] | None = None) -> None:

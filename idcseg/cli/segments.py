@@ -39,6 +39,15 @@ def find(
             "public buckets (asks above 50 series).",
         ),
     ] = False,
+    with_measurements: Annotated[
+        bool,
+        typer.Option(
+            "--with-measurements",
+            help="Add the segments' measurements from TID 1500 SRs: one column per quantity "
+            "(named with its units, e.g. 'Volume [mm3]') and per rated concept (e.g. "
+            "'Malignancy'); see `idcseg measurements`.",
+        ),
+    ] = False,
     limit: LimitOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
@@ -54,12 +63,21 @@ def find(
       idcseg find --structure SCT:10200004 --per series
       idcseg find --anatomy Kidney --modifier Left --format csv -o left_kidneys.csv
       idcseg find --collection qin_lung_ct --structure Nodule --fetch-missing
+      idcseg find --structure Nodule --with-measurements --format csv
     """
     from ..query.spec import find_query
 
+    if with_measurements and per != "segment":
+        raise UsageError("--with-measurements adds columns to segment rows: use --per segment")
+    query = find_query(filters, segment_filter, per=per, limit=limit)
     if fetch_missing:
         _fetch_missing(filters, engine)
-    emit(find_query(filters, segment_filter, per=per, limit=limit), engine, fmt, output)
+    if with_measurements:
+        from .measurements import find_with_measurements
+
+        find_with_measurements(query, filters, segment_filter, engine, fmt, output)
+        return
+    emit(query, engine, fmt, output)
 
 
 def _fetch_missing(filters: Any, engine: Any) -> None:

@@ -51,8 +51,20 @@ def _concepts() -> dict[str, dict[str, tuple[str, str]]]:
 
 @cache
 def _snomed() -> tuple[dict[str, str], dict[str, str]]:
-    from pydicom.sr._snomed_dict import mapping
+    """pydicom's SNOMED-RT ↔ SNOMED-CT table, loaded alone (~10 ms): importing it through
+    ``pydicom.sr`` loads pydicom's whole concept dictionary first (~0.5 s)."""
+    import importlib.util
+    from pathlib import Path
 
+    spec = importlib.util.find_spec("pydicom")
+    path = Path(spec.origin).parent / "sr" / "_snomed_dict.py"  # type: ignore[union-attr,arg-type]
+    loader = importlib.util.spec_from_file_location("_idcseg_pydicom_snomed", path)
+    if loader is None or loader.loader is None:  # pragma: no cover - pydicom's layout changed
+        from pydicom.sr._snomed_dict import mapping
+    else:
+        module = importlib.util.module_from_spec(loader)
+        loader.loader.exec_module(module)
+        mapping = module.mapping
     return mapping["SRT"], mapping["SCT"]  # SRT → SCT, SCT → SRT
 
 
@@ -88,6 +100,34 @@ def resolve(term: str) -> CodeMatch:
     for scheme, value in codes:
         expanded |= equivalents(scheme, value)
     return CodeMatch(text, tuple(sorted(f"{s}:{v}" for s, v in expanded)), meanings, (text,))
+
+
+def resolve_code_or_meaning(term: str) -> CodeMatch:
+    """A term matched by code (``SCHEME:VALUE``, with its SNOMED twin) or else by meaning only.
+
+    For SR concepts (``--quantity``, ``--evaluation``): meanings are compared as written in the
+    documents, without pydicom's concept dictionary (whose import costs half a second).
+    """
+    text = term.strip()
+    if not text:
+        raise UsageError("an empty code filter matches nothing; give a meaning or SCHEME:VALUE")
+    found = _CODE.fullmatch(text)
+    if not found:
+        return CodeMatch(text, (), (text.lower(),), (text,))
+    codes = equivalents(found["scheme"].upper(), found["value"])
+    return CodeMatch(text, tuple(sorted(f"{s}:{v}" for s, v in codes)), (), (text,))
+
+
+def merge(matches: list[CodeMatch]) -> CodeMatch | None:
+    """Several matches for one filter: any of them matches. None for none."""
+    if not matches:
+        return None
+    return CodeMatch(
+        ", ".join(m.term for m in matches),
+        tuple(sorted({c for m in matches for c in m.codes})),
+        tuple(sorted({x for m in matches for x in m.meanings})),
+        tuple(t for m in matches for t in m.terms),
+    )
 
 
 def resolve_all(terms: list[str] | tuple[str, ...]) -> CodeMatch | None:

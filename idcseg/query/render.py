@@ -76,8 +76,9 @@ def render(
     ``target="duckdb"`` renders the form the embedded engine transpiles (see ``seg_series`` in
     ``macros/idc.sql``). *columns* maps an IDC table to the column paths it has in this release
     (``"SegmentedPropertyType.CodeValue"``); templates adapt with ``has(table, column)`` and a
-    query that cannot do without a column fails through ``need(table, column)``. ``None``
-    means every column exists.
+    query that cannot do without a column fails through ``need(table, column)``, and
+    ``repeated(table, column)`` says whether a column is an ARRAY in this release. ``None``
+    means every column exists, none repeated (the embedded store's newest schema).
     """
     dataset = validate_dataset(dataset)
     if target not in TARGETS:
@@ -95,6 +96,9 @@ def render(
     def has(table: str, column: str) -> bool:
         return columns is None or table not in columns or column in columns[table]
 
+    def repeated(table: str, column: str) -> bool:
+        return columns is not None and f"{column}[]" in columns.get(table, ())
+
     def need(table: str, column: str) -> str:
         if not has(table, column):
             raise UsageError(
@@ -103,7 +107,9 @@ def render(
             )
         return ""
 
-    sql = template.render(dataset=dataset, target=target, has=has, need=need, **query.structure)
+    sql = template.render(
+        dataset=dataset, target=target, has=has, need=need, repeated=repeated, **query.structure
+    )
     return _tidy(sql)
 
 

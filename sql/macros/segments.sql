@@ -18,10 +18,11 @@
                      By "SCHEME:VALUE" against @<name>_codes and/or by lower-case meaning
                      against @<name>_meanings (`m` says which parameters exist); the second
                      form takes a code RECORD (CodeValue, CodingSchemeDesignator, CodeMeaning)
-  selected_segments(f, g, keep_background=False)
+  selected_segments(f, g, keep_background=False, restrict=None)
                      CTEs `segments` (segment filters g; a label map's Background segment 0
-                     is never a structure, unless keep_background), `series_facts` (series
-                     filters f) and `matched`
+                     is never a structure, unless keep_background; `restrict`, a condition on
+                     the segment row `s` written by the calling template, narrows it further),
+                     `series_facts` (series filters f) and `matched`
   segment_labels(cte)
                      SegmentLabel / SegmentDescription of the segments in `cte` (IDC's view
                      lacks them: BigQuery reads dicom_all.SegmentSequence, embedded the store)
@@ -108,7 +109,7 @@
 )
 {%- endmacro -%}
 
-{%- macro selected_segments(f, g, keep_background=False) -%}
+{%- macro selected_segments(f, g, keep_background=False, restrict=None) -%}
   segments AS (
     SELECT s.*
     FROM ({{ segment_rows() }}
@@ -144,6 +145,9 @@
 {%- endif %}
 {%- if f.series %}
       AND s.SeriesInstanceUID IN UNNEST(@series)
+{%- endif %}
+{%- if restrict %}
+      AND ({{ restrict }})
 {%- endif %}
   ),
   series_facts AS (

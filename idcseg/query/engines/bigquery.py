@@ -26,7 +26,14 @@ from . import normalise_frame, sql_kind
 
 ENDPOINT_ENV = "IDCSEG_BIGQUERY_ENDPOINT"
 PUBLIC_PROJECT = "bigquery-public-data"
-SCHEMA_TABLES = ("segmentations", "dicom_all")
+SCHEMA_TABLES = (
+    "segmentations",
+    "dicom_all",
+    "measurement_groups",
+    "quantitative_measurements",
+    "qualitative_measurements",
+)
+OPTIONAL_TABLES = ("measurement_groups", "quantitative_measurements", "qualitative_measurements")
 
 
 class ConfigError(UsageError):
@@ -87,11 +94,14 @@ class FrameResult:
 
 
 def flatten_schema(fields: Any, prefix: str = "") -> set[str]:
-    """Column paths of a BigQuery schema: ``SegmentedPropertyType.CodeValue`` and so on."""
+    """Column paths of a BigQuery schema: ``SegmentedPropertyType.CodeValue`` and so on; a
+    REPEATED field also as ``path[]``."""
     paths: set[str] = set()
     for field in fields:
         path = f"{prefix}{field.name}"
         paths.add(path)
+        if getattr(field, "mode", None) == "REPEATED":
+            paths.add(f"{path}[]")
         if getattr(field, "fields", None):
             paths |= flatten_schema(field.fields, f"{path}.")
     return paths
@@ -183,14 +193,14 @@ class BigQueryEngine:
     # -- schema drift ---------------------------------------------------------------------
 
     def columns(self) -> dict[str, set[str]]:
-        """Column paths of ``segmentations`` and ``dicom_all`` in this dataset (cached).
+        """Column paths of the IDC tables idcseg reads, in this dataset (cached).
 
         Read from the tables' schemas (a free metadata call, no query bytes); cached on disk,
         ``idc_current`` for a day, pinned releases for good.
         """
         if self._columns is not None:
             return self._columns
-        path = self.store.cache_dir / "bigquery" / f"columns-{self.dataset}.json"
+        path = self.store.cache_dir / "bigquery" / f"columns-v2-{self.dataset}.json"
         try:
             fresh = self.dataset != "idc_current" or time.time() - path.stat().st_mtime < 86400
             if fresh:
@@ -204,6 +214,9 @@ class BigQueryEngine:
             try:
                 schema = self.client.get_table(f"{PUBLIC_PROJECT}.{self.dataset}.{table}").schema
             except Exception as exc:  # NotFound, Forbidden, transport errors
+                if type(exc).__name__ == "NotFound" and table in OPTIONAL_TABLES:
+                    columns[table] = set()  # templates that need it say so (need())
+                    continue
                 if type(exc).__name__ == "NotFound":
                     raise IdcsegError(
                         f"{PUBLIC_PROJECT}.{self.dataset}.{table} does not exist "
