@@ -15,8 +15,9 @@
 -- Parameters (each only when its filter is used):
 --   the segment and series filters of find.sql (@structure_codes, ..., @collection, ...),
 --   @quantity_codes ARRAY<STRING> "SCHEME:VALUE", @quantity_meanings ARRAY<STRING> lower-case,
---   @min_value, @max_value FLOAT64 (on value), @unit STRING (a UCUM code: values are converted
---   to it and rounded to 9 decimals, as NUMERIC holds them; other kinds of units left out), @evaluation<i>_codes / _meanings (the concept) and
+--   @min_value, @max_value FLOAT64 (on value), @unit STRING (a UCUM code: values are
+--   converted to it and rounded to 9 decimals, as NUMERIC holds them; other kinds of units
+--   are left out), @evaluation<i>_codes / _meanings (the concept) and
 --   @evaluation<i>_value_codes / _value_meanings / _value_texts (its value) ARRAY<STRING>,
 --   @limit INT64.
 {% import "macros/segments.sql" as segments_sql with context -%}

@@ -249,3 +249,11 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     folder = tmp_path_factory.mktemp("corpus")
     segs = segfactory.make_all(folder)
     return Corpus(folder, segs, sorted((folder / "ct").glob("*.dcm")))
+
+
+@pytest.fixture(scope="session")
+def sr_world(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A two-nodule SEG and TID 1500 SRs on it, made with highdicom (tests/srfactory.py)."""
+    from tests import srfactory
+
+    return srfactory.make_world(tmp_path_factory.mktemp("sr-world"))

@@ -205,8 +205,9 @@ def sql(
     template: Annotated[
         str,
         typer.Argument(
-            help="series, summary, random, viewer_urls, find, facets or sync (the segment "
-            "filters --structure/--category/--anatomy/--algorithm-* apply to find/facets/sync)."
+            help="series, summary, random, viewer_urls, find, facets, measurements or sync (the "
+            "segment filters --structure/--category/--anatomy/--algorithm-* apply to "
+            "find/facets/measurements/sync)."
         ),
     ],
     limit: LimitOpt = None,
@@ -231,9 +232,11 @@ def sql(
 
     from ..query.render import render
     from ..query.spec import (
+        MeasurementFilter,
         Query,
         facets_query,
         find_query,
+        measurements_query,
         parameter_type,
         random_query,
         series_facets_query,
@@ -276,6 +279,9 @@ def sql(
         "sync": lambda: sync_query(segment_series(), segment_filter()),
         "fetch_targets": lambda: Query("fetch_targets.sql", {}, {"series": list(filters.series)}),
         "info": lambda: Query("info.sql"),
+        "measurements": lambda: measurements_query(
+            segment_series(), segment_filter(), MeasurementFilter(), limit=limit
+        ),
         "series_facets": lambda: series_facets_query(filters, by=by or "structure", limit=limit),
     }
     name = template.removesuffix(".sql")
@@ -319,3 +325,9 @@ def info(
         width = max(len(k) for k in facts)
         for key, value in facts.items():
             print(f"{key.ljust(width)}  {value}")
+        if facts.get("measurements_without_segment"):
+            print(
+                "(measurements_without_segment: SR measurements whose SEG segment is not in the "
+                "store; `idcseg measurements` lists them with empty segment columns. Ingest or "
+                "fetch their SEGs to link them.)"
+            )
