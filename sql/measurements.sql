@@ -14,7 +14,8 @@
 --
 -- Parameters (each only when its filter is used):
 --   the segment and series filters of find.sql (@structure_codes, ..., @collection, ...),
---   @quantity_codes ARRAY<STRING> "SCHEME:VALUE", @quantity_meanings ARRAY<STRING> lower-case,
+--   @quantity_codes ARRAY<STRING> "SCHEME:VALUE" upper-case, @quantity_meanings ARRAY<STRING>
+--   lower-case,
 --   @min_value, @max_value FLOAT64 (on value), @unit STRING (a UCUM code: values are
 --   converted to it and rounded to 9 decimals, as NUMERIC holds them; other kinds of units
 --   are left out), @evaluation<i>_codes / _meanings (the concept) and
@@ -47,7 +48,7 @@ WITH
     FROM {{ idc.table(q_table) }} AS q
     WHERE TRUE
 {%- if m.quantity %}
-      AND {{ segments_sql.code_match_record("q.Quantity", "quantity", m.quantity) }}
+      AND {{ measurements_sql.code_match("q.Quantity", "quantity", m.quantity) }}
 {%- endif %}
 {%- if m.unit %}
       AND {{ units.kind("q.Units.CodeValue") }} = {{ units.kind("@unit") }}
@@ -69,7 +70,7 @@ WITH
     FROM {{ idc.table(c_table) }} AS c
     WHERE TRUE
 {%- if m.quantity %}
-      AND {{ segments_sql.code_match_record("c.Quantity", "quantity", m.quantity) }}
+      AND {{ measurements_sql.code_match("c.Quantity", "quantity", m.quantity) }}
 {%- endif %}
 {%- for e in m.evaluations %}
       AND {{ measurements_sql.evaluated("c", loop.index0, e) }}

@@ -257,19 +257,23 @@ def _series_facets(filters: Any, segment_filter: Any, by: str, limit: int | None
 @app.command()
 def ingest(
     paths: Annotated[
-        list[Path], typer.Argument(help="SEG files or folders (searched recursively).")
+        list[Path],
+        typer.Argument(help="SEG and SR files, or folders (searched recursively)."),
     ],
     force: Annotated[
         bool, typer.Option("--force", help="Re-read files even if unchanged since last ingest.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress line.")] = False,
 ) -> None:
-    """Store the segments of DICOM SEG files, for `find` and `facets` to search offline.
+    """Store the segments of DICOM SEG files and the measurements of TID 1500 SRs, for `find`,
+    `facets` and `measurements` to search offline.
 
-    Reads only each file's header (before the per-frame data and pixels). Re-ingesting a file
-    replaces its rows; unchanged files are skipped, so a rerun after Ctrl-C continues. Files that
-    are not DICOM SEGs (the images beside them) are skipped and counted; truncated, malformed or
-    unreadable SEGs are listed with a reason and make the exit code 1.
+    Reads only each SEG's header (before the per-frame data and pixels), and each SR's
+    measurement groups (Comprehensive 3D, Comprehensive, Enhanced SR… with the TID 1500
+    Measurement Report template). Re-ingesting a file replaces its rows; unchanged files are
+    skipped, so a rerun after Ctrl-C continues. Files that are neither (the images beside them)
+    are skipped and counted, SRs of other templates listed as skipped; truncated, malformed or
+    unreadable files are listed with a reason and make the exit code 1.
 
     \b
     Examples:
@@ -286,6 +290,8 @@ def ingest(
     except IngestInterrupted as stopped:
         print(stopped.report.summary(), file=sys.stderr)
         raise typer.Exit(130) from None
+    for path, reason in report.skipped("NotMeasurementReport"):
+        print(f"skipped {path}: {reason}", file=sys.stderr)
     for path, reason in report.errors:
         print(f"failed {path}: {reason}", file=sys.stderr)
     print(report.summary(), file=sys.stderr)

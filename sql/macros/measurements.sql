@@ -11,7 +11,11 @@
                      (CodeValue → _value, CodingSchemeDesignator → _scheme, CodeMeaning →
                      _meaning). Columns an older release lacks are NULL; its REPEATED
                      segmentationSegmentNumber gives its first number.
-  evaluated(f_alias, i, e)
+  code_match(record, name, m)
+                     does the code RECORD match filter `name`: by "SCHEME:VALUE" in any case
+                     against @<name>_codes (upper-case) and/or by lower-case meaning against
+                     @<name>_meanings (`m` says which parameters exist)
+  evaluated(row, i, e)
                      EXISTS: the measurement group of row `f_alias` has a qualitative
                      evaluation matching --evaluation number i (flags `e`: concept by
                      @evaluation<i>_codes / _meanings, value by @evaluation<i>_value_codes /
@@ -46,15 +50,23 @@
 {{ code_parts("finding_site", alias ~ ".findingSite") }}
 {%- endmacro -%}
 
+{%- macro code_match(record, name, m) -%}
+(
+{%- if m.codes %}UPPER(CONCAT({{ record }}.CodingSchemeDesignator, ':', {{ record }}.CodeValue)) IN UNNEST(@{{ name }}_codes){% endif %}
+{%- if m.codes and m.meanings %} OR {% endif %}
+{%- if m.meanings %}LOWER({{ record }}.CodeMeaning) IN UNNEST(@{{ name }}_meanings){% endif -%}
+)
+{%- endmacro -%}
+
 {%- macro evaluated(row, i, e) -%}
 EXISTS (
         SELECT 1
         FROM {{ idc.table("qualitative_measurements") }} AS e
         WHERE e.SOPInstanceUID = {{ row }}.SOPInstanceUID
           AND e.measurementGroup_number = {{ row }}.measurementGroup_number
-          AND {{ segments_sql.code_match_record("e.Quantity", "evaluation" ~ i, e) }}
+          AND {{ code_match("e.Quantity", "evaluation" ~ i, e) }}
           AND (
-{%- if e.value_codes %}CONCAT(e.Value.CodingSchemeDesignator, ':', e.Value.CodeValue) IN UNNEST(@evaluation{{ i }}_value_codes){% endif %}
+{%- if e.value_codes %}UPPER(CONCAT(e.Value.CodingSchemeDesignator, ':', e.Value.CodeValue)) IN UNNEST(@evaluation{{ i }}_value_codes){% endif %}
 {%- if e.value_codes and (e.value_meanings or e.value_texts) %} OR {% endif %}
 {%- if e.value_meanings %}LOWER(e.Value.CodeMeaning) IN UNNEST(@evaluation{{ i }}_value_meanings){% endif %}
 {%- if e.value_meanings and e.value_texts %} OR {% endif %}
