@@ -21,7 +21,9 @@ from idcseg.query.engines.bigquery import BigQueryEngine
 from idcseg.query.engines.duckdb import DuckDBEngine
 from tests.bqemulator import (
     dicom_all_rows,
+    fixture_reports,
     fixture_series,
+    measurement_rows,
     segmentations_rows,
 )
 
@@ -70,7 +72,37 @@ def duck(tmp_path_factory: pytest.TempPathFactory) -> DuckDBEngine:
                         item["SegmentDescription"],
                     ],
                 )
+        store_measurements(db, measurement_rows(fixture_reports()))
     return DuckDBEngine(store=store, dataset="idc_v25", index_folder=folder, fetch_seg_index=False)
+
+
+def store_measurements(db: Any, tables: dict[str, list[dict[str, Any]]]) -> None:
+    """The measurement tables' rows, typed like the store's columns (contentSequence left
+    out: the store keeps fewer levels and fields of it than IDC's schema declares)."""
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    for name, rows in tables.items():
+        schema = db.table(name).limit(0).to_arrow_table().schema
+        if "contentSequence" in schema.names:
+            schema = schema.remove(schema.get_field_index("contentSequence"))
+        fitted = [
+            {
+                f.name: Decimal(row[f.name]) if pa.types.is_decimal(f.type) else row.get(f.name)
+                for f in schema
+            }
+            for row in rows
+        ]
+        db.register("_rows", pa.Table.from_pylist(fitted, schema=schema))
+        db.execute(statement_insert(name))
+        db.unregister("_rows")
+
+
+def statement_insert(name: str) -> str:
+    """INSERT the registered rows into store table *name* (one of three fixed names)."""
+    assert name in ("measurement_groups", "quantitative_measurements", "qualitative_measurements")
+    return f"INSERT INTO {name} BY NAME SELECT * FROM _rows"
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +140,26 @@ SEGMENT_FILTERS = [
 ]
 
 
+SEGMENT_KEYS = ("structure", "category", "anatomy", "modifier", "algorithm_type", "algorithm_name")
+MEASUREMENT_FILTERS: list[tuple[dict[str, Any], dict[str, Any]]] = [
+    ({}, {}),
+    ({}, {"kind": "qualitative"}),
+    ({}, {"quantity": "Volume"}),
+    ({}, {"quantity": "SCT:118565006"}),  # matches the SRT-coded volumes too
+    ({}, {"quantity": "Volume", "min": 500}),
+    ({}, {"quantity": "volume", "min": "600", "unit": "mm3"}),
+    ({}, {"quantity": "Volume", "max": 1.5, "unit": "ml"}),
+    ({}, {"quantity": "Attenuation Coefficient", "max": 0}),
+    ({}, {"evaluation": "Malignancy~suspicious"}),
+    ({}, {"evaluation": ["malignancy=99lidcqiicr:905", "Malignancy=99LIDCQIICR:904"]}),
+    ({}, {"evaluation": ["Malignancy~suspicious", "Subtlety score~obvious"], "quantity": "Volume"}),
+    ({"structure": "Nodule"}, {}),
+    ({"collection": "nlst"}, {"kind": "quantitative"}),
+    ({"structure": "Liver"}, {"quantity": "Volume", "unit": "ml"}),
+    ({}, {"evaluation": "Malignancy=x'; DROP TABLE t; --"}),
+]
+
+
 def queries() -> list[tuple[str, spec.Query]]:
     out: list[tuple[str, spec.Query]] = []
     for i, filters in enumerate(SERIES_FILTERS):
@@ -128,6 +180,22 @@ def queries() -> list[tuple[str, spec.Query]]:
             ]
         for by in spec.FACETS if i in (0, 2, 4) else ():
             out.append((f"facets-{by}{i}", spec.facets_query(spec.SeriesFilter.build(), g, by)))
+    for i, (segment, measured) in enumerate(MEASUREMENT_FILTERS):
+        g = spec.SegmentFilter.build(**{k: v for k, v in segment.items() if k in SEGMENT_KEYS})
+        f = spec.SeriesFilter.build(**{k: v for k, v in segment.items() if k not in SEGMENT_KEYS})
+        m = spec.MeasurementFilter.build(**measured)
+        out.append((f"measurements{i}", spec.measurements_query(f, g, m)))
+    out.append(
+        (
+            "measurements-linked",
+            spec.measurements_query(
+                spec.SeriesFilter.build(series=["2.25.2.1.2", "2.25.1.1.2"]),
+                spec.SegmentFilter.build(),
+                spec.MeasurementFilter(),
+                linked=True,
+            ),
+        )
+    )
     out += [
         ("url-study", spec.viewer_urls_query("2.25.4.1")),
         ("url-series", spec.viewer_urls_query("2.25.3.1", ["2.25.3.1.2", "2.25.3.1.1", "9.9"])),
@@ -164,3 +232,10 @@ def test_the_grid_is_not_vacuous(duck: DuckDBEngine) -> None:
     assert sizes["series6"] == 2  # Kidney: the TotalSegmentator SEG and the label map
     assert sizes["find1.0"] == 1  # SCT Nodule finds the SRT-coded row
     assert sizes["series3"] == 1  # the label map
+    assert sizes["measurements0"] == 12  # 8 quantitative + 4 qualitative rows of 4 SRs
+    assert sizes["measurements3"] == 5  # the SCT code finds the SRT-coded volumes too
+    assert (sizes["measurements4"], sizes["measurements5"], sizes["measurements6"]) == (4, 4, 3)
+    assert sizes["measurements9"] == 6 and sizes["measurements10"] == 1
+    assert sizes["measurements11"] == 6 and sizes["measurements13"] == 1
+    frame = duck.run(dict(queries())["measurements0"]).to_pandas()
+    assert set(frame.link.dropna()) == {"segment", "tracking_uid"} and frame.link.isna().sum() == 2
