@@ -206,6 +206,17 @@ def queries() -> list[tuple[str, spec.Query]]:
         ),
         ("sync", spec.sync_query(spec.SeriesFilter.build(), spec.SegmentFilter.build())),
         (
+            "sync-measurements",
+            spec.sync_measurements_query(spec.SeriesFilter.build(), spec.SegmentFilter.build()),
+        ),
+        (
+            "sync-measurements-filtered",
+            spec.sync_measurements_query(
+                spec.SeriesFilter.build(collection="nlst"),
+                spec.SegmentFilter.build(structure="Liver"),
+            ),
+        ),
+        (
             "sync-filtered",
             spec.sync_query(
                 spec.SeriesFilter.build(collection="lidc_idri"),

@@ -448,6 +448,13 @@ def sync_query(f: SeriesFilter, g: SegmentFilter) -> Query:
     return Query("sync.sql", structure, _segment_params(f, g))
 
 
+def sync_measurements_query(f: SeriesFilter, g: SegmentFilter) -> Query:
+    """Rows of the TID 1500 SRs measuring the matching segments, to copy into the store."""
+    _no_body_part(f)
+    structure = {"f": f.flags(), "g": g.structure_flags()}
+    return Query("sync_measurements.sql", structure, _segment_params(f, g))
+
+
 SERIES_FACETS = ("structure", "category", "anatomy", "algorithm_type", "algorithm_name")
 
 
