@@ -29,6 +29,7 @@ EXPECTED = [
     "01_find_nodule_segmentations.ipynb",
     "02_viewer_urls_and_random_studies.ipynb",
     "03_segment_metadata_in_pandas.ipynb",
+    "05_nodule_ratings.ipynb",
 ]
 CELL_TIMEOUT = 60  # seconds, per cell
 NOTEBOOK_BUDGET = 60  # seconds, per notebook, kernel start included
@@ -40,7 +41,7 @@ def code_cells(nb: Any) -> list[Any]:
     return [c for c in nb.cells if c.cell_type == "code"]
 
 
-def test_the_three_notebooks_are_there() -> None:
+def test_the_notebooks_are_there() -> None:
     assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == EXPECTED
     assert (NOTEBOOKS / "_make_example_segs.py").is_file()
 
@@ -159,6 +160,22 @@ def test_notebook_runs_offline(name: str, tmp_path: Path) -> None:
         assert text.count("skipped: BigQuery not configured") == 2
         assert html.count(VIEWER) >= 10  # series links and SEG-with-source links
         assert "seriesInstanceUID=1.2.276.0.7230010.3.1.3.0.89314.1553284067.990548," in html
+    elif name.startswith("05"):
+        assert "34 readings of 10 nodules" in text  # 4 readers x 8 nodules + 2 IDC stand-ins
+        assert "8 readings of 5 nodules" in text  # malignancy >= 4 and > 500 mm3
+        assert "skipped: BigQuery not configured" in text
+        assert html.count(VIEWER) == 2  # the two IDC stand-ins among the suspicious nodules
+        assert "seriesInstanceUID=1.2.276.0.7230010.3.1.3.0.89314.1553284067.990548," in html
+        images = [
+            o
+            for o in outputs(nb, "execute_result") + outputs(nb, "display_data")
+            if "image/png" in o.data
+        ]
+        assert len(images) == 1  # volume by malignancy rating
+        plain = "".join(
+            o.data.get("text/plain", "") for o in outputs(nb, "execute_result")
+        )
+        assert "Volume [mm3]" in plain and "Malignancy" in plain
     elif name.startswith("02"):
         assert "same seed, same studies: True" in text
         assert '<a href="https://viewer.imaging.datacommons.cancer.gov/slim/studies/' in html
