@@ -208,34 +208,35 @@ def _meta_sop_class(data: bytes) -> str | None:
 # --- values -----------------------------------------------------------------------------------
 
 
-def _no_decode(raw: Any) -> str:
-    return raw if isinstance(raw, str) else raw.decode("latin-1")
+def _no_decode(raw: Any) -> str | None:
+    text = (raw if isinstance(raw, str) else raw.decode("latin-1")).strip(" \0")
+    return text or None
 
 
 def _decoder(raw: bytes | None):  # noqa: ANN202
-    """A bytes → str function for the document's SpecificCharacterSet."""
-    if raw is None:
-        return _latin1
-    terms = [t.strip() for t in raw.decode("ascii", "replace").strip(" \0").split("\\")]
-    terms = [t for t in terms if t]
-    if not terms or terms == ["ISO_IR 6"]:
-        return _latin1
-    if len(terms) == 1 and terms[0] == "ISO_IR 192":
-        return _utf8
-    if len(terms) == 1 and not terms[0].startswith("ISO 2022"):
-        from pydicom.charset import python_encoding
+    """A bytes → text function for the document's SpecificCharacterSet: stripped of padding,
+    ``None`` when empty, memoised (a report repeats its codes' meanings many times)."""
+    codec = "latin-1"
+    if raw is not None:
+        terms = [t.strip() for t in raw.decode("ascii", "replace").strip(" \0").split("\\")]
+        terms = [t for t in terms if t]
+        if len(terms) > 1 or (terms and terms[0].startswith("ISO 2022")):
+            raise w.Unsure("ISO 2022 character sets")
+        if terms and terms[0] == "ISO_IR 192":
+            codec = "utf-8"
+        elif terms and terms[0] != "ISO_IR 6":
+            from pydicom.charset import python_encoding
 
-        codec = python_encoding[terms[0]]  # KeyError (a LookupError): read with pydicom
-        return lambda value: value.decode(codec, "replace")
-    raise w.Unsure("ISO 2022 character sets")
+            codec = python_encoding[terms[0]]  # KeyError (a LookupError): read with pydicom
+    memo: dict[bytes, str | None] = {}
 
+    def decode(value: bytes) -> str | None:
+        text = memo.get(value, False)
+        if text is False:
+            text = memo[value] = value.decode(codec, "replace").strip(" \0") or None
+        return text  # type: ignore[return-value]
 
-def _latin1(value: bytes) -> str:
-    return value.decode("latin-1")
-
-
-def _utf8(value: bytes) -> str:
-    return value.decode("utf-8", "replace")
+    return decode
 
 
 def _text(item: dict, tag: int, decode: Any) -> str | None:
@@ -243,9 +244,8 @@ def _text(item: dict, tag: int, decode: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bytes):
-        value = decode(value)
-    value = value.strip(" \0")
-    return value or None
+        return decode(value)
+    return value.strip(" \0") or None
 
 
 def _uid(item: dict, tag: int) -> str | None:

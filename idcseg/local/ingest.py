@@ -410,13 +410,28 @@ _MEASUREMENT_TABLES = (
 
 
 def _measurement_tables(con: Any, records: list[_Parsed]) -> dict[str, Any]:
-    """Arrow tables of the SR rows of *records*, typed like the store's tables."""
+    """Arrow tables of the SR rows of *records*, typed like the store's tables.
+
+    A group's content tree (``contentSequence``) travels as JSON text, which the insert casts
+    to the column's nested type: pyarrow converts deeply nested dicts ~6 times slower.
+    """
+    import json
+
     import pyarrow as pa
 
     tables = {}
     for name, table, attr in _MEASUREMENT_TABLES:
         schema = con.table(table).limit(0).to_arrow_table().schema
         rows = [row for r in records if r.measurements for row in getattr(r.measurements, attr)]
+        if "contentSequence" in schema.names:
+            at = schema.get_field_index("contentSequence")
+            schema = schema.set(at, pa.field("contentSequence", pa.string()))
+            rows = [
+                {**row, "contentSequence": json.dumps(row["contentSequence"])}
+                if row.get("contentSequence") is not None
+                else row
+                for row in rows
+            ]
         tables[name] = pa.Table.from_pylist(rows, schema=schema)
     return tables
 
@@ -594,7 +609,7 @@ def ingest(
             batch = _parse_batch(todo[start : start + batch_size], report, display)
             batch = _dedupe(batch, sop_paths, report)
             if batch:
-                known = index.in_idc(r.series for r in batch)
+                known = index.in_idc(r.series for r in batch if r.facts is not None)
                 local = {r.series for r in batch if not known.get(r.series, False)}
                 _store_batch(store, batch, local, busy_timeout, report)
             display.update(report)
@@ -702,7 +717,7 @@ def store_parsed(
         return report
     index = _IdcIndex()
     try:
-        known = index.in_idc(r.series for r in batch)
+        known = index.in_idc(r.series for r in batch if r.facts is not None)  # SEGs only
     finally:
         index.close()
     local = {r.series for r in batch if not known.get(r.series, False)}

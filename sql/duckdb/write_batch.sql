@@ -4,7 +4,8 @@
 -- Reads the registered Arrow tables _b_seg (segmentations rows), _b_labels (segment_labels),
 -- _b_inst (instances: SEGs and SRs), _b_series (local_series facts of SEG series IDC's index
 -- lacks), and _b_groups, _b_quant, _b_qual (measurement_groups, quantitative_measurements and
--- qualitative_measurements rows of TID 1500 SRs). An instance's earlier rows go first, whether
+-- qualitative_measurements rows of TID 1500 SRs; a group's contentSequence comes as JSON text and
+-- is cast to the column's nested type). An instance's earlier rows go first, whether
 -- they came from the same SOPInstanceUID or from the same origin and location (a file that was
 -- a SEG and is now an SR loses its segments, and the other way round); local_series keeps what
 -- other origins set (collection, license…) and recounts instances and size from the instances
@@ -28,7 +29,8 @@ DELETE FROM qualitative_measurements WHERE SOPInstanceUID IN
 DELETE FROM instances WHERE SOPInstanceUID IN (SELECT SOPInstanceUID FROM _gone);
 INSERT INTO segmentations BY NAME SELECT * FROM _b_seg;
 INSERT INTO segment_labels BY NAME SELECT * FROM _b_labels;
-INSERT INTO measurement_groups BY NAME SELECT * FROM _b_groups;
+INSERT INTO measurement_groups BY NAME
+  SELECT * REPLACE (contentSequence::JSON AS contentSequence) FROM _b_groups;
 INSERT INTO quantitative_measurements BY NAME SELECT * FROM _b_quant;
 INSERT INTO qualitative_measurements BY NAME SELECT * FROM _b_qual;
 INSERT INTO instances BY NAME SELECT * FROM _b_inst;
