@@ -22,7 +22,9 @@
                      CTEs `segments` (segment filters g; a label map's Background segment 0
                      is never a structure, unless keep_background; `restrict`, a condition on
                      the segment row `s` written by the calling template, narrows it further),
-                     `series_facts` (series filters f) and `matched`
+                     `series_facts` (series filters f; on the embedded engine also Modality
+                     SEG — every SEG series of IDC's index has it — so that DuckDB reads only
+                     the SEG blocks of its copy of the index, sorted by Modality) and `matched`
   segment_labels(cte)
                      SegmentLabel / SegmentDescription of the segments in `cte` (IDC's view
                      lacks them: BigQuery reads dicom_all.SegmentSequence, embedded the store)
@@ -151,7 +153,10 @@
 {%- endif %}
   ),
   series_facts AS (
-    {%- call idc.seg_series() %}SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM segments){{ idc.series_filters(f) }}{% endcall %}
+    {%- call idc.seg_series() %}SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM segments)
+      {%- if target != "bigquery" %}
+      AND Modality = 'SEG'
+      {%- endif %}{{ idc.series_filters(f) }}{% endcall %}
   ),
   matched AS (
     SELECT
