@@ -205,9 +205,9 @@ def sql(
     template: Annotated[
         str,
         typer.Argument(
-            help="series, summary, random, viewer_urls, find, facets, measurements or sync (the "
-            "segment filters --structure/--category/--anatomy/--algorithm-* apply to "
-            "find/facets/measurements/sync)."
+            help="series, summary, random, viewer_urls, find, facets, measurements, sync or "
+            "sync_measurements (the segment filters --structure/--category/--anatomy/"
+            "--algorithm-* apply to find/facets/measurements/sync*)."
         ),
     ],
     limit: LimitOpt = None,
@@ -232,6 +232,7 @@ def sql(
 
     from ..query.render import render
     from ..query.spec import (
+        SR_SOP_CLASS_UIDS,
         MeasurementFilter,
         Query,
         facets_query,
@@ -242,6 +243,7 @@ def sql(
         series_facets_query,
         series_query,
         summary_query,
+        sync_measurements_query,
         sync_query,
         validate_dataset,
         viewer_urls_query,
@@ -281,6 +283,12 @@ def sql(
         "info": lambda: Query("info.sql"),
         "measurements": lambda: measurements_query(
             segment_series(), segment_filter(), MeasurementFilter(), limit=limit
+        ),
+        "sync_measurements": lambda: sync_measurements_query(segment_series(), segment_filter()),
+        "measurement_targets": lambda: Query(
+            "measurement_targets.sql",
+            {},
+            {"series": list(filters.series), "sr_sop_class_uids": list(SR_SOP_CLASS_UIDS)},
         ),
         "series_facets": lambda: series_facets_query(filters, by=by or "structure", limit=limit),
     }

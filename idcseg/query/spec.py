@@ -16,6 +16,14 @@ from ..errors import UsageError
 
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 LABELMAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
+#: The SR SOP classes whose TID 1500 documents IDC's measurement tables (and idcseg) read.
+SR_SOP_CLASS_UIDS = (
+    "1.2.840.10008.5.1.4.1.1.88.11",  # Basic Text SR
+    "1.2.840.10008.5.1.4.1.1.88.22",  # Enhanced SR
+    "1.2.840.10008.5.1.4.1.1.88.33",  # Comprehensive SR
+    "1.2.840.10008.5.1.4.1.1.88.34",  # Comprehensive 3D SR
+    "1.2.840.10008.5.1.4.1.1.88.35",  # Extensible SR
+)
 SEG_SOP_CLASSES: dict[str, tuple[str, ...]] = {
     "binary": (SEGMENTATION_STORAGE,),
     "labelmap": (LABELMAP_SEGMENTATION_STORAGE,),
