@@ -189,8 +189,8 @@ QUESTIONS = {
 }  # fmt: skip
 
 
-def run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of one child process."""
+def run(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MiB, CPU seconds) of one child process."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -198,7 +198,7 @@ def run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     err = proc.stderr.read().decode() if proc.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(argv)} failed:\n{err}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def rows(path: Path) -> int:
@@ -238,7 +238,7 @@ def main() -> None:
     )
     print(
         f"{'question':<38} {'tool':<8} {'rows':>6} {'wall s (median)':>16} {'min':>6} "
-        f"{'max':>6} {'peak MiB':>9}"
+        f"{'max':>6} {'peak MiB':>9} {'CPU s':>6}"
     )
     with tempfile.TemporaryDirectory(prefix="idcseg-bench-mq-") as tmp:
         for name, (label, cli) in QUESTIONS.items():
@@ -250,20 +250,21 @@ def main() -> None:
             theirs = [sys.executable, "-c", PANDAS, str(OUT), name, str(theirs_out)]
             run(ours, env)  # warm-up: file cache, transpiled-SQL cache
             run(theirs, env)
-            timings: dict[str, list[tuple[float, float]]] = {"idcseg": [], "pandas": []}
+            timings: dict[str, list[tuple[float, float, float]]] = {"idcseg": [], "pandas": []}
             for _ in range(args.n):  # interleaved: drift in load hits both alike
                 timings["idcseg"].append(run(ours, env))
                 timings["pandas"].append(run(theirs, env))
             answers = {"idcseg": rows(ours_out), "pandas": rows(theirs_out)}
             for tool, runs in timings.items():
-                walls = [w for w, _ in runs]
+                walls = [w for w, _, _ in runs]
                 print(
                     f"{label:<38} {tool:<8} {answers[tool]:>6} {statistics.median(walls):>16.3f} "
                     f"{min(walls):>6.3f} {max(walls):>6.3f} "
-                    f"{statistics.median(r for _, r in runs):>9.0f}"
+                    f"{statistics.median(r for _, r, _ in runs):>9.0f} "
+                    f"{statistics.median(c for _, _, c in runs):>6.2f}"
                 )
-            ratio = statistics.median(w for w, _ in timings["pandas"]) / statistics.median(
-                w for w, _ in timings["idcseg"]
+            ratio = statistics.median(w for w, _, _ in timings["pandas"]) / statistics.median(
+                w for w, _, _ in timings["idcseg"]
             )
             same = "same row count" if answers["idcseg"] == answers["pandas"] else "!!! ROWS DIFFER"
             print(f"{'':<38} {'ratio':<8} {ratio:>6.1f}x faster ({same})")
