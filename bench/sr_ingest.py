@@ -92,7 +92,7 @@ def _lidc_template(folder: Path) -> Path:
     return out
 
 
-def generate(cache: Path, n_files: int) -> dict[str, list[Path]]:
+def generate(cache: Path, n_files: int, sample: Path = SAMPLE) -> dict[str, list[Path]]:
     """The corpora (made if missing): name -> files."""
     import pydicom
 
@@ -102,8 +102,8 @@ def generate(cache: Path, n_files: int) -> dict[str, list[Path]]:
         lidc_dir.mkdir(parents=True, exist_ok=True)
         _lidc_template(lidc_dir)
     corpora["lidc"] = lidc_dir / "template.dcm"
-    if SAMPLE.is_file():
-        corpora["dcmqi_pet"] = SAMPLE
+    if sample.is_file():
+        corpora["dcmqi_pet"] = sample
     out: dict[str, list[Path]] = {}
     for name, template in corpora.items():
         files_dir = cache / f"{name}_files"
@@ -112,14 +112,20 @@ def generate(cache: Path, n_files: int) -> dict[str, list[Path]]:
             t0 = time.perf_counter()
             files_dir.mkdir(parents=True, exist_ok=True)
             data = template.read_bytes()
-            ds = pydicom.dcmread(template, stop_before_pixels=True)
+            ds = pydicom.dcmread(template)
             sop, series = str(ds.SOPInstanceUID), str(ds.SeriesInstanceUID)
             for i in range(n_files):
                 path = files_dir / f"sr_{i:05d}.dcm"
-                if not path.is_file():
+                if path.is_file():
+                    continue
+                try:
                     clone = data.replace(sop.encode(), _new_uid(sop, i, 33).encode())
                     clone = clone.replace(series.encode(), _new_uid(series, i, 44).encode())
                     path.write_bytes(clone)
+                except ValueError:  # UIDs too short to vary in place: pydicom keeps the lengths
+                    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"{sop}.{i}"
+                    ds.SeriesInstanceUID = f"{series}.{i}"
+                    ds.save_as(path)
             print(f"generated {n_files} {name} files in {time.perf_counter() - t0:.1f} s")
             files = sorted(files_dir.glob("sr_*.dcm"))
         out[name] = files[:n_files]
@@ -177,6 +183,9 @@ def main() -> None:
     parser.add_argument("--slow-repeat", type=int, default=1, help="runs of pydicom / highdicom")
     parser.add_argument("--highdicom-files", type=int, default=30)
     parser.add_argument("--fresh", action="store_true", help="regenerate the corpora")
+    parser.add_argument(
+        "--sample", type=Path, default=SAMPLE, help="dcmqi's TID 1500 report (a second corpus)"
+    )
     args = parser.parse_args()
     if args.fresh and args.cache.exists():
         shutil.rmtree(args.cache)
@@ -186,7 +195,7 @@ def main() -> None:
 
     from idcseg.dicom import sr
 
-    corpora = generate(args.cache, args.files)
+    corpora = generate(args.cache, args.files, args.sample)
     print(
         f"python {sys.version.split()[0]}, pydicom {pydicom.__version__}, highdicom "
         f"{hd.__version__}, cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}"

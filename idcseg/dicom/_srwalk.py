@@ -286,6 +286,62 @@ class _Walker:
             raise Short("the data end inside an item")
         return pos
 
+    def skip(self, pos: int) -> int:
+        """The position after the undefined-length sequence whose items start at *pos*: element
+        headers only, nothing kept (the Image Library, evidence of other kinds…)."""
+        data, size, implicit = self.data, self.size, self.implicit
+        depth = 0  # items and sequences of undefined length still open below this sequence
+        unpack_tag, unpack_vr, unpack_u32 = (
+            _TAG_LEN.unpack_from,
+            _TAG_VR_LEN.unpack_from,
+            _U32.unpack_from,
+        )
+        while True:
+            if pos + 8 > size:
+                raise Short("the data end inside a sequence")
+            group, element, length = unpack_tag(data, pos)
+            if group == 0xFFFE:
+                if element == 0xE0DD:  # sequence delimiter
+                    pos += 8
+                    if depth == 0:
+                        return pos
+                    depth -= 1
+                elif element == 0xE00D:  # item delimiter
+                    pos += 8
+                    depth -= 1
+                elif element == 0xE000:  # item
+                    if length == UNDEFINED:
+                        pos += 8
+                        depth += 1
+                    else:
+                        pos += 8 + length
+                else:
+                    raise Unsure("odd delimiter")
+                continue
+            if implicit:
+                head = 8
+                vr = None
+            else:
+                _, _, vr, length = unpack_vr(data, pos)
+                if vr in _LONG_VRS:
+                    if pos + 12 > size:
+                        raise Short("the data end inside an element header")
+                    length = unpack_u32(data, pos + 8)[0]
+                    head = 12
+                elif vr in _SHORT_VRS:
+                    head = 8
+                else:
+                    raise Unsure(f"VR {vr!r}")
+            if length == UNDEFINED:
+                if vr not in (b"SQ", None):
+                    raise Unsure("undefined length outside a sequence")
+                pos += head
+                depth += 1
+                continue
+            pos += head + length
+            if pos > size:
+                raise Short("the data end inside a value")
+
     def sequence(self, pos: int, length: int, schema: Schema | None, out: list | None) -> int:
         """Read the items of a sequence; keep them in *out* (read with *schema*) or skip them."""
         data, size = self.data, self.size
@@ -293,6 +349,8 @@ class _Walker:
             if pos + length > size:
                 raise Short("the data end inside a sequence")
             return pos + length
+        if out is None:
+            return self.skip(pos)
         end = pos + length if length != UNDEFINED else None
         while end is None or pos < end:
             if pos + 8 > size:

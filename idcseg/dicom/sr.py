@@ -303,18 +303,18 @@ def _code(item: dict | None, decode: Any, version: bool = True) -> dict[str, str
     value = _text(item, w.CODE_VALUE, decode)
     if value is None:
         value = _text(item, w.LONG_CODE_VALUE, decode) or _text(item, w.URN_CODE_VALUE, decode)
-    code = {
+    if version:
+        return {
+            "CodeValue": value,
+            "CodingSchemeDesignator": _text(item, w.CODING_SCHEME_DESIGNATOR, decode),
+            "CodingSchemeVersion": _text(item, w.CODING_SCHEME_VERSION, decode),
+            "CodeMeaning": _text(item, w.CODE_MEANING, decode),
+        }
+    return {
         "CodeValue": value,
         "CodingSchemeDesignator": _text(item, w.CODING_SCHEME_DESIGNATOR, decode),
         "CodeMeaning": _text(item, w.CODE_MEANING, decode),
     }
-    if version:
-        code["CodingSchemeVersion"] = _text(item, w.CODING_SCHEME_VERSION, decode)
-        code = {k: code[k] for k in _CODE4}
-    return code
-
-
-_CODE4 = ("CodeValue", "CodingSchemeDesignator", "CodingSchemeVersion", "CodeMeaning")
 
 
 def _first(item: dict, tag: int) -> dict | None:
