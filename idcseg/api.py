@@ -42,8 +42,18 @@ class Explorer:
         self.engine = engine
 
     def query(self, query: spec.Query) -> pd.DataFrame:
-        """Run a :class:`~idcseg.query.spec.Query` and return its rows as a DataFrame."""
-        return self.engine.run(query).to_pandas()
+        """Run a :class:`~idcseg.query.spec.Query` and return its rows as a DataFrame.
+
+        Between queries the embedded engine lets go of the local store, so an idle Explorer
+        never keeps ``idcseg ingest`` (or ``sync``, ``fetch-segments``) in another process
+        from writing it.
+        """
+        try:
+            return self.engine.run(query).to_pandas()
+        finally:
+            release = getattr(self.engine, "release_store", None)
+            if release is not None:
+                release()
 
     def series(self, *, limit: int | None = None, **filters: Any) -> pd.DataFrame:
         """SEG series, one row each, with a ``viewer_url`` column.

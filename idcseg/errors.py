@@ -1,4 +1,16 @@
-"""Errors a user can act on. The CLI prints them as one line; the API raises them."""
+"""Errors a user can act on. The CLI prints them as one line; the API raises them.
+
+Exit codes of the command line (and ``exit_code`` of each error):
+
+=====  ==========================================================================
+0      done
+1      could not be done (:class:`IdcsegError`): a damaged store, a full disk, no network...
+2      bad input (:class:`UsageError`): an unknown option value, a malformed UID...
+3      the store is busy: another process holds it (:class:`StoreBusyError`)
+4      a BigQuery query would scan more than the cost cap
+130    interrupted (Ctrl-C)
+=====  ==========================================================================
+"""
 
 from __future__ import annotations
 
@@ -19,3 +31,25 @@ class StoreBusyError(IdcsegError):
     """The local store is held by another process that is writing to it."""
 
     exit_code = 3
+
+
+class StoreDamagedError(IdcsegError):
+    """The local store file cannot be read; the message says how to start afresh."""
+
+    exit_code = 1
+
+
+def printable(text: object) -> str:
+    """*text* with control characters and undecodable bytes escaped, so a file name cannot
+    break a one-line message or the terminal (``\\n``, ``\\x1b``; a byte that was not UTF-8,
+    carried as a surrogate escape, as ``\\xff``)."""
+    out = []
+    for ch in str(text):
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's escape of a non-UTF-8 byte
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0 or 0xD800 <= code <= 0xDFFF:
+            out.append(repr(ch)[1:-1] if code < 0x80 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)

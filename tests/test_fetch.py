@@ -662,3 +662,23 @@ def test_ctrl_c_keeps_what_was_read(world, proxy, tmp_path: Path) -> None:
         targets=world.targets(*SEG_NAMES), store=Store(tmp_path), endpoint=world.endpoint
     )
     assert rerun.ok and (rerun.files_stored, rerun.files_skipped) == (2, 3)
+
+
+def test_full_disk_stops_the_fetch_at_the_first_failed_write(world, proxy, tmp_path: Path) -> None:
+    from idcseg.errors import IdcsegError
+    from tests import smallfs
+
+    if not smallfs.can_mount():
+        pytest.skip("mounting a tmpfs needs CAP_SYS_ADMIN (root)")
+    with smallfs.small_filesystem(tmp_path / "disk", size_kb=1500) as disk:
+        store = Store(disk / "home")
+        store.ensure()
+        smallfs.fill(disk)
+        with pytest.raises(IdcsegError, match="No space left on device") as stopped:
+            fetch_segments(targets=world.targets(*SEG_NAMES), store=store, endpoint=world.endpoint)
+        assert "run the same command again to continue" in str(stopped.value)
+        smallfs.resize(disk, size_kb=20_000)
+        again = fetch_segments(
+            targets=world.targets(*SEG_NAMES), store=store, endpoint=world.endpoint
+        )
+        assert again.ok and again.files_stored + again.files_skipped == 5

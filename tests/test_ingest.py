@@ -280,7 +280,7 @@ def test_store_held_by_another_process(seg_dir):
     proc = _hold_store("stdin")
     try:
         for force in (False, True):
-            with pytest.raises(StoreBusyError, match="in use by another idcseg process"):
+            with pytest.raises(StoreBusyError, match="being written by another process"):
                 ingest([seg_dir], progress=False, force=force, busy_timeout=0.3)
     finally:
         proc.stdin.close()

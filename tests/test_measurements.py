@@ -15,7 +15,7 @@ import pytest
 import idcseg
 from idcseg.local import ingest as ingest_mod
 from idcseg.local.ingest import IngestInterrupted, ingest
-from idcseg.local.store import Store, statement
+from idcseg.local.store import Store
 from tests.srfactory import edited
 from tests.srref import expected_report
 
@@ -184,27 +184,31 @@ def test_ctrl_c_keeps_whole_batches_of_reports(many_reports, monkeypatch) -> Non
     assert len(stored("quantitative_measurements")) == 54
 
 
-def test_an_older_store_is_upgraded_by_its_first_writer(world) -> None:
+def _older_store() -> None:
+    """A store made before the measurement tables existed (those tables dropped)."""
     store = Store()
-    store.folder.mkdir(parents=True, exist_ok=True)
+    store.ensure()
     con = duckdb.connect(str(store.path))
-    con.execute(statement("store"))  # schema version 1: no measurement tables
+    for table in TABLES.values():
+        con.execute(f"DROP TABLE {table}")
     con.close()
+
+
+def test_an_older_store_gains_the_tables_from_its_first_writer(world, capsys) -> None:
+    _older_store()
     report = ingest([world.seg, world.reports["reader1"]], progress=False)
     assert report.ok
-    assert query(statement("schema_version")) == [{"value": "2"}]
+    assert "lacked tables measurement_groups" in capsys.readouterr().err
     assert len(stored("quantitative_measurements")) == 6
-    assert len(stored("segmentations")) == 2  # the old tables were kept
+    assert len(stored("segmentations")) == 2
 
 
-def test_an_older_store_is_upgraded_by_its_first_reader(world) -> None:
-    store = Store()
-    store.folder.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(store.path))
-    con.execute(statement("store"))
-    con.close()
+def test_an_older_store_gains_the_tables_from_its_first_reader(world) -> None:
+    ingest([world.seg], progress=False)
+    _older_store()
     assert len(idcseg.measurements()) == 0
-    assert query(statement("schema_version")) == [{"value": "2"}]
+    assert len(idcseg.find()) == 2  # the rows it had are kept
+    assert {t: len(stored(t)) for t in TABLES.values()} == dict.fromkeys(TABLES.values(), 0)
 
 
 # --- queries ------------------------------------------------------------------------------------

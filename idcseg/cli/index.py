@@ -27,9 +27,9 @@ def fetch(
         list[str] | None,
         typer.Option(
             "--url",
-            help="Source URL, '{version}' standing for the idc-index-data version; repeat to give "
-            "fallbacks, tried in order (default: $IDCSEG_INDEX_URLS, else IDC's GitHub release, "
-            "then its Cloud Storage bucket).",
+            help="Source URL or local file path, '{version}' standing for the idc-index-data "
+            "version; repeat to give fallbacks, tried in order (default: $IDCSEG_INDEX_URLS, "
+            "else IDC's GitHub release, then its Cloud Storage bucket).",
         ),
     ] = None,
     force: Annotated[
@@ -54,11 +54,14 @@ def fetch(
     Examples:
       idcseg index fetch
       idcseg index fetch --force --url https://mirror.example/{version}/seg_index.parquet
+      idcseg index fetch --url ~/Downloads/seg_index.parquet
     """
     from ..remote import segindex
 
     version = segindex.resolve_version(None)
-    present = segindex.path(version)
+    present, problem = segindex.check(version)
+    if problem is not None and not quiet:
+        print(f"idcseg: the stored seg_index {version} is damaged ({problem})", file=sys.stderr)
     if present is not None and not force:
         if not quiet:
             print(
@@ -110,8 +113,9 @@ def status(
         print(json.dumps(info, indent=2))
         return
     if not info["present"]:
+        state = f"damaged: {info['problem']}" if info["problem"] else "not present"
         lines = [
-            f"seg_index {info['version']}: not present (run: idcseg index fetch)",
+            f"seg_index {info['version']}: {state} (run: idcseg index fetch)",
             f"folder     {segindex.root()}",
         ]
     else:

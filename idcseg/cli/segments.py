@@ -290,10 +290,12 @@ def ingest(
     except IngestInterrupted as stopped:
         print(stopped.report.summary(), file=sys.stderr)
         raise typer.Exit(130) from None
+    from ..errors import printable
+
     for path, reason in report.skipped("NotMeasurementReport"):
-        print(f"skipped {path}: {reason}", file=sys.stderr)
+        print(f"skipped {printable(path)}: {printable(reason)}", file=sys.stderr)
     for path, reason in report.errors:
-        print(f"failed {path}: {reason}", file=sys.stderr)
+        print(f"failed {printable(path)}: {printable(reason)}", file=sys.stderr)
     print(report.summary(), file=sys.stderr)
     if report.errors:
         raise typer.Exit(1)

@@ -12,12 +12,19 @@ which each of those reference sequences keeps its first item only. Everything el
 byte for byte. Sequences are re-emitted with undefined lengths, so no length needs fixing.
 
 It handles little-endian files (implicit or explicit VR). Anything it does not understand
-(big endian, deflate, a VR it does not know, a sequence of UN elements, running out of bytes)
-raises :class:`Unsure`: the caller then reads the file the ordinary way.
+(big endian, a VR it does not know, a sequence of UN elements, running out of bytes) raises
+:class:`Unsure`: the caller then reads the file the ordinary way.
+
+Deflated files (Deflated Explicit VR Little Endian) are never inflated whole: a few MB of
+compressed zeros can inflate to gigabytes of pixel data. :func:`deflated_header` inflates only
+as far as the header goes (the first top-level tag at or after (5200,0000)), at most
+:data:`INFLATE_LIMIT` bytes, and hands back the header re-deflated on its own.
 """
 
 from __future__ import annotations
 
+import zlib
+from contextlib import suppress
 from struct import Struct
 from typing import IO
 
@@ -38,6 +45,9 @@ THIN_TAGS = frozenset(
 )
 
 _IMPLICIT = "1.2.840.10008.1.2"
+DEFLATED = "1.2.840.10008.1.2.1.99"
+#: The most bytes a deflated header may inflate to (IDC's largest SEG headers are a few MB).
+INFLATE_LIMIT = 64 * 2**20
 _EXPLICIT = "1.2.840.10008.1.2.1"
 _ENCAPSULATED = ("1.2.840.10008.1.2.4.", "1.2.840.10008.1.2.5")  # explicit VR little endian
 _LONG_VRS = frozenset(
@@ -86,9 +96,10 @@ class _Buffer:
 
 
 class _Walker:
-    def __init__(self, buf: _Buffer, implicit: bool) -> None:
+    def __init__(self, buf: _Buffer, implicit: bool, thin: frozenset[int] = THIN_TAGS) -> None:
         self.buf = buf
         self.implicit = implicit
+        self.thin = thin
 
     def header(self, pos: int) -> tuple[int, bytes | None, int, int]:
         """(tag, VR or None, value length, header length) of the element at *pos*."""
@@ -120,7 +131,7 @@ class _Walker:
                 return pos + 8
             is_sequence = vr == b"SQ" or (vr is None and (length == UNDEFINED or tag in THIN_TAGS))
             if is_sequence:
-                pos = self.sequence(pos, tag, length, head, out, tag in THIN_TAGS)
+                pos = self.sequence(pos, tag, length, head, out, tag in self.thin)
             elif length == UNDEFINED:
                 raise Unsure(f"undefined length for ({tag >> 16:04X},{tag & 0xFFFF:04X})")
             else:
@@ -209,3 +220,85 @@ def skim(fp: IO[bytes], start: int = 0) -> tuple[bytes, int]:
     _, _, _, head = walker.header(stop)
     out.append(buf.data[stop : stop + head])
     return b"".join(out), start + stop
+
+
+def transfer_syntax(fp: IO[bytes], start: int = 0) -> str:
+    """The transfer syntax named in the file meta of the file at *start* (:class:`Unsure` when
+    the file meta cannot be walked)."""
+    return _file_meta_end(_Buffer(fp, start), 0)[1]
+
+
+class TooLarge(Exception):
+    """A deflated header inflates past the limit."""
+
+
+class Cut(Exception):
+    """A deflated stream ends (the bytes run out) before the header does."""
+
+
+class _Inflater:
+    """A read-only stream of the inflated bytes of a raw-deflate stream, inflated on demand.
+
+    *head* holds compressed bytes already read from *fp*; more are read as needed. Reading past
+    *limit* inflated bytes raises :class:`TooLarge`; the end of the compressed bytes before the
+    end of the deflate stream raises :class:`Cut`.
+    """
+
+    def __init__(self, head: bytes, fp: IO[bytes], limit: int) -> None:
+        self.pending = bytes(head)
+        self.fp = fp
+        self.limit = limit
+        self.done = 0
+        self.inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+
+    def seek(self, _: int) -> None:  # _Buffer starts at 0, where it is already
+        pass
+
+    def read(self, n: int) -> bytes:
+        out = bytearray()
+        while len(out) < n and not self.inflate.eof:
+            if self.done + len(out) >= self.limit:
+                raise TooLarge
+            if not self.pending and not self.inflate.unconsumed_tail:
+                self.pending = self.fp.read(1 << 16)
+                if not self.pending:
+                    raise Cut
+            source = self.inflate.unconsumed_tail or self.pending
+            if source is self.pending:
+                self.pending = b""
+            want = min(n - len(out), self.limit - self.done - len(out) + 1)
+            out += self.inflate.decompress(source, want)
+        self.done += len(out)
+        return bytes(out)
+
+
+def deflated_header(
+    fp: IO[bytes], start: int = 0, *, thin: bool = True, limit: int = INFLATE_LIMIT
+) -> bytes:
+    """A Deflated Explicit VR Little Endian file's header, as a small file of its own.
+
+    Returns the preamble and file meta as they are, followed by the (thinned, unless not *thin*)
+    header up to and including the header of the first top-level element at or after
+    (5200,0000), deflated again: what ``pydicom.filereader.read_partial`` reads in a moment.
+    Only that much is inflated. Raises :class:`TooLarge` past *limit* inflated bytes,
+    :class:`Cut` when the file ends first, ``zlib.error`` for a corrupt stream. A header the
+    walker does not understand is returned whole, as far as *limit* (pydicom stops at the
+    pixel data).
+    """
+    raw = _Buffer(fp, start)
+    meta_end, syntax = _file_meta_end(raw, 0)
+    if syntax != DEFLATED:
+        raise Unsure(f"transfer syntax {syntax}")
+    buf = _Buffer(_Inflater(raw.data[meta_end:], fp, limit), 0)  # type: ignore[arg-type]
+    walker = _Walker(buf, implicit=False, thin=THIN_TAGS if thin else frozenset())
+    out: list = []
+    try:
+        stop = walker.dataset(0, None, out, top=True)
+        _, _, _, head = walker.header(stop)
+        out.append(buf.data[stop : stop + head])
+    except Unsure as exc:
+        if str(exc) != "ran out of bytes":  # not walkable: pydicom finds the end, in *limit*
+            with suppress(TooLarge, Unsure):
+                buf.ensure(limit)
+        out = [buf.data[:limit]]  # all of it, or as far as the limit
+    return bytes(raw.data[:meta_end]) + zlib.compress(b"".join(out), 1, -zlib.MAX_WBITS)

@@ -40,6 +40,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
@@ -52,13 +53,14 @@ from pydicom.uid import UID
 
 from ..errors import IdcsegError
 from ..query.spec import LABELMAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
+from . import _skim
 from ._skim import skim
 
 SEG_SOP_CLASS_UIDS = (SEGMENTATION_STORAGE, LABELMAP_SEGMENTATION_STORAGE)
 HEADER_STOP_TAG = 0x52000000
 BACKGROUND_CODE = ("125040", "DCM")
 VIEWER_BASE = "https://viewer.imaging.datacommons.cancer.gov/viewer/"
-_DEFLATED = "1.2.840.10008.1.2.1.99"
+_DEFLATED = _skim.DEFLATED
 _NATIVE_LITTLE_ENDIAN = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
 
 #: The columns of the store's ``segmentations`` table (IDC's view), in order.
@@ -183,6 +185,12 @@ def _parse(fp: IO[bytes], *, prefix: bool, all_references: bool = False) -> Data
         raise NotDicom("too short to be a DICOM file")
     if head[128:132] != b"DICM":
         raise NotDicom("no DICM marker at byte 128")
+    try:
+        deflated = _skim.transfer_syntax(fp, start) == _DEFLATED
+    except Exception:  # odd file meta: pydicom decides below
+        deflated = False
+    if deflated:
+        return _parse_deflated(fp, start, prefix, all_references, short)
     if not all_references:
         try:
             thin, header_end = skim(fp, start)
@@ -205,6 +213,32 @@ def _parse(fp: IO[bytes], *, prefix: bool, all_references: bool = False) -> Data
     header_end = fp.tell()
     ended = not fp.read(4)
     return _classify(fp, ds, header_end, ended, prefix, short)
+
+
+def _parse_deflated(
+    fp: IO[bytes],
+    start: int,
+    prefix: bool,
+    all_references: bool,
+    short: Callable[[str], SegReadError],
+) -> Dataset:
+    """Parse a deflated file's header, inflating no more than the header (bounded)."""
+    limit = _skim.INFLATE_LIMIT
+    try:
+        small = _skim.deflated_header(fp, start, thin=not all_references, limit=limit)
+    except _skim.TooLarge:
+        raise Malformed(
+            f"the deflated header inflates to more than {limit // 2**20} MB before the pixel data"
+        ) from None
+    except _skim.Cut:
+        raise short("inside the deflated header") from None
+    except zlib.error as exc:
+        raise Malformed(f"corrupt deflated data: {exc}") from None
+    try:
+        ds = read_partial(io.BytesIO(small), stop_when=_stop)
+    except Exception as exc:
+        raise Malformed(f"unreadable header: {type(exc).__name__}: {exc}") from None
+    return _classify(fp, ds, 0, False, prefix, short)
 
 
 def _classify(

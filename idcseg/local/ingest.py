@@ -129,6 +129,22 @@ class IngestReport:
         return line
 
 
+class StoreWriteError(IdcsegError):
+    """The store file itself could not be written (a full disk, a quota, an I/O error): the
+    run stops at once, keeping what earlier batches stored. ``stored`` is how many files were
+    stored before it, when the caller knows (:func:`ingest` does)."""
+
+    def __init__(self, path: object, reason: str, stored: int | None = None) -> None:
+        kept = "what was stored before it is kept"
+        if stored is not None:
+            kept = f"the {stored} files stored before it are kept" if stored else "none stored"
+        super().__init__(
+            f"cannot write to the store {path}: {reason}; {kept}; free some space and run the "
+            "same command again to continue"
+        )
+        self.path, self.reason, self.stored = path, reason, stored
+
+
 class IngestInterrupted(KeyboardInterrupt):
     """Ctrl-C during :func:`ingest`; ``report`` says what was stored before it."""
 
@@ -150,7 +166,8 @@ class _File:
 def find_files(paths: Iterable[str | os.PathLike[str]], report: IngestReport) -> list[_File]:
     """Files under *paths* (folders walked recursively), de-duplicated by real path, in order.
 
-    Paths that do not exist are recorded as failures in *report*.
+    Paths that do not exist, folders that cannot be listed and file names that are not valid
+    UTF-8 (the store keeps each file's path as text) are recorded as failures in *report*.
     """
     seen: set[str] = set()
     found: list[_File] = []
@@ -160,6 +177,9 @@ def find_files(paths: Iterable[str | os.PathLike[str]], report: IngestReport) ->
         if real in seen:
             return
         seen.add(real)
+        if not _utf8(real):
+            report.fail(real, "Unreadable", "the path is not valid UTF-8; rename it")
+            return
         try:
             st = os.stat(real)
         except OSError as exc:
@@ -167,10 +187,16 @@ def find_files(paths: Iterable[str | os.PathLike[str]], report: IngestReport) ->
             return
         found.append(_File(real, st.st_size, st.st_mtime))
 
+    def unreadable_folder(exc: OSError) -> None:  # os.walk would skip it silently
+        folder = os.path.realpath(exc.filename) if exc.filename else "?"
+        if folder not in seen:
+            seen.add(folder)
+            report.fail(folder, "Unreadable", f"cannot read folder: {exc.strerror or exc}")
+
     for given in paths:
         path = os.path.expanduser(os.fspath(given))
         if os.path.isdir(path):
-            for folder, dirs, files in os.walk(path):
+            for folder, dirs, files in os.walk(path, onerror=unreadable_folder):
                 dirs.sort()
                 for name in sorted(files):
                     full = os.path.join(folder, name)
@@ -185,6 +211,14 @@ def find_files(paths: Iterable[str | os.PathLike[str]], report: IngestReport) ->
                 report.fail(real, "Unreadable", "no such file or directory")
     report.files_seen = len(seen)
     return found
+
+
+def _utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # os.fsdecode carried undecodable bytes as surrogates
+        return False
+    return True
 
 
 # --- parsing ----------------------------------------------------------------------------------
@@ -618,6 +652,9 @@ def ingest(
         report.seconds = time.monotonic() - started
         display.finish(report)
         raise IngestInterrupted(report) from None
+    except StoreWriteError as exc:
+        display.close()
+        raise StoreWriteError(exc.path, exc.reason, report.files_ingested) from None
     finally:
         index.close()
     report.seconds = time.monotonic() - started
@@ -676,15 +713,47 @@ def _try_write(
 
     try:
         written = _write(con, records, local)
-    except (duckdb.IOException, duckdb.FatalException) as exc:
-        raise IdcsegError(f"cannot write to the store {store.path}: {exc}") from None
     except duckdb.Error as exc:
+        if _is_disk_error(exc):  # the next file would fail the same way: stop at once
+            raise StoreWriteError(store.path, _disk_reason(exc)) from None
         if alone:
             message = str(exc).strip().splitlines()[0]
             report.fail(records[0].path, "StoreError", f"cannot store: {message}")
         return False
     _count(report, records, local, written)
     return True
+
+
+_DISK_ERRORS = (
+    "No space left",
+    "Disk quota exceeded",
+    "Read-only file system",
+    "Could not write file",
+    "Input/output error",
+)
+
+
+def _is_disk_error(exc: BaseException) -> bool:
+    """True when DuckDB failed to write the store file itself (full disk, quota, I/O error):
+    not the fault of one file's values."""
+    import duckdb
+
+    text = str(exc)
+    return isinstance(exc, duckdb.IOException | duckdb.FatalException) or any(
+        marker in text for marker in _DISK_ERRORS
+    )
+
+
+def _disk_reason(exc: BaseException) -> str:
+    """``No space left on device`` from DuckDB's ``... Could not write file "...": No space left
+    on device``; the first line of the message otherwise."""
+    from .store import duckdb_reason
+
+    text = duckdb_reason(exc)
+    for marker in _DISK_ERRORS[:3]:
+        if marker in text:
+            return text[text.index(marker) :]
+    return text
 
 
 def _count(report: IngestReport, batch: list[_Parsed], local: set[str], written: int) -> None:

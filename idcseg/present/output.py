@@ -8,6 +8,7 @@ an interrupted write never leaves a half file behind.
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import math
 import os
@@ -19,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import UsageError
+from ..errors import IdcsegError, UsageError
 
 FORMATS = ("table", "csv", "json", "jsonl", "parquet")
 PREVIEW_ROWS = 40  # a table on a terminal shows this many rows of a longer result
@@ -178,10 +179,25 @@ def _write_text(
     return count
 
 
+def _write_error(path: Path, exc: OSError) -> IdcsegError:
+    """A full disk or device is "could not be done" (exit 1); a path that cannot be written
+    (permissions, no such folder, not a regular place for files) is bad input (exit 2)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
+        return IdcsegError(f"cannot write {path}: {exc.strerror}")
+    return UsageError(f"cannot write {path}: {exc.strerror}")
+
+
 @contextmanager
 def _atomic(path: Path, mode: str):  # noqa: ANN202
     """Write *path* whole or not at all: a temporary file renamed over it. A symlink is followed;
-    a FIFO, device or other special file is written in place (renaming would replace it)."""
+    a FIFO, device or other special file is written in place (renaming would replace it).
+
+    The temporary file is created exclusively under an unpredictable name in the target's
+    folder (never through a symlink planted there) and given the replaced file's permissions,
+    or a new file's under the umask (:mod:`idcseg.files`).
+    """
+    from ..files import temp_beside
+
     target = path.resolve() if path.is_symlink() else path
     text_options = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
     if target.exists() and not target.is_file():
@@ -189,17 +205,19 @@ def _atomic(path: Path, mode: str):  # noqa: ANN202
             with open(target, mode, **text_options) as fh:
                 yield fh
         except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+            raise _write_error(path, exc) from None
         return
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp: Path | None = None
     try:
-        with open(tmp, mode, **text_options) as fh:
+        fd, tmp = temp_beside(target)
+        with os.fdopen(fd, mode, **text_options) as fh:
             yield fh
         os.replace(tmp, target)
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+        raise _write_error(path, exc) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 def write_text(text: str, output: Path | None) -> None:

@@ -30,7 +30,7 @@ SEG_SOP_CLASSES: dict[str, tuple[str, ...]] = {
     "any": (SEGMENTATION_STORAGE, LABELMAP_SEGMENTATION_STORAGE),
 }
 
-_UID = re.compile(r"[0-9]+(\.[0-9]+)*")
+_UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")  # PS3.5 9.1: no leading zeros
 _DATASET = re.compile(r"idc_current|idc_v[1-9][0-9]{0,2}")
 DEFAULT_DATASET = "idc_current"
 SUMMARY_GROUPS = ("collection", "analysis_result")
@@ -38,9 +38,15 @@ ALGORITHM_TYPES = ("AUTOMATIC", "SEMIAUTOMATIC", "MANUAL")
 
 
 def validate_uid(value: str, what: str = "UID") -> str:
-    """Return *value* if it is a DICOM UID (digits and dots, at most 64 characters)."""
+    """Return *value* if it is a DICOM UID: components of digits separated by dots, none with
+    a leading zero (other than "0" itself), at most 64 characters (PS3.5 §9.1)."""
     if not isinstance(value, str) or len(value) > 64 or not _UID.fullmatch(value):
-        raise UsageError(f"not a DICOM {what}: {value!r} (expected digits and dots, ≤ 64 chars)")
+        why = "expected digits and dots, ≤ 64 chars"
+        if isinstance(value, str) and re.fullmatch(r"[0-9]+(\.[0-9]+)*", value):
+            why = "a component starts with 0; DICOM UIDs have no leading zeros"
+            if len(value) > 64:
+                why = f"{len(value)} characters; DICOM UIDs have at most 64"
+        raise UsageError(f"not a DICOM {what}: {value!r} ({why})")
     return value
 
 
@@ -162,9 +168,13 @@ class SeriesFilter:
         meanings of that concept (and of its SNOMED-RT/CT twin) first.
         """
         if min_segments is not None and (
-            isinstance(min_segments, bool) or not isinstance(min_segments, int) or min_segments < 0
+            isinstance(min_segments, bool)
+            or not isinstance(min_segments, int)
+            or not 0 <= min_segments < 2**63
         ):
-            raise UsageError(f"--min-segments must be a whole number ≥ 0, not {min_segments!r}")
+            raise UsageError(
+                f"--min-segments must be a whole number ≥ 0 (and < 2^63), not {min_segments!r}"
+            )
         sop_class = str(sop_class).lower()
         if sop_class not in SEG_SOP_CLASSES:
             raise UsageError(
@@ -307,8 +317,8 @@ def summary_query(f: SeriesFilter, by: str = "collection", limit: int | None = N
 
 def random_query(f: SeriesFilter, n: int = 1, seed: int | str = 0) -> Query:
     """*n* distinct studies holding a SEG, chosen reproducibly from *seed*."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise UsageError(f"-n must be a whole number ≥ 1, not {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n < 2**63:
+        raise UsageError(f"-n must be a whole number ≥ 1 (and < 2^63), not {n!r}")
     params = f.params()
     params.update(seed=str(seed), n=n)
     return Query("random.sql", {"f": f.flags()}, params)

@@ -37,6 +37,7 @@ from ..errors import IdcsegError, UsageError
 ENDPOINT_ENV = "IDCSEG_S3_ENDPOINT"
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_ATTEMPTS = 5
+MAX_PAGES = 10_000  # of a listing: 10 million keys at AWS's 1000 a page
 USER_AGENT = "idcseg-fetch"
 _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -314,12 +315,19 @@ class AnonymousS3:
         )
 
     def list_objects(
-        self, bucket: str, prefix: str, *, max_keys: int | None = None
+        self, bucket: str, prefix: str, *, max_keys: int | None = None, max_pages: int = MAX_PAGES
     ) -> list[ObjectInfo]:
         """Every object whose key starts with *prefix* (ListObjectsV2, all pages of at most
-        *max_keys* keys; the server's default, 1000 on AWS, when ``None``)."""
+        *max_keys* keys; the server's default, 1000 on AWS, when ``None``).
+
+        A server that sends a continuation token it sent before, or more than *max_pages*
+        pages, would keep a listing going forever: :class:`S3Error` (``bad response``).
+        """
         objects: list[ObjectInfo] = []
         token: str | None = None
+        seen: set[str] = set()
+        pages = 0
+        where = object_url(bucket, prefix)
         while True:
             query = {"list-type": "2", "prefix": prefix}
             if max_keys is not None:
@@ -330,8 +338,22 @@ class AnonymousS3:
             assert isinstance(page, bytes)
             found, token = _parse_listing(page)
             objects.extend(found)
+            pages += 1
             if not token:
                 return objects
+            if token in seen:
+                raise S3Error(
+                    "bad response",
+                    f"the listing of {where} repeats a continuation token after {pages} pages "
+                    f"({len(objects)} keys); stopped",
+                )
+            if pages >= max_pages:
+                raise S3Error(
+                    "bad response",
+                    f"the listing of {where} goes on past {max_pages:,} pages "
+                    f"({len(objects)} keys); stopped",
+                )
+            seen.add(token)
 
     def _read_all(self, response: http.client.HTTPResponse) -> bytes:
         body = response.read()

@@ -43,7 +43,7 @@ from datetime import datetime
 from typing import Any
 
 from ..dicom import segheader, sr
-from ..errors import UsageError
+from ..errors import IdcsegError, UsageError
 from ..local.store import Store, statement
 from ..present.progress import ProgressLine
 from ..query.spec import Query, SeriesFilter
@@ -371,6 +371,10 @@ def _why(missing: list[tuple[str, str]]) -> str:
     return ", ".join(f"{n} {w}" for w, n in Counter(w for _, w in missing).most_common())
 
 
+class BucketUnreachable(IdcsegError):
+    """Not one listing of the run got an answer: no network, or a wrong endpoint (exit 1)."""
+
+
 class FetchInterrupted(KeyboardInterrupt):
     """Ctrl-C during :func:`fetch_segments`; ``report`` says what was stored before it."""
 
@@ -551,6 +555,10 @@ def fetch_segments(
         raise UsageError(f"--concurrency must be a whole number ≥ 1, not {concurrency!r}")
     if isinstance(window, bool) or not isinstance(window, int) or window < 1024:
         raise UsageError(f"--window must be at least 1024 bytes, not {window!r}")
+    if limit is not None:
+        from ..query.spec import validate_limit
+
+        validate_limit(limit)
     store = store or Store()
     report = FetchReport(dry_run=dry_run)
     if targets is None:
@@ -697,7 +705,7 @@ class _Run:
             self.flush()  # what was read is kept
             self._collect()
             raise
-        except UsageError:
+        except (UsageError, BucketUnreachable):
             interrupted = True
             pool.shutdown(wait=False, cancel_futures=True)
             raise
@@ -721,7 +729,7 @@ class _Run:
                 self.unreachable += 1  # not one listing answered: stop rather than try them all
                 if self.unreachable >= UNREACHABLE_AFTER:
                     self.client.cancel()
-                    raise UsageError(
+                    raise BucketUnreachable(
                         f"cannot reach the bucket ({exc}); check the network, or "
                         "IDCSEG_S3_ENDPOINT / --endpoint"
                     ) from None

@@ -76,7 +76,7 @@ class FetchError(IdcsegError):
         reasons = "; ".join(str(f) for f in failures)
         super().__init__(
             f"cannot fetch {FILE_NAME} for idc-index-data {version}: {reasons} (without a "
-            f"network: copy the file here, then idcseg index fetch --url file:///PATH/{FILE_NAME})"
+            f"network: copy the file here, then idcseg index fetch --url /PATH/{FILE_NAME})"
         )
         self.version = version
         self.failures = list(failures)
@@ -115,38 +115,124 @@ def _read_meta(folder: Path) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) else None
 
 
+def check(
+    version: str | None = None, *, folder: Path | str | None = None
+) -> tuple[Path | None, str | None]:
+    """``(file, None)`` when a verified seg_index is stored for *version*, ``(None, None)`` when
+    none is, and ``(None, problem)`` when one is there but damaged (truncated, edited, its
+    ``meta.json`` garbled or missing).
+
+    The file must have the size and SHA-256 recorded in ``meta.json``; the checksum is computed
+    only when the file's modification time is not the one recorded at installation.
+    """
+    where = root(folder) / resolve_version(version)
+    file = where / FILE_NAME
+    meta_file = where / META_NAME
+    try:
+        size = file.stat()
+    except OSError:
+        size = None
+    if size is None and not meta_file.exists():
+        return None, None
+    meta = _read_meta(where)
+    if meta is None:
+        return None, f"its {META_NAME} is unreadable"
+    if size is None:
+        return None, f"{FILE_NAME} is missing"
+    if meta.get("version") != where.name:
+        return None, f"its {META_NAME} is for version {meta.get('version')!r}"
+    if meta.get("bytes") != size.st_size:
+        return None, f"{FILE_NAME} has {size.st_size:,} bytes, {meta.get('bytes')!r} were fetched"
+    if meta.get("mtime_ns") != size.st_mtime_ns:
+        digest = _sha256(file)
+        if digest != meta.get("sha256"):
+            shown = f" (sha256 {digest[:12]}…)" if digest else ""
+            return None, f"{FILE_NAME} was changed since it was fetched{shown}"
+        _remember_mtime(meta_file, meta, size.st_mtime_ns)  # next time: no hash needed
+    return file, None
+
+
+def _remember_mtime(meta_file: Path, meta: dict[str, Any], mtime_ns: int) -> None:
+    """Record the modification time of a file whose checksum was just verified (a copy
+    fetched by an earlier version, or touched): later checks then skip hashing it."""
+    tmp = meta_file.with_name(f".{META_NAME}.{os.getpid()}{_PART_SUFFIX}")
+    try:
+        tmp.write_text(json.dumps({**meta, "mtime_ns": mtime_ns}, indent=2) + "\n")
+        os.replace(tmp, meta_file)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def _sha256(file: Path) -> str | None:
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with file.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
 def path(version: str | None = None, *, folder: Path | str | None = None) -> Path | None:
     """The verified ``seg_index.parquet`` for *version* (default: the installed idc-index-data).
 
-    Returns ``None`` unless :func:`fetch` completed for that version: the file and its
-    ``meta.json`` are both present and the file has the size recorded there. Cheap (two stats and
+    Returns ``None`` unless :func:`fetch` completed for that version and the file is as fetched
+    (see :func:`check`, which also says what is wrong with a damaged copy). Cheap (two stats and
     a small JSON read), so queries may call it every time.
     """
+    return check(version, folder=folder)[0]
+
+
+def verified(
+    version: str | None = None, *, folder: Path | str | None = None, refetch: bool = True
+) -> Path | None:
+    """The verified seg_index, ``None`` when none is stored; a damaged copy is fetched again.
+
+    A damaged copy (see :func:`check`) is never read as if absent, which would change answers:
+    one line on stderr says so, and it is fetched again (*refetch*) or an :class:`IdcsegError`
+    says what to do.
+    """
+    file, problem = check(version, folder=folder)
+    if problem is None:
+        return file
     where = root(folder) / resolve_version(version)
-    meta = _read_meta(where)
-    file = where / FILE_NAME
-    if meta is None:
-        return None
+    todo = (
+        f"fetch it again (idcseg index fetch --force; offline: --url /PATH/{FILE_NAME}) "
+        f"or delete {where} to query without it"
+    )
+    if not refetch:
+        raise IdcsegError(f"IDC's seg_index in {where} is damaged ({problem}); {todo}")
+    print(
+        f"idcseg: IDC's seg_index in {where} is damaged ({problem}); fetching it again",
+        file=sys.stderr,
+    )
     try:
-        size = file.stat().st_size
-    except OSError:
-        return None
-    return file if meta.get("bytes") == size and meta.get("version") == where.name else None
+        return fetch(version, folder=folder, force=True)
+    except IdcsegError as exc:
+        raise IdcsegError(
+            f"IDC's seg_index in {where} is damaged ({problem}) and could not be fetched again "
+            f"({exc}); {todo}"
+        ) from None
 
 
 def status(version: str | None = None, *, folder: Path | str | None = None) -> dict[str, Any]:
     """What the store holds for *version*: present, path, rows, bytes, sha256, source, age...
 
-    Keys: ``present``, ``version``, ``path``, ``rows``, ``bytes``, ``sha256``,
-    ``sha256_verified`` (a published checksum was checked), ``source``, ``fetched_at`` (ISO
-    8601, UTC), ``age_seconds``, ``other_versions`` (copies kept for other releases).
+    Keys: ``present``, ``problem`` (what is wrong with a damaged copy, else ``None``),
+    ``version``, ``path``, ``rows``, ``bytes``, ``sha256``, ``sha256_verified`` (a published
+    checksum was checked), ``source``, ``fetched_at`` (ISO 8601, UTC), ``age_seconds``,
+    ``other_versions`` (copies kept for other releases).
     """
     version = resolve_version(version)
     base = root(folder)
-    file = path(version, folder=folder)
+    file, problem = check(version, folder=folder)
     meta = _read_meta(base / version) if file is not None else None
     info: dict[str, Any] = {
         "present": file is not None,
+        "problem": problem,
         "version": version,
         "path": str(file) if file is not None else None,
         "rows": None,
@@ -237,20 +323,31 @@ def source_urls(urls: Iterable[str] | None = None, version: str | None = None) -
     """The URLs :func:`fetch` tries, in order, with ``{version}`` filled in.
 
     *urls* (templates) win; else ``$IDCSEG_INDEX_URLS`` (comma-separated); else IDC's GitHub
-    release, then its Google Cloud Storage bucket. Only http, https and file URLs are accepted.
+    release, then its Google Cloud Storage bucket. Only http, https and file URLs are accepted;
+    a plain path to a local file is taken as a file URL.
     """
     version = resolve_version(version)
     if urls is None:
         env = os.environ.get(URLS_ENV, "")
         urls = [u for u in (p.strip() for p in env.split(",")) if u] or DEFAULT_URLS
-    resolved = [u.strip().replace("{version}", version) for u in urls if u.strip()]
+    resolved = [_as_url(u.strip().replace("{version}", version)) for u in urls if u.strip()]
     if not resolved:
         raise UsageError("no source URL to fetch seg_index.parquet from")
     for url in resolved:
         scheme = url.split(":", 1)[0].lower() if ":" in url else ""
         if scheme not in ("http", "https", "file"):
-            raise UsageError(f"not an http(s) or file URL: {url!r}")
+            raise UsageError(f"not an http(s) or file URL, nor a file path: {url!r}")
     return resolved
+
+
+def _as_url(source: str) -> str:
+    """*source* as a URL: a path to a local file (``/mnt/x/seg_index.parquet``,
+    ``~/seg_index.parquet``, ``./seg_index.parquet``) becomes a ``file://`` URL."""
+    if "://" in source or source.lower().startswith(("http:", "https:", "file:")):
+        return source
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", source) and not Path(source).exists():
+        return source  # another scheme (s3:, gs:): refused by the caller
+    return Path(source).expanduser().absolute().as_uri()
 
 
 def _timeout(timeout: float | None) -> float:
@@ -481,8 +578,13 @@ def _try_source(url: str, base: Path, version: str, timeout: float, stream: IO[s
     """Download, verify and install *url* as the seg_index of *version*."""
     import tempfile
 
+    from ..files import default_mode
+
     fd, name = tempfile.mkstemp(prefix=".seg_index-", suffix=_PART_SUFFIX, dir=base)
-    os.close(fd)
+    try:
+        os.fchmod(fd, default_mode())  # installed as readable as any file the user makes
+    finally:
+        os.close(fd)
     part = Path(name)
     try:
         got = _download(url, part, timeout, stream)
@@ -509,6 +611,7 @@ def _try_source(url: str, base: Path, version: str, timeout: float, stream: IO[s
             "bytes": got.bytes,
             "rows": rows,
             "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "mtime_ns": part.stat().st_mtime_ns,  # kept by the rename: unchanged since checked
         }
         return _install(part, meta, base / version)
     finally:

@@ -17,7 +17,7 @@
 -- are copies: `series_db`, `seg_index_db`; else in place.
 -- Paths are rendered as string literals by the `literal` filter; no user value enters here.
 
-ATTACH {{ store_path | literal }} AS store (READ_ONLY);
+{% include "duckdb/attach_store.sql" %}
 ATTACH ':memory:' AS "bigquery-public-data";
 ATTACH ':memory:' AS local;
 {% if series_db %}

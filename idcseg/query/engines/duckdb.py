@@ -9,14 +9,14 @@ and cached, then run with bound parameters: a value never enters SQL text.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from ...errors import IdcsegError, StoreBusyError
-from ...local.store import Store, index_dir, is_lock_error, register_reader
+from ...errors import IdcsegError
+from ...local.store import Store, busy_error, index_dir, is_lock_error, register_reader
 from .. import render
 from ..spec import Query, validate_dataset
 from ..sqlcache import SqlCache
@@ -100,6 +100,7 @@ class DuckDBEngine:
         self.fetch_seg_index = index_folder is None if fetch_seg_index is None else fetch_seg_index
         self._sql = SqlCache(self.store.cache_dir / "sql")
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._store_attached = False
 
     @property
     def release(self) -> str:
@@ -129,11 +130,35 @@ class DuckDBEngine:
         }
 
     def connection(self) -> duckdb.DuckDBPyConnection:
-        """The catalog connection (opened on first use)."""
+        """The catalog connection (opened on first use; the store attached again after
+        :meth:`release_store`)."""
         if self._con is None:
             self._con = self._open()
+            self._store_attached = True
             register_reader(self.store.path, self)
+        elif not self._store_attached:
+            key = render.cache_key(
+                Query("duckdb/attach_store.sql", {"store": str(self.store.path)}),
+                dataset=self.dataset,
+                target="duckdb-catalog",
+            )
+            attach = self._sql.get_or_create(
+                key, lambda: render.duckdb_statement("attach_store", store_path=self.store.path)
+            )
+            self._waiting(lambda con: con.execute(attach), self._con)
+            self._store_attached = True
         return self._con
+
+    def release_store(self) -> None:
+        """Let other processes write the store: detach it until the next query.
+
+        The catalog stays open (attaching the store again costs ~5 ms); an
+        :class:`~idcseg.api.Explorer` calls this after each query, so it never blocks an
+        ``idcseg ingest`` running beside it.
+        """
+        if self._con is not None and self._store_attached:
+            self._con.execute("DETACH store")
+            self._store_attached = False
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         store_path = self.store.ensure()
@@ -144,32 +169,40 @@ class DuckDBEngine:
             Query("duckdb/catalog.sql", paths), dataset=self.dataset, target="duckdb-catalog"
         )
         catalog = self._sql.get_or_create(key, lambda: self._render_catalog(paths))
-        deadline = time.monotonic() + BUSY_TIMEOUT
-        delay = 0.05
-        upgraded = False
-        while True:  # a writer (ingest, fetch, sync) holds the store only for short batches
+        healed = False
+        while True:
             con = duckdb.connect()
             try:
-                con.execute(catalog)
-                break
+                self._waiting(lambda c: c.execute(catalog), con)
+                return con
+            except duckdb.CatalogException as exc:
+                con.close()
+                if healed or not self.store.heal():  # a store table missing: repair, once
+                    raise self.store.open_error(exc) from None
+                healed = True
+            except BaseException:
+                con.close()
+                raise
+
+    def _waiting(self, step: Callable[[Any], Any], con: duckdb.DuckDBPyConnection) -> None:
+        """Run *step(con)*, retrying for :data:`BUSY_TIMEOUT` seconds while a writer (ingest,
+        fetch, sync: short batches) holds the store; other failures become errors that say
+        what is wrong with the store (a missing table stays a CatalogException)."""
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        delay = 0.05
+        while True:
+            try:
+                step(con)
+                return
             except duckdb.CatalogException:
-                con.close()
-                if upgraded:
-                    raise
-                self.store.upgrade()  # a store made by an older idcseg lacks newer tables
-                upgraded = True
-            except duckdb.IOException as exc:
-                con.close()
+                raise
+            except duckdb.Error as exc:
                 if not is_lock_error(exc):
-                    raise IdcsegError(f"cannot open the store {store_path}: {exc}") from None
+                    raise self.store.open_error(exc) from None
                 if time.monotonic() >= deadline:
-                    raise StoreBusyError(
-                        f"the store {store_path} is being written by another idcseg process; "
-                        "try again when it has finished"
-                    ) from None
+                    raise busy_error(exc, self.store.path) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
-        return con
 
     def _index_files(self, folder: Path) -> dict[str, str | None]:
         """The index files the catalog reads: DuckDB-native copies where they can be made."""
@@ -178,7 +211,7 @@ class DuckDBEngine:
         from ...local import prepared
         from ...remote import segindex
 
-        seg_index = segindex.path(folder=self.store.folder)
+        seg_index = segindex.verified(folder=self.store.folder, refetch=self.fetch_seg_index)
         files: dict[str, str | None] = {
             "seg_index": str(seg_index) if seg_index else None,
             "series_db": None,
@@ -218,7 +251,12 @@ class DuckDBEngine:
 
         from ...remote import segindex
 
-        if segindex.path(folder=self.store.folder):
+        file, problem = segindex.check(folder=self.store.folder)
+        if file is not None:
+            return
+        if problem is not None:  # damaged: said, and fetched again (or the reason to fail)
+            segindex.verified(folder=self.store.folder, refetch=True)
+            self.close()
             return
 
         print(
@@ -247,3 +285,4 @@ class DuckDBEngine:
         if self._con is not None:
             self._con.close()
             self._con = None
+            self._store_attached = False
