@@ -96,6 +96,17 @@ def _cell(value: Any, exact: bool = False) -> str:
     return str(value)
 
 
+def _csv_cell(value: Any) -> Any:
+    """A CSV field: strings and integers as they are (the csv module writes them), the rest
+    through :func:`_cell` with every digit (a third of the time on wide results)."""
+    kind = type(value)
+    if kind is str or kind is int:
+        return value
+    if value is None:
+        return ""
+    return _cell(value, exact=True)
+
+
 def format_table(columns: list[str], rows: list[tuple[Any, ...]], max_width: int = 60) -> str:
     """Aligned plain-text columns; long cells are cut with '…' except URLs and UIDs."""
     cells = [[_cell(v) for v in row] for row in rows]
@@ -172,7 +183,7 @@ def _write_text(
             count += 1
     else:
         for batch in _batches(result):
-            writer.writerows([_cell(v, exact=True) for v in row] for row in batch)
+            writer.writerows([_csv_cell(v) for v in row] for row in batch)
             count += len(batch)
     if fmt == "json":
         out.write("\n]\n" if count else "]\n")
