@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import UsageError
 from .query import spec
 
 if TYPE_CHECKING:
@@ -60,8 +61,10 @@ class Explorer:
 
         Filters (combined with AND; a list means any of its values):
         ``collection``, ``analysis_result`` (any case), ``patient``, ``study``, ``series``,
-        ``body_part`` (of the segmented series where known), ``description`` (text anywhere),
-        ``sop_class`` (``binary``, ``labelmap`` or ``any``), and — from IDC's seg_index —
+        ``body_part`` (IDC's curated BodyPartExamined of the segmented series where known),
+        ``description`` (text anywhere), ``sop_class`` (``binary``, ``labelmap`` or ``any``),
+        ``source`` (``idc``: series IDC hosts; ``local``: your own SEGs; ``all``, the
+        default; the ``source`` column says which each row is), and — from IDC's seg_index —
         ``structure``, ``category``, ``anatomy`` (CodeMeanings, any case), ``algorithm_type``
         (``AUTOMATIC``, ``SEMIAUTOMATIC``, ``MANUAL``), ``algorithm_name`` (text),
         ``min_segments`` and ``source_modality`` (of the segmented series, e.g. ``CT``).
@@ -96,6 +99,7 @@ class Explorer:
         *,
         per: str = "segment",
         limit: int | None = None,
+        viewer: str = "ohif_v3",
         with_measurements: bool = False,
         **filters: Any,
     ) -> pd.DataFrame:
@@ -105,8 +109,11 @@ class Explorer:
         (any case), ``"SCHEME:VALUE"`` or a DICOM concept keyword, SNOMED-RT and SNOMED-CT codes
         matching each other — ``algorithm_type`` (exact) and ``algorithm_name`` (text). Series
         filters: ``collection``, ``analysis_result``, ``patient``, ``study``, ``series``,
-        ``description``. On the embedded engine this searches the segments you stored
-        (:func:`ingest`, ``idcseg sync``, ``idcseg fetch-segments``); on BigQuery, all of IDC.
+        ``description``, ``body_part``, ``sop_class`` and ``source``, as in :meth:`series`.
+        ``viewer_url`` opens each SEG over the series it segments in OHIF v3 (IDC's own link
+        since v24) or, with ``viewer="ohif_v2"``, in OHIF v2. On the embedded engine this
+        searches the segments you stored (:func:`ingest`, ``idcseg sync``,
+        ``idcseg fetch-segments``); on BigQuery, all of IDC.
 
         ``with_measurements=True`` adds the segments' measurements from TID 1500 SRs: one
         ``Float64`` column per quantity, named with its derivation and units (``"Volume
@@ -118,7 +125,7 @@ class Explorer:
         f, g = _segment_filters(filters)
         if with_measurements and per != "segment":
             raise spec.UsageError("with_measurements adds columns to segment rows: per='segment'")
-        frame = self.query(spec.find_query(f, g, per=per, limit=limit))
+        frame = self.query(spec.find_query(f, g, per=per, limit=limit, viewer=viewer))
         return self._with_measurements(frame, f, g) if with_measurements else frame
 
     def _with_measurements(
@@ -178,7 +185,8 @@ class Explorer:
         return self.query(spec.facets_query(f, g, by=by, limit=limit))
 
     def viewer_urls(self, study: str, series: Iterable[str] = ()) -> pd.DataFrame:
-        """Viewer links (OHIF v3, OHIF v2, Slim, SEG with its source) for a study or series."""
+        """Viewer links (OHIF v3, OHIF v2, Slim; a SEG over its source in OHIF v3 and v2) for
+        a study or some of its series."""
         return self.query(spec.viewer_urls_query(study, list(series)))
 
 
@@ -252,7 +260,8 @@ def viewer_urls(
 def sql(
     template: str, idc_version: str | int | None = None, **structure_and_params: Any
 ) -> tuple[str, dict[str, Any]]:
-    """The BigQuery SQL and parameters of a series-level template, e.g. ``sql("series")``.
+    """The BigQuery SQL and parameters of a series-level template, e.g. ``sql("series")``,
+    for the tables of *idc_version* (``None``: ``idc_current``).
 
     Keyword arguments are the filters of :meth:`Explorer.series` plus ``limit``, ``by``, ``n``
     and ``seed`` where the template takes them.
@@ -276,7 +285,10 @@ def sql(
     if name not in builders:
         raise spec.UsageError(f"no template {template!r} (choose from {', '.join(builders)})")
     query = builders[name]()
-    return render(query, dataset=spec.validate_dataset(idc_version)), dict(query.params)
+    from .query.eras import known_columns
+
+    dataset = spec.validate_dataset(idc_version)
+    return render(query, dataset=dataset, columns=known_columns(dataset)), dict(query.params)
 
 
 def find(
@@ -324,3 +336,375 @@ def describe(path: str | Path) -> pd.DataFrame:
     from .dicom.segheader import describe as describe_file
 
     return pd.DataFrame(describe_file(path))
+
+
+# --- masks ------------------------------------------------------------------------------------
+
+
+class Masks:
+    """The masks of one DICOM SEG on one grid: ``masks[n]`` is segment *n*'s volume.
+
+    Made by :func:`masks`. Volumes are ``[slice, row, column]`` numpy arrays on :attr:`grid`
+    (uint8 0/1; float32 fractions for a FRACTIONAL SEG without a threshold), decoded when asked
+    for (each access decodes again: keep the array if you need it twice). Slice *k* lies at
+    ``affine @ (k, row, column, 1)`` in LPS mm.
+
+    Attributes:
+        grid: the :class:`~idcseg.dicom.geometry.Grid` (shape and LPS affine).
+        segments: a DataFrame, one row per selected segment: number, label, codes and
+            meanings, algorithm, recommended display colour, frames in the SEG.
+        series_uid: the SEG's SeriesInstanceUID.
+        kind: ``BINARY``, ``FRACTIONAL`` or ``LABELMAP``.
+        bytes_read: bytes read from IDC's bucket for this SEG so far (0 for a local file).
+    """
+
+    def __init__(self, seg: Any, placement: Any, numbers: list[int], threshold: float | None):
+        self._seg = seg
+        self._placement = placement
+        self.numbers = list(numbers)
+        self.threshold = threshold
+        self.grid = placement.grid
+        self.series_uid = seg.series_uid
+        self.kind = seg.kind
+        self.segments = self._frame()
+
+    def _frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        from .dicom.masks import segment_json
+
+        rows = []
+        for number in self.numbers:
+            described = segment_json(self._seg, number)
+            code = {k: (described[k] or {}) for k in ("category", "structure", "anatomy")}
+            rows.append(
+                {
+                    "SegmentNumber": number,
+                    "SegmentLabel": described["SegmentLabel"],
+                    "structure": code["structure"].get("meaning"),
+                    "structure_code": code["structure"].get("code"),
+                    "category": code["category"].get("meaning"),
+                    "anatomy": code["anatomy"].get("meaning"),
+                    "modifier": ", ".join(m["meaning"] for m in described["modifiers"] if m)
+                    or None,
+                    "SegmentAlgorithmType": described["SegmentAlgorithmType"],
+                    "SegmentAlgorithmName": described["SegmentAlgorithmName"],
+                    "color_rgb": described["recommended_display_rgb"],
+                    "frames": len(self._seg.segments[number].frames),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    @property
+    def affine(self) -> Any:
+        """4×4 LPS affine of ``[slice, row, column]`` indices."""
+        return self.grid.affine
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(slices, rows, columns)``."""
+        return self.grid.shape
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes of the SEG read from the bucket (0 for a local file)."""
+        remote = self._seg.remote
+        return remote.bytes_read if remote is not None else 0
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def __iter__(self) -> Any:
+        return iter(self.numbers)
+
+    def __contains__(self, number: object) -> bool:
+        return number in self.numbers
+
+    def __getitem__(self, number: int) -> Any:
+        """Segment *number*'s volume."""
+        import numpy as np
+
+        from .dicom.masks import mask_dtype, planes
+
+        if number not in self.numbers:
+            raise KeyError(f"segment {number} is not among {self.numbers}")
+        volume = np.zeros(self.shape, dtype=mask_dtype(self._seg, self.threshold))
+        for k, plane in planes(self._seg, self._placement, number, self.threshold):
+            volume[k] = plane
+        return volume
+
+    def label_map(self, overlap: str = "error") -> Any:
+        """One volume of segment numbers (0 outside); *overlap*: ``error``, ``first`` or
+        ``last`` (see ``idcseg masks --merge``)."""
+        import numpy as np
+
+        from .dicom.masks import merged_dtype, merged_planes
+
+        volume = np.zeros(self.shape, dtype=merged_dtype(self.numbers))
+        for k, plane in merged_planes(
+            self._seg, self._placement, self.numbers, overlap, self.threshold
+        ):
+            volume[k] = plane
+        return volume
+
+    def stats(self) -> pd.DataFrame:
+        """Per-segment measurements, as :func:`segment_stats` returns them."""
+        import pandas as pd
+
+        from .dicom.masks import STAT_COLUMNS, measure
+
+        rows = measure(self._seg, self._placement, self.numbers, self.threshold)
+        return pd.DataFrame(rows, columns=list(STAT_COLUMNS))
+
+    def write(
+        self,
+        folder: str | Path,
+        fmt: str = "nifti",
+        *,
+        merge: bool = False,
+        overlap: str = "error",
+    ) -> list[Path]:
+        """Write the masks into *folder* (made if missing) as ``nifti``, ``nrrd`` or ``npz``,
+        one file per segment or one label map with *merge*, plus ``segments.json``; return the
+        mask files."""
+        from .dicom.maskio import SUFFIXES
+        from .dicom.masks import OVERLAP_POLICIES, export
+
+        if fmt not in SUFFIXES:
+            raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(SUFFIXES)})")
+        if overlap not in OVERLAP_POLICIES:
+            raise UsageError(f"unknown overlap {overlap!r} (choose from error, first, last)")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = export(
+            self._seg,
+            self._placement,
+            self.numbers,
+            folder,
+            fmt=fmt,
+            merge=merge,
+            overlap=overlap,
+            threshold=self.threshold,
+        )
+        return [w.path for w in written]
+
+    def to_nifti(self, folder: str | Path, **options: Any) -> list[Path]:
+        """:meth:`write` as ``.nii.gz`` (RAS affine)."""
+        return self.write(folder, "nifti", **options)
+
+    def to_nrrd(self, folder: str | Path, **options: Any) -> list[Path]:
+        """:meth:`write` as ``.nrrd`` (LPS space directions)."""
+        return self.write(folder, "nrrd", **options)
+
+    def to_npz(self, folder: str | Path, **options: Any) -> list[Path]:
+        """:meth:`write` as ``.npz`` (``mask`` and its 4×4 LPS ``affine``)."""
+        return self.write(folder, "npz", **options)
+
+    def preview(self, numbers: Iterable[int] | None = None, slice_index: int | None = None) -> Any:
+        """A matplotlib Figure of one slice (the busiest unless *slice_index*) with the masks
+        over the reference image (when given to :func:`masks`); shown inline in a notebook."""
+        from .dicom.masks import preview
+
+        chosen = list(numbers) if numbers is not None else self.numbers
+        return preview(
+            self._seg, self._placement, chosen, threshold=self.threshold, slice_index=slice_index
+        )
+
+    def close(self) -> None:
+        """Release the SEG file."""
+        self._seg.close()
+
+    def __enter__(self) -> Masks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"<Masks of SEG {self.series_uid}: {len(self.numbers)} {self.kind.lower()} "
+            f"segment(s) on {self.grid!r}>"
+        )
+
+
+_SEGMENT_OPTIONS = ("structure", "category", "anatomy", "modifier", "algorithm_type",
+                    "algorithm_name")  # fmt: skip
+
+
+def _open_one(source: str | Path, endpoint: str | None) -> Any:
+    from .dicom.sources import SegSources, resolve
+
+    found = resolve([source])
+    if len(found) != 1 or found[0].from_folder:
+        raise UsageError(f"{source}: give one SEG file or one IDC SeriesInstanceUID")
+    reader = SegSources(found, endpoint=endpoint)
+    opened = list(reader)
+    if not opened:
+        raise UsageError(f"{source}: no SEG there")
+    if len(opened) > 1:
+        raise UsageError(
+            f"series {source} has {len(opened)} SEG instances; `idcseg masks` writes them all"
+        )
+    if opened[0].error is not None:
+        raise opened[0].error
+    return opened[0].seg
+
+
+def masks(
+    source: str | Path,
+    *,
+    segments: int | Iterable[int] | None = None,
+    reference: str | Path | None = None,
+    threshold: float | None = None,
+    endpoint: str | None = None,
+    **filters: Any,
+) -> Masks:
+    """The masks of one SEG, on its own grid or exactly on the segmented series' grid.
+
+    Args:
+        source: a SEG file, or an IDC SEG SeriesInstanceUID (read from IDC's public bucket:
+            the header, then only the frames of the segments you read).
+        segments: segment numbers (default: all).
+        reference: folder of the segmented series' DICOM files: the masks get its grid
+            (shape and affine). Refused, with the reason, when frames do not fit it.
+        threshold: FRACTIONAL SEGs: a fraction in (0, 1]; voxels at or above are 1.
+        endpoint: another S3-compatible server (default ``$IDCSEG_S3_ENDPOINT``, else AWS).
+        **filters: ``structure``, ``category``, ``anatomy``, ``modifier``, ``algorithm_type``,
+            ``algorithm_name``, as in :func:`find`, applied to the SEG's own segments.
+
+    >>> m = idcseg.masks("seg.dcm", structure="Kidney", reference="ct/")  # doctest: +SKIP
+    >>> m.segments; m[2].sum(); m.stats(); m.to_nifti("out/")            # doctest: +SKIP
+    """
+    from .dicom import masks as core
+
+    unknown = set(filters) - set(_SEGMENT_OPTIONS)
+    if unknown:
+        raise UsageError(f"unknown filter: {', '.join(sorted(unknown))}")
+    threshold = core.check_threshold(threshold)
+    numbers = [segments] if isinstance(segments, int) else segments
+    segment_filter = spec.SegmentFilter.build(**filters)
+    seg = _open_one(source, endpoint)
+    try:
+        chosen = core.select(seg, list(numbers) if numbers is not None else None, segment_filter)
+        if not chosen:
+            raise UsageError(f"{seg.describe()}: no segment matches")
+        series = None
+        if reference is not None:
+            from .dicom.reference import ReferenceFolder
+
+            series = ReferenceFolder(reference).series_for(
+                seg.referenced_series, seg.frame_of_reference, seg.describe()
+            )
+        placement = core.place(seg, series)
+    except BaseException:
+        seg.close()
+        raise
+    return Masks(seg, placement, chosen, threshold)
+
+
+def segment_stats(
+    source: str | Path | Iterable[str | Path],
+    *,
+    segments: int | Iterable[int] | None = None,
+    reference: str | Path | None = None,
+    threshold: float | None = None,
+    endpoint: str | None = None,
+    **filters: Any,
+) -> pd.DataFrame:
+    """Per-segment measurements of SEGs (files, folders or IDC SeriesInstanceUIDs): one row
+    per segment with voxel_count, volume_ml, bounding box (voxels and LPS mm), centroid (LPS
+    mm), first/last slice and slice count. Arguments as for :func:`masks`; FRACTIONAL segments
+    count voxels at or above *threshold* (default 0.5)."""
+    import pandas as pd
+
+    from .dicom import masks as core
+    from .dicom.sources import SegSources, resolve
+
+    unknown = set(filters) - set(_SEGMENT_OPTIONS)
+    if unknown:
+        raise UsageError(f"unknown filter: {', '.join(sorted(unknown))}")
+    threshold = core.check_threshold(threshold)
+    numbers = [segments] if isinstance(segments, int) else segments
+    segment_filter = spec.SegmentFilter.build(**filters)
+    items = [source] if isinstance(source, str | Path) else list(source)
+    folder = None
+    if reference is not None:
+        from .dicom.reference import ReferenceFolder
+
+        folder = ReferenceFolder(reference)
+    reader = SegSources(resolve(items), endpoint=endpoint)
+    rows: list[dict[str, Any]] = []
+    try:
+        for item in reader:
+            if item.error is not None:
+                raise item.error
+            seg = item.seg
+            try:
+                chosen = core.select(seg, list(numbers) if numbers is not None else None,
+                                     segment_filter)  # fmt: skip
+                series = None
+                if folder is not None:
+                    series = folder.series_for(
+                        seg.referenced_series, seg.frame_of_reference, seg.describe()
+                    )
+                rows.extend(core.measure(seg, core.place(seg, series), chosen, threshold))
+            finally:
+                seg.close()
+    finally:
+        reader.close()
+    return pd.DataFrame(rows, columns=list(core.STAT_COLUMNS))
+
+
+def make_seg(
+    masks: str | Path | Iterable[str | Path],
+    source: str | Path,
+    output: str | Path,
+    **options: Any,
+) -> Any:
+    """Write a DICOM SEG of the image series in *source* from NIfTI/NRRD masks on its grid.
+
+    >>> idcseg.make_seg("segmentations/", "ct/", "seg.dcm", labels="totalsegmentator",
+    ...                 algorithm_name="TotalSegmentator")                # doctest: +SKIP
+
+    *masks* is one label map, several files (one per segment), or a folder of them (its
+    ``.nii.gz``/``.nii``/``.nrrd`` files, sorted by name). Segments are described by ``meta``
+    (dcmqi's metadata JSON), by ``labels`` (``"1=liver,2=spleen"``, ``{1: "liver"}``, a preset
+    such as ``"totalsegmentator"``) or by the files' names; names resolve to SNOMED CT codes
+    through the structure table shipped with idcseg (:func:`idcseg.structures`). Options:
+    ``segmentation_type`` (``binary``, ``fractional``, ``labelmap``), ``compression``
+    (``none``, ``deflate``, ``jpeg-ls``, ``rle``), ``algorithm_type``, ``algorithm_name``,
+    ``series_description``, ``uid_root``... — see :func:`idcseg.dicom.makeseg.make_seg`.
+    Returns a :class:`~idcseg.dicom.makeseg.MadeSeg` (path, UIDs, ``segments`` rows).
+    """
+    from .dicom.makeseg import expand_masks
+    from .dicom.makeseg import make_seg as run
+
+    items = [masks] if isinstance(masks, str | Path) else list(masks)
+    return run(expand_masks(items), source, output, **options)
+
+
+def structures(search: str | None = None) -> pd.DataFrame:
+    """The structure names :func:`make_seg` knows, with their codes (all, or those matching
+    *search* in a name, label or code)."""
+    import pandas as pd
+
+    from .dicom.structures import search as find_structures
+
+    return pd.DataFrame([_structure_row(s) for s in find_structures(search)])
+
+
+def _structure_row(structure: Any) -> dict[str, Any]:
+    def code(c: Any) -> str | None:
+        return f"{c.scheme}:{c.value}" if c else None
+
+    return {
+        "name": structure.name,
+        "label": structure.label,
+        "category": structure.category.meaning,
+        "structure": structure.type.meaning,
+        "structure_code": code(structure.type),
+        "modifier": structure.type_modifier.meaning if structure.type_modifier else None,
+        "anatomy": structure.region.meaning if structure.region else None,
+        "anatomy_code": code(structure.region),
+        "source": structure.source,
+    }

@@ -190,12 +190,32 @@ def make_ct(
     series_uid: str | None = None,
     frame_uid: str | None = None,
     n_slices: int = 3,
+    size: int | tuple[int, int] | None = None,
+    pixel_spacing: tuple[float, float] | None = None,
+    slice_spacing: float = 5.0,
+    orientation: tuple[float, ...] | None = None,
+    origin: tuple[float, float, float] | None = None,
+    slice_step: tuple[float, float, float] | None = None,
 ) -> list[Any]:
     """Write a small CT series (pydicom's CT_small.dcm, restacked) into *folder*.
 
     UIDs not given are generated; slice *i* gets SOPInstanceUID ``<series_uid>.<i+1>`` when
     *series_uid* is given (and that fits in a UID), so fixed inputs give identical files.
+
+    The geometry can be changed for tests and benchmarks of masks:
+
+    - *size*: rows and columns (an int for a square); the image becomes a synthetic phantom
+      (air around an ellipse of soft tissue) instead of CT_small's 128×128 picture;
+    - *pixel_spacing*: (between rows, between columns) in mm (default CT_small's 0.661468);
+    - *orientation*: ImageOrientationPatient, six direction cosines (default axial);
+    - *origin*: ImagePositionPatient of the first slice (default CT_small's);
+    - *slice_spacing*: mm between slices along the plane's normal (row × column direction);
+    - *slice_step*: instead, the LPS vector from one slice's position to the next (a tilted
+      gantry: not along the normal).
+
+    SliceThickness and SpacingBetweenSlices say the distance between slices.
     """
+    import numpy as np
     import pydicom
     from pydicom.data import get_testdata_file
     from pydicom.uid import generate_uid
@@ -208,18 +228,55 @@ def make_ct(
     template.SeriesInstanceUID = series_uid or generate_uid()
     template.FrameOfReferenceUID = frame_uid or generate_uid()
     template.BodyPartExamined = "CHEST"
-    x, y, z = (float(v) for v in template.ImagePositionPatient)
+    if size is not None:
+        rows, columns = (size, size) if isinstance(size, int) else size
+        template.Rows, template.Columns = rows, columns
+        template.PixelData = _phantom(rows, columns).tobytes()
+    if pixel_spacing is not None:
+        template.PixelSpacing = [float(v) for v in pixel_spacing]
+    if orientation is not None:
+        template.ImageOrientationPatient = [float(v) for v in orientation]
+    cosines = np.array([float(v) for v in template.ImageOrientationPatient])
+    if slice_step is None:
+        step = np.cross(cosines[:3], cosines[3:]) * slice_spacing
+    else:
+        step = np.array(slice_step, dtype=float)
+    distance = float(np.linalg.norm(step))
+    template.SliceThickness = template.SpacingBetweenSlices = round(distance, 6)
+    start = np.array(origin if origin is not None else template.ImagePositionPatient, float)
     slices = []
     for i in range(n_slices):
         ds = copy.deepcopy(template)
         ds.SOPInstanceUID = _child_uid(series_uid, i + 1)
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         ds.InstanceNumber = i + 1
-        ds.ImagePositionPatient = [x, y, z + 5.0 * i]
-        ds.SliceLocation = z + 5.0 * i
+        position = start + i * step
+        ds.ImagePositionPatient = [round(float(v), 6) for v in position]
+        ds.SliceLocation = round(float(position @ np.cross(cosines[:3], cosines[3:])), 6)
         ds.save_as(folder / f"ct_{i + 1:03d}.dcm", enforce_file_format=True)
         slices.append(ds)
     return slices
+
+
+def _phantom(rows: int, columns: int) -> Any:
+    """Stored values of a synthetic chest-like CT slice (RescaleIntercept -1024): air
+    (-1000 HU) around a body of soft tissue (40 HU) with two lungs (-850 HU) and a spine
+    (400 HU)."""
+    import numpy as np
+
+    r, c = np.ogrid[:rows, :columns]
+
+    def inside(row: float, column: float, half_rows: float, half_columns: float) -> Any:
+        return ((r - row * rows) / (half_rows * rows)) ** 2 + (
+            (c - column * columns) / (half_columns * columns)
+        ) ** 2 <= 1
+
+    hu = np.full((rows, columns), -1000, dtype=np.int16)
+    hu[inside(0.5, 0.5, 0.42, 0.46)] = 40
+    for side in (0.3, 0.7):
+        hu[inside(0.45, side, 0.25, 0.15)] = -850
+    hu[inside(0.78, 0.5, 0.07, 0.07)] = 400
+    return hu + 1024
 
 
 def segment(
@@ -282,17 +339,22 @@ def make_seg(
     description: str,
     series_uid: str | None = None,
     segmentation_type: str = "BINARY",
+    pixels: Any = None,
 ) -> Path:
     """Write a SEG of *ct* with *segments* (a small rectangle each) to *path*.
 
     With *series_uid*, the SOPInstanceUID is ``<series_uid>.1`` (fixed inputs, same file).
+    *pixels* replaces the rectangles: highdicom's ``(slices, rows, columns, segments)`` array
+    (or ``(slices, rows, columns)`` of segment numbers for a label map), slices in *ct*'s order.
     """
     import highdicom as hd
     import numpy as np
     from pydicom.uid import generate_uid
 
     rows, columns, n = int(ct[0].Rows), int(ct[0].Columns), len(ct)
-    if segmentation_type == "LABELMAP":
+    if pixels is not None:
+        pass
+    elif segmentation_type == "LABELMAP":
         pixels = np.zeros((n, rows, columns), dtype=np.uint8)
         for k in range(len(segments)):
             pixels[:, 8 + 14 * (k % 8) : 18 + 14 * (k % 8), 20:60] = k + 1

@@ -12,7 +12,8 @@ Nothing is downloaded. A tiny CT series is derived from pydicom's bundled ``CT_s
   real segmentations. Their masks and SOP instance UIDs are made up. Like the real files, written
   by dcmqi in 2019, they code "Nodule" in legacy SNOMED-RT (``SRT:M-03010``).
 - ``ai_nodules.dcm`` — an AI nodule detector's output on a local CT (not in IDC): two nodules
-  coded in SNOMED-CT (``SCT:27925004``), in the left and the right lung.
+  coded in SNOMED-CT (``SCT:27925004``), in the left and the right lung, drawn as small balls
+  (:func:`nodule_balls`).
 - ``organs_totalsegmentator.dcm`` — automatic organ masks (liver, spleen, kidneys and lungs with
   laterality), coded as TotalSegmentator's DICOM output codes them.
 - ``tumor_manual.dcm`` — a manually drawn liver tumour.
@@ -30,6 +31,8 @@ from __future__ import annotations
 import math
 import random
 from pathlib import Path
+
+import numpy as np
 
 from idcseg.examples import (
     DIAMETER,
@@ -69,6 +72,22 @@ SPLEEN: Code = ("78961009", "SCT", "Spleen")
 KIDNEY: Code = ("64033007", "SCT", "Kidney")
 LEFT: Code = ("7771000", "SCT", "Left")
 RIGHT: Code = ("24028007", "SCT", "Right")
+
+
+#: Centres (row, column) and radii (pixels, mid slice) of the two demo nodules, on CT_small.
+NODULES = (((24, 113), 6), ((22, 13), 5))  # in the left (image right) and right lung
+
+
+def nodule_balls(n_slices: int, rows: int, columns: int) -> np.ndarray:
+    """Two balls, ``(slices, rows, columns, 2)`` bool: largest on the middle slice."""
+    r, c = np.ogrid[:rows, :columns]
+    pixels = np.zeros((n_slices, rows, columns, len(NODULES)), dtype=bool)
+    middle = (n_slices - 1) / 2
+    for k, ((row, column), radius) in enumerate(NODULES):
+        for z in range(n_slices):
+            size = radius * max(0.0, 1 - ((z - middle) / (n_slices / 2 + 0.5)) ** 2) ** 0.5
+            pixels[z, :, :, k] = (r - row) ** 2 + (c - column) ** 2 <= size**2
+    return pixels
 
 
 def make_examples(folder: str | Path) -> dict[str, Path]:
@@ -117,6 +136,7 @@ def make_examples(folder: str | Path) -> dict[str, Path]:
             for number, side in ((1, LEFT), (2, RIGHT))
         ],
         description="AI nodule detection",
+        pixels=nodule_balls(len(local_ct), int(local_ct[0].Rows), int(local_ct[0].Columns)),
     )
     organs = [
         ("liver", LIVER, None),

@@ -5,8 +5,8 @@
 --   algorithm facets), segment_count, series_count; largest first.
 --
 -- Parameters: the filters of find.sql (@structure_codes, @structure_meanings, ..., @algorithm_type,
---   @algorithm_name, @collection, @analysis_result, @patient, @study, @series, @description) and
---   @limit INT64.
+--   @algorithm_name, @collection, @analysis_result, @patient, @study, @series, @description,
+--   @body_part, @sop_class_uids) and @limit INT64.
 {% import "macros/segments.sql" as segments_sql with context -%}
 {%- set prefix = {"structure": "type", "category": "category", "anatomy": "region"}.get(by) -%}
 WITH

@@ -4,11 +4,12 @@
 --   SeriesInstanceUID, SOPInstanceUID, SegmentNumber, SegmentLabel, category, structure,
 --   structure_code ("SCHEME:VALUE"), anatomy, modifier (first type modifier, else the anatomic
 --   region modifier: e.g. Left/Right), SegmentAlgorithmType, SegmentAlgorithmName,
---   SegmentationType, segmented_SeriesInstanceUID, viewer_url (the SEG opened with the series it
---   segments; NULL for SEGs IDC does not host).
+--   SegmentationType, segmented_SeriesInstanceUID, source ('idc', or 'local' for your own
+--   SEGs), viewer_url (the SEG opened over the series it segments: OHIF v3 as IDC's own
+--   segmentations.viewer_url, or OHIF v2 on request; NULL for SEGs IDC does not host).
 -- Returns (per="series"): collection_id, analysis_result_id, PatientID, StudyInstanceUID,
 --   SeriesInstanceUID, segment_count, structures, anatomies, algorithm_types, algorithm_names,
---   segmented_SeriesInstanceUID, viewer_url.
+--   segmented_SeriesInstanceUID, source, viewer_url.
 --
 -- Parameters (each only when its filter is used):
 --   @structure_codes, @category_codes, @anatomy_codes, @modifier_codes  ARRAY<STRING> "SCHEME:VALUE"
@@ -16,7 +17,9 @@
 --                                                                       ARRAY<STRING> lower-case
 --   @algorithm_type ARRAY<STRING> (upper-case tokens), @algorithm_name STRING (text, any case),
 --   @collection, @analysis_result, @patient, @study, @series ARRAY<STRING>,
---   @description STRING, @limit INT64
+--   @description STRING,
+--   @body_part ARRAY<STRING> (upper-case BodyPartExamined of the segmented series, else the SEG's),
+--   @sop_class_uids ARRAY<STRING> (SEG SOP classes), @limit INT64
 {% import "macros/segments.sql" as segments_sql with context -%}
 {% import "macros/viewer.sql" as viewer with context -%}
 WITH
@@ -37,9 +40,10 @@ SELECT
   STRING_AGG(DISTINCT SegmentAlgorithmType, ', ' ORDER BY SegmentAlgorithmType) AS algorithm_types,
   STRING_AGG(DISTINCT SegmentAlgorithmName, ', ' ORDER BY SegmentAlgorithmName) AS algorithm_names,
   MIN(segmented_SeriesInstanceUID) AS segmented_SeriesInstanceUID,
-  {{ viewer.seg_link("StudyInstanceUID", "SeriesInstanceUID", "MIN(segmented_SeriesInstanceUID)", "LOGICAL_OR(in_idc)") }} AS viewer_url
+  source,
+  {{ viewer.seg_link("StudyInstanceUID", "SeriesInstanceUID", "MIN(segmented_SeriesInstanceUID)", "LOGICAL_OR(in_idc)", seg_viewer) }} AS viewer_url
 FROM matched
-GROUP BY collection_id, analysis_result_id, PatientID, StudyInstanceUID, SeriesInstanceUID
+GROUP BY collection_id, analysis_result_id, PatientID, StudyInstanceUID, SeriesInstanceUID, source
 ORDER BY collection_id, PatientID, StudyInstanceUID, SeriesInstanceUID
 {%- else %}
 SELECT
@@ -60,7 +64,8 @@ SELECT
   matched.SegmentAlgorithmName,
   matched.SegmentationType,
   matched.segmented_SeriesInstanceUID,
-  {{ viewer.seg_link("matched.StudyInstanceUID", "matched.SeriesInstanceUID", "matched.segmented_SeriesInstanceUID", "matched.in_idc") }} AS viewer_url
+  matched.source,
+  {{ viewer.seg_link("matched.StudyInstanceUID", "matched.SeriesInstanceUID", "matched.segmented_SeriesInstanceUID", "matched.in_idc", seg_viewer) }} AS viewer_url
 FROM matched
 LEFT JOIN labels
   ON labels.SOPInstanceUID = matched.SOPInstanceUID

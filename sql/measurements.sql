@@ -10,7 +10,8 @@
 --   value_meaning, value_code (qualitative), trackingIdentifier, trackingUniqueIdentifier,
 --   link ('segment': by segmentationInstanceUID + segmentationSegmentNumber; 'tracking_uid': by
 --   the segment's TrackingUID; NULL: not linked), sr_SeriesInstanceUID, sr_SOPInstanceUID,
---   measurementGroup_number, viewer_url (the SEG with the series it segments).
+--   measurementGroup_number, source ('idc', or 'local' for your own SEGs; NULL when not
+--   linked), viewer_url (the SEG in IDC's viewer; NULL for SEGs IDC does not host).
 --
 -- Parameters (each only when its filter is used):
 --   the segment and series filters of find.sql (@structure_codes, ..., @collection, ...),
@@ -147,6 +148,7 @@ SELECT
   linked.SeriesInstanceUID AS sr_SeriesInstanceUID,
   linked.SOPInstanceUID AS sr_SOPInstanceUID,
   linked.measurementGroup_number,
+  seg.source,
   {{ viewer.seg_link("seg.StudyInstanceUID", "seg.SeriesInstanceUID", "seg.segmented_SeriesInstanceUID", "COALESCE(seg.in_idc, FALSE)") }} AS viewer_url
 FROM linked
 LEFT JOIN matched AS seg

@@ -1,7 +1,8 @@
 -- summary.sql — how many SEG series, studies and patients IDC has, per collection or per
 -- analysis result.
 --
--- Returns: collection_id | analysis_result_id (the grouping), series_count, study_count,
+-- Returns: source ('idc', or 'local': your own SEGs that IDC does not host, a group of their
+--   own), collection_id | analysis_result_id (the grouping), series_count, study_count,
 --   patient_count, size_MB; largest groups first.
 --
 -- Parameters: the series filters of series.sql (@sop_class_uids, @collection,
@@ -12,14 +13,15 @@
 WITH
 {{ series_sql.selected_seg_series(f, with_source=False) }}
 SELECT
+  source,
   {{ group_by }},
   COUNT(*) AS series_count,
   COUNT(DISTINCT StudyInstanceUID) AS study_count,
   COUNT(DISTINCT PatientID) AS patient_count,
   ROUND(SUM(series_size_MB), 6) AS size_MB
 FROM selected
-GROUP BY {{ group_by }}
-ORDER BY series_count DESC, {{ group_by }}
+GROUP BY source, {{ group_by }}
+ORDER BY source, series_count DESC, {{ group_by }}
 {%- if limit %}
 LIMIT @limit
 {%- endif %}

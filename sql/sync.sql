@@ -12,10 +12,10 @@
 --
 -- Parameters: the filters of find.sql (@structure_codes, @structure_meanings, ...,
 --   @algorithm_type, @algorithm_name, @collection, @analysis_result, @patient, @study,
---   @series, @description).
+--   @series, @description, @body_part, @sop_class_uids).
 {% import "macros/segments.sql" as segments_sql with context -%}
 WITH
-{{ segments_sql.selected_segments(f, g, keep_background=True) }},
+{{ segments_sql.selected_segments(f, g, keep_background=True, with_body_part=True) }},
   labels AS (
 {{- segments_sql.segment_labels("matched") }}
   )

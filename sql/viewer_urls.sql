@@ -5,8 +5,10 @@
 --   series is not part of the study),
 --   viewer ('slim' when the study holds slide microscopy, else 'ohif_v3'), viewer_url (that
 --   viewer's link), ohif_v3_url, ohif_v2_url, slim_url (NULL unless the study holds
---   slide microscopy), segmented_SeriesInstanceUID and seg_viewer_url (a SEG opened together with
---   the image series it segments, OHIF v2; NULL unless the series is a SEG whose source is known).
+--   slide microscopy), segmented_SeriesInstanceUID, seg_viewer_url (a SEG opened over the image
+--   series it segments, in OHIF v3 as IDC's segmentations.viewer_url since v24; NULL unless the
+--   series is a SEG) and seg_ohif_v2_url (the same in OHIF v2, the form before v24; NULL unless
+--   the series is a SEG whose source is known).
 --
 -- Parameters: @study STRING, @series ARRAY<STRING> (may be empty).
 {% import "macros/idc.sql" as idc with context -%}
@@ -18,7 +20,8 @@ WITH
     SELECT
       StudyInstanceUID,
       SeriesInstanceUID,
-      ANY_VALUE(Modality) AS Modality
+      ANY_VALUE(Modality) AS Modality,
+      ANY_VALUE(SOPClassUID) AS SOPClassUID
     FROM {{ idc.table("dicom_all") }}
     WHERE StudyInstanceUID = @study
       AND crdc_series_uuid IS NOT NULL  -- hosted by IDC: only those open in its viewers
@@ -36,18 +39,20 @@ WITH
     SELECT
       requested AS SeriesInstanceUID,
       study_series.Modality,
-      study_series.SeriesInstanceUID IS NOT NULL AS in_study
+      study_series.SeriesInstanceUID IS NOT NULL AS in_study,
+      COALESCE(study_series.SOPClassUID IN ('1.2.840.10008.5.1.4.1.1.66.4', '1.2.840.10008.5.1.4.1.1.66.7'), FALSE) AS is_seg
     FROM UNNEST(@series) AS requested
     LEFT JOIN study_series ON study_series.SeriesInstanceUID = requested
 {%- else %}
     SELECT
       CAST(NULL AS STRING) AS SeriesInstanceUID,
       CAST(NULL AS STRING) AS Modality,
-      TRUE AS in_study
+      TRUE AS in_study,
+      FALSE AS is_seg
 {%- endif %}
   ),
   segmented AS (
-{{- series_sql.seg_index("wanted") }}
+{{- series_sql.seg_index("wanted", with_arrays=False, with_body_part=False) }}
   )
 SELECT
   study.StudyInstanceUID,
@@ -60,7 +65,8 @@ SELECT
   {{ viewer.ohif_v2("study.StudyInstanceUID", series_col) }} AS ohif_v2_url,
   CASE WHEN study.has_sm THEN {{ viewer.slim("study.StudyInstanceUID", series_col) }} END AS slim_url,
   segmented.segmented_SeriesInstanceUID,
-  {{ viewer.seg_with_source("study.StudyInstanceUID", "wanted.SeriesInstanceUID", "segmented.segmented_SeriesInstanceUID") }} AS seg_viewer_url
+  CASE WHEN wanted.is_seg THEN {{ viewer.ohif_v3("study.StudyInstanceUID", "wanted.SeriesInstanceUID") }} END AS seg_viewer_url,
+  {{ viewer.seg_ohif_v2("study.StudyInstanceUID", "wanted.SeriesInstanceUID", "segmented.segmented_SeriesInstanceUID") }} AS seg_ohif_v2_url
 FROM study
 CROSS JOIN wanted
 LEFT JOIN segmented ON segmented.SeriesInstanceUID = wanted.SeriesInstanceUID

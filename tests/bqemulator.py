@@ -518,6 +518,19 @@ LABELMAP_SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
 CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 SM_STORAGE = "1.2.840.10008.5.1.4.1.1.77.1.6"
 
+# Schema eras of IDC's `segmentations` view, from the public ImagingDataCommons/etl_flow history
+# (bq/generate_tables_and_views/derived_tables/BQ_Table_Building/derived_data_views/sql/
+# segmentations.sql) and idc-index-data's seg_index.sql of each release:
+#   v1–v12   no StudyInstanceUID, SeriesInstanceUID, SegmentAlgorithmName,
+#            segmented_SeriesInstanceUID, viewer_url
+#   v13–v23  those added; SegmentAlgorithmName is `unnested.SegmentAlgorithmName` of
+#            dicom_metadata's REPEATED field, so ARRAY<STRING>; viewer_url is OHIF v2
+#            (/viewer/{study}?seriesInstanceUID={seg},{source})
+#   v24–     SegmentAlgorithmName[SAFE_OFFSET(0)] (STRING), SegmentationType added, viewer_url
+#            OHIF v3 (/v3/viewer/?StudyInstanceUIDs={study}&initialSeriesInstanceUID={seg})
+# The view unnests Segmentation Storage (...66.4) only; Label Map Segmentation Storage (...66.7,
+# new in v25) is in dicom_all alone. `dicom_metadata_curated` (from v7) holds IDC's curated
+# BodyPartExamined per SOPInstanceUID; idc-index-data builds idc_index's BodyPartExamined from it.
 SEGMENTATIONS_V13_COLUMNS = (
     "StudyInstanceUID",
     "SeriesInstanceUID",
@@ -528,6 +541,13 @@ SEGMENTATIONS_V13_COLUMNS = (
 """Columns of ``segmentations`` that IDC added in v13 (absent in v1-v12)."""
 SEGMENTATION_TYPE_SINCE = 24
 """``segmentations.SegmentationType`` exists from this IDC version on."""
+ALGORITHM_NAME_STRING_SINCE = 24
+"""``segmentations.SegmentAlgorithmName`` is STRING from this version on, ARRAY<STRING> before."""
+VIEWER_V3_SINCE = 24
+"""``segmentations.viewer_url`` is an OHIF v3 link from this version on, OHIF v2 before."""
+CURATED_SERIES_UID_SINCE = 24
+"""The fixture gives ``dicom_metadata_curated`` a SeriesInstanceUID from this version on (the
+view's later SQL has it; when it appeared is not recorded): joins on it must stay unambiguous."""
 
 
 def _code_fields(*extra: bigquery.SchemaField) -> list[bigquery.SchemaField]:
@@ -572,7 +592,13 @@ def segmentations_schema(version: int) -> list[bigquery.SchemaField]:
             _code("SegmentedPropertyTypeModifierCodeSequence", "REPEATED"),
         ),
         s("SegmentAlgorithmType"),
-        s("SegmentAlgorithmName") if since13 else None,
+        (
+            None
+            if not since13
+            else SchemaField("SegmentAlgorithmName", "STRING", mode="REPEATED")
+            if version < ALGORITHM_NAME_STRING_SINCE
+            else s("SegmentAlgorithmName")
+        ),
         s("SegmentNumber", "INTEGER"),
         s("TrackingUID"),
         s("TrackingID"),
@@ -580,6 +606,22 @@ def segmentations_schema(version: int) -> list[bigquery.SchemaField]:
         s("viewer_url") if since13 else None,
     ]
     return [f for f in fields if f is not None]
+
+
+def dicom_metadata_curated_schema(version: int) -> list[bigquery.SchemaField]:
+    """Schema of IDC's ``dicom_metadata_curated`` view (one row per instance)."""
+    from google.cloud.bigquery import SchemaField
+
+    return [
+        *(
+            [SchemaField("SeriesInstanceUID", "STRING")]
+            if version >= CURATED_SERIES_UID_SINCE
+            else []
+        ),
+        SchemaField("SOPInstanceUID", "STRING"),
+        SchemaField("SliceThickness", "FLOAT64"),
+        SchemaField("BodyPartExamined", "STRING"),
+    ]
 
 
 def dicom_all_schema() -> list[bigquery.SchemaField]:
@@ -670,12 +712,14 @@ def create_idc_dataset(
     version: int,
     segmentations: Sequence[Mapping[str, Any]],
     dicom_all: Sequence[Mapping[str, Any]],
+    dicom_metadata_curated: Sequence[Mapping[str, Any]] | None = None,
     measurements: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     project: str = PUBLIC_PROJECT,
 ) -> dict[str, bigquery.Table]:
     """Create ``project.dataset`` with IDC-shaped ``segmentations`` and ``dicom_all`` tables,
-    and the measurement tables (``measurement_groups``, ``quantitative_measurements``,
-    ``qualitative_measurements``) when *measurements* maps their names to rows.
+    ``dicom_metadata_curated`` when its rows are given, and the measurement tables
+    (``measurement_groups``, ``quantitative_measurements``, ``qualitative_measurements``) when
+    *measurements* maps their names to rows.
 
     Rows are dicts keyed by column name; keys that the *version*'s schema lacks are dropped and
     a value of a column the version holds REPEATED is wrapped in a list (so one set of rows
@@ -685,13 +729,21 @@ def create_idc_dataset(
 
     client.create_dataset(bigquery.Dataset(f"{project}.{dataset}"), exists_ok=True)
     tables: dict[str, bigquery.Table] = {}
-    content = [
+    contents = [
         ("segmentations", segmentations_schema(version), segmentations),
         ("dicom_all", dicom_all_schema(), dicom_all),
     ]
+    if dicom_metadata_curated is not None:
+        contents.append(
+            (
+                "dicom_metadata_curated",
+                dicom_metadata_curated_schema(version),
+                dicom_metadata_curated,
+            )
+        )
     for name, rows in (measurements or {}).items():
-        content.append((name, MEASUREMENT_SCHEMAS[name](version), rows))
-    for name, schema, rows in content:
+        contents.append((name, MEASUREMENT_SCHEMAS[name](version), rows))
+    for name, schema, rows in contents:
         table_id = f"{project}.{dataset}.{name}"
         client.delete_table(table_id, not_found_ok=True)
         table = client.create_table(bigquery.Table(table_id, schema=schema))
@@ -776,6 +828,9 @@ class Series:
     sop_class: str
     instances: int = 1
     body_part: str | None = None
+    """BodyPartExamined as IDC curates it (``dicom_metadata_curated``, idc_index)."""
+    body_part_raw: str | None = None
+    """BodyPartExamined as written in the files (``dicom_all``) where curation changed it."""
     description: str | None = None
     analysis_result_id: str | None = None
     segments: tuple[Segment, ...] = ()
@@ -797,7 +852,8 @@ def fixture_series() -> list[Series]:
     * lidc_idri: a CT series and a legacy SEG with SRT codes (SEMIAUTOMATIC, tracking ids)
       whose description holds a quote, ``;`` and ``--``; plus a SEG whose source is unknown.
     * rcc_aid: a label-map SEG (SOP class ...66.7; segment 0 Background), present in
-      ``dicom_all`` only, as in IDC's view.
+      ``dicom_all`` only, as in IDC's view; its files say BodyPartExamined ``ABD``, which IDC
+      curates to ``ABDOMEN`` (the LIDC CT's ``Chest`` becomes ``CHEST``).
     * tcga_brca: a slide-microscopy study with a SEG (opens in Slim).
     * an odd series with Modality SEG but CT Image Storage (identify SEGs by SOP class).
     """
@@ -817,7 +873,8 @@ def fixture_series() -> list[Series]:
                            type_modifiers=(RIGHT,), algorithm_name=None),
                )),
         Series("lidc_idri", "LIDC-IDRI-0001", _uid(2, 1), ct2, "CT", CT_STORAGE, instances=2,
-               body_part="CHEST", description="Chest CT", license="CC BY 3.0"),
+               body_part="CHEST", body_part_raw="Chest", description="Chest CT",
+               license="CC BY 3.0"),
         Series("lidc_idri", "LIDC-IDRI-0001", _uid(2, 1), seg2, "SEG", SEG_STORAGE,
                body_part="CHEST", description="Radiologist's nodule; ROI -- reader 1",
                analysis_result_id="dicom_lidc_idri_nodules", segmented_series=ct2,
@@ -835,9 +892,9 @@ def fixture_series() -> list[Series]:
                            algorithm_name=None, region=LUNG, region_modifier=RIGHT),
                )),
         Series("rcc_aid", "RCC-1", _uid(3, 1), _uid(3, 1, 1), "CT", CT_STORAGE, instances=2,
-               body_part="ABDOMEN", description="Arterial"),
+               body_part="ABDOMEN", body_part_raw="ABD", description="Arterial"),
         Series("rcc_aid", "RCC-1", _uid(3, 1), _uid(3, 1, 2), "SEG", LABELMAP_SEG_STORAGE,
-               body_part="ABDOMEN", description="Kidney label map",
+               body_part="ABDOMEN", body_part_raw="ABD", description="Kidney label map",
                segmented_series=_uid(3, 1, 1), segmentation_type="LABELMAP", segments=(
                    Segment(0, "Background", TISSUE, BACKGROUND, algorithm_name="nnU-Net"),
                    Segment(1, "Kidney", ANATOMICAL_STRUCTURE, KIDNEY, algorithm_name="nnU-Net"),
@@ -885,7 +942,7 @@ def dicom_all_rows(series: Iterable[Series], version: int = 25) -> list[dict[str
                     "SOPInstanceUID": sop,
                     "SOPClassUID": s.sop_class,
                     "Modality": s.modality,
-                    "BodyPartExamined": s.body_part,
+                    "BodyPartExamined": s.body_part_raw or s.body_part,
                     "SeriesDescription": s.description,
                     "Manufacturer": s.manufacturer,
                     "Source_DOI": f"10.7937/fixture.{s.collection_id}",
@@ -904,6 +961,20 @@ def dicom_all_rows(series: Iterable[Series], version: int = 25) -> list[dict[str
                 }
             )
     return rows
+
+
+def dicom_metadata_curated_rows(series: Iterable[Series]) -> list[dict[str, Any]]:
+    """``dicom_metadata_curated`` rows (one per instance): IDC's curated BodyPartExamined."""
+    return [
+        {
+            "SeriesInstanceUID": s.uid,
+            "SOPInstanceUID": _instance_uid(s, n),
+            "SliceThickness": 1.25 if s.modality == "CT" else None,
+            "BodyPartExamined": s.body_part,
+        }
+        for s in series
+        for n in range(s.instances)
+    ]
 
 
 def _segment_item(seg: Segment) -> dict[str, Any]:
@@ -928,13 +999,14 @@ def _segment_item(seg: Segment) -> dict[str, Any]:
 
 
 def segmentations_rows(
-    series: Iterable[Series], *, labelmaps: bool = False
+    series: Iterable[Series], version: int = 25, *, labelmaps: bool = False
 ) -> list[dict[str, Any]]:
-    """``segmentations`` rows (one per segment) as IDC's view derives them from ``dicom_all``.
+    """``segmentations`` rows (one per segment) as IDC's view of *version* derives them.
 
     Only SOP class ``...66.4`` instances appear (label maps are not in IDC's view), unless
-    *labelmaps*: then label-map SEGs' rows are included too, as idcseg's store holds them after
-    ingesting the files. Rows carry every column of the newest schema;
+    *labelmaps*: then label-map SEGs' rows are included too, as a view that covers them, or
+    idcseg's store after ingesting the files, holds them. SegmentAlgorithmName is a list before
+    v24 and viewer_url an OHIF v2 link. Rows carry every column of the newest schema;
     :func:`create_idc_dataset` drops what an older version lacks.
     """
     rows: list[dict[str, Any]] = []
@@ -943,10 +1015,16 @@ def segmentations_rows(
         if s.sop_class not in wanted:
             continue
         source = s.segmented_series
-        viewer = f"{VIEWER}/viewer/{s.study}?seriesInstanceUID={s.uid}"
-        if source:
-            viewer += f",{source}"
+        if version >= VIEWER_V3_SINCE:
+            viewer = (
+                f"{VIEWER}/v3/viewer/?StudyInstanceUIDs={s.study}&initialSeriesInstanceUID={s.uid}"
+            )
+        else:
+            viewer = f"{VIEWER}/viewer/{s.study}?seriesInstanceUID={s.uid},{source}"
         for seg in s.segments:
+            name: Any = seg.algorithm_name
+            if version < ALGORITHM_NAME_STRING_SINCE:
+                name = [seg.algorithm_name] if seg.algorithm_name else []
             rows.append(
                 {
                     "PatientID": s.patient,
@@ -964,42 +1042,63 @@ def segmentations_rows(
                         "SegmentedPropertyTypeModifierCodeSequence": list(seg.type_modifiers),
                     },
                     "SegmentAlgorithmType": seg.algorithm_type,
-                    "SegmentAlgorithmName": seg.algorithm_name,
+                    "SegmentAlgorithmName": name,
                     "SegmentNumber": seg.number,
                     "TrackingUID": seg.tracking_uid,
                     "TrackingID": seg.tracking_id,
                     "segmented_SeriesInstanceUID": source,
-                    "viewer_url": viewer,
+                    "viewer_url": viewer if source or version >= VIEWER_V3_SINCE else None,
                 }
             )
     return rows
 
 
-IDC_FIXTURE_VERSIONS = (25, 12)
-"""IDC versions :func:`load_idc_fixture` creates: ``idc_v25`` and the older-shaped ``idc_v12``."""
+@dataclass(frozen=True)
+class Era:
+    """One IDC dataset of the fixture: its name, the release whose schema it has, and whether
+    its ``segmentations`` view covers label maps (no published release's does; a later one may).
+    """
+
+    dataset: str
+    version: int
+    labelmaps_in_view: bool = False
+
+
+IDC_ERAS = (
+    Era("idc_v25", 25),
+    Era("idc_v24", 24),
+    Era("idc_v20", 20),
+    Era("idc_v12", 12),
+    Era("idc_current", 25, labelmaps_in_view=True),
+)
+"""The datasets :func:`load_idc_fixture` creates: one per schema era of ``segmentations``
+(v12: v1–v12; v20: v13–v23; v24; v25, the first with label maps), and ``idc_current`` as a
+release whose view also unnests label maps (idcseg must not count them twice)."""
+IDC_FIXTURE_VERSIONS = tuple(sorted({e.version for e in IDC_ERAS}, reverse=True))
 
 
 def load_idc_fixture(
     client: bigquery.Client,
-    versions: Iterable[int] = IDC_FIXTURE_VERSIONS,
+    eras: Iterable[Era] = IDC_ERAS,
     series: Sequence[Series] | None = None,
 ) -> dict[str, dict[str, bigquery.Table]]:
-    """Create ``bigquery-public-data.idc_vNN`` for each of *versions* from :func:`fixture_series`.
+    """Create ``bigquery-public-data.<era.dataset>`` for each of *eras* from :func:`fixture_series`.
 
     Returns ``{"idc_v25": {"segmentations": Table, "dicom_all": Table, ...}, ...}``; the
     measurement tables hold :func:`measurement_rows` of :func:`fixture_reports`.
     """
     chosen = list(fixture_series() if series is None else series)
     return {
-        f"idc_v{v}": create_idc_dataset(
+        era.dataset: create_idc_dataset(
             client,
-            f"idc_v{v}",
-            version=v,
-            segmentations=segmentations_rows(chosen),
-            dicom_all=dicom_all_rows(chosen, v),
+            era.dataset,
+            version=era.version,
+            segmentations=segmentations_rows(chosen, era.version, labelmaps=era.labelmaps_in_view),
+            dicom_all=dicom_all_rows(chosen, era.version),
+            dicom_metadata_curated=dicom_metadata_curated_rows(chosen),
             measurements=measurement_rows(fixture_reports()),
         )
-        for v in versions
+        for era in eras
     }
 
 

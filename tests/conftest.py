@@ -10,9 +10,12 @@ BigQuery-path tests run against a real local BigQuery emulator (see ``tests/bqem
                   127.0.0.1, temp data dir). Fails when the emulator cannot be installed, unless
                   ``IDCSEG_ALLOW_NO_BQEMULATOR=1`` (then those tests skip).
 ``bq_client``     session: ``google.cloud.bigquery.Client`` (anonymous credentials) on it.
-``bq_idc``        session: ``bigquery-public-data.idc_v25`` and ``idc_v12`` loaded with the
-                  IDC-shaped fixture world; returns ``{"idc_v25": {"segmentations": Table,
-                  "dicom_all": Table}, ...}``. Treat these datasets as read-only.
+``bq_idc``        session: one ``bigquery-public-data`` dataset per schema era of IDC's tables
+                  (``idc_v25``, ``idc_v24``, ``idc_v20``, ``idc_v12``, and ``idc_current``
+                  whose view holds label maps; tests/bqemulator.py ``IDC_ERAS``) loaded with
+                  the IDC-shaped fixture world; returns ``{"idc_v25": {"segmentations": Table,
+                  "dicom_all": Table, "dicom_metadata_curated": Table}, ...}``. Treat these
+                  datasets as read-only.
 ``google_offline_env``  session, autouse: no GCE metadata probes, no proxies for loopback.
 
 Every test that uses ``bq_emulator`` (directly or through another fixture) is marked
@@ -208,7 +211,7 @@ def bq_client(bq_emulator: BQEmulator) -> Iterator[bigquery.Client]:
 
 @pytest.fixture(scope="session")
 def bq_idc(bq_client: bigquery.Client) -> dict[str, dict[str, bigquery.Table]]:
-    """IDC-shaped ``bigquery-public-data.idc_v25`` and ``idc_v12`` (read-only by convention)."""
+    """IDC-shaped ``bigquery-public-data.idc_*`` datasets, one per era (read-only by convention)."""
     return load_idc_fixture(bq_client)
 
 
@@ -249,6 +252,15 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     folder = tmp_path_factory.mktemp("corpus")
     segs = segfactory.make_all(folder)
     return Corpus(folder, segs, sorted((folder / "ct").glob("*.dcm")))
+
+
+@pytest.fixture(scope="session")
+def mask_cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One :class:`tests.segfactory.MaskCase` per CT geometry (axial, oblique, tilted)."""
+    from tests import segfactory
+
+    root = tmp_path_factory.mktemp("mask-cases")
+    return {g: segfactory.MaskCase(root / g, g) for g in segfactory.GEOMETRIES}
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pydicom
 
-VIEWER = "https://viewer.imaging.datacommons.cancer.gov/viewer/"
+VIEWER = "https://viewer.imaging.datacommons.cancer.gov/v3/viewer/"
 
 
 def _code(item) -> dict[str, str]:
@@ -33,11 +33,7 @@ def expected_rows(path: Path | str) -> list[dict[str, Any]]:
     ref = None
     if "ReferencedSeriesSequence" in ds and len(ds.ReferencedSeriesSequence):
         ref = ds.ReferencedSeriesSequence[0].SeriesInstanceUID
-    url = (
-        f"{VIEWER}{ds.StudyInstanceUID}?seriesInstanceUID={ds.SeriesInstanceUID},{ref}"
-        if ref
-        else None
-    )
+    url = f"{VIEWER}?StudyInstanceUIDs={ds.StudyInstanceUID}&initialSeriesInstanceUID={ds.SeriesInstanceUID}"
     rows = []
     for seg in ds.SegmentSequence:
         region = modifier = None

@@ -37,6 +37,7 @@ class Series:
     uuid: str
     files: list[Path] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
+    header: Path | None = None  # a file to describe the series by when it has no objects
 
     @property
     def target(self) -> tuple[str, str, str]:
@@ -171,8 +172,11 @@ def _add_reports(folder: Path, seg_file: Path, add) -> None:  # noqa: ANN001
     add("foreign_sr", [srfactory.edited(report, folder / "foreign.dcm", foreign)])
 
 
-def _write_index(package: Path, series: dict[str, Series]) -> None:
-    """A stand-in idc_index_data package: IDC's real schema, rows for the test series."""
+def _write_index(
+    package: Path, series: dict[str, Series], names: tuple[str, ...] = (*INDEXED, "ct", *REPORTS)
+) -> None:
+    """A stand-in idc_index_data package: IDC's real schema, rows for the test series *names*
+    (collection ``fetch_test``)."""
     from idcseg.local.store import index_dir
 
     real = index_dir()  # the installed wheel's folder
@@ -188,9 +192,9 @@ def _write_index(package: Path, series: dict[str, Series]) -> None:
         "CREATE TABLE idx AS SELECT * FROM read_parquet($p) LIMIT 0",
         {"p": str(real / "idc_index.parquet")},
     )
-    for name in (*INDEXED, "ct", *REPORTS):
+    for name in names:
         one = series[name]
-        ds = pydicom.dcmread(one.files[0], stop_before_pixels=True)
+        ds = pydicom.dcmread(one.files[0] if one.files else one.header, stop_before_pixels=True)
         con.execute(
             "INSERT INTO idx BY NAME SELECT $collection AS collection_id, $patient AS PatientID, "
             "$series AS SeriesInstanceUID, $study AS StudyInstanceUID, $modality AS Modality, "
@@ -207,7 +211,7 @@ def _write_index(package: Path, series: dict[str, Series]) -> None:
                 "sop": str(ds.SOPClassUID),
                 "description": f"fetch test {name}",
                 "count": len(one.files),
-                "size": sum(p.stat().st_size for p in one.files) / 1e6,
+                "size": sum(p.stat().st_size for p in one.files) / 1e6 if one.files else 0.0,
                 "bucket": BUCKET,
                 "uuid": one.uuid,
                 "url": f"s3://{BUCKET}/{one.uuid}/*",

@@ -62,20 +62,22 @@ def code_item(triple: tuple[str, str, str]) -> Dataset:
 def make_ct_series(
     folder: Path,
     n_slices: int = 3,
-    size: int | None = None,
+    size: int | tuple[int, int] | None = None,
     patient_id: str = "IDCSEG-TEST-1",
 ) -> list[Dataset]:
     """Write *n_slices* CT images of one new series into *folder*; return the datasets.
 
     The slices share study, series and frame of reference; each has its own SOPInstanceUID and
-    z position. With *size*, the image is replaced by a *size*×*size* synthetic one.
+    z position. With *size* (``N`` or ``(rows, columns)``), the image is replaced by a
+    synthetic one of that size.
     """
     folder.mkdir(parents=True, exist_ok=True)
     template = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
     template.remove_private_tags()
     if size is not None:
-        template.Rows = template.Columns = size
-        template.PixelData = np.zeros((size, size), dtype=np.int16).tobytes()
+        rows, columns = (size, size) if isinstance(size, int) else size
+        template.Rows, template.Columns = rows, columns
+        template.PixelData = np.zeros((rows, columns), dtype=np.int16).tobytes()
     study, series, frame = generate_uid(), generate_uid(), generate_uid()
     x, y, z0 = (float(v) for v in template.ImagePositionPatient)
     slices = []
@@ -111,6 +113,7 @@ class Seg:
     tracking_id: str | None = None
     tracking_uid: str | None = None
     description: str | None = None
+    color: tuple[int, int, int] | None = None  # recommended display colour, sRGB
 
     def highdicom(self):
         """A highdicom SegmentDescription built from fresh code objects."""
@@ -133,6 +136,7 @@ class Seg:
             tracking_id=self.tracking_id,
             tracking_uid=self.tracking_uid,
             anatomic_regions=[code(self.region)] if self.region else None,
+            display_color=hd.color.CIELabColor.from_rgb(*self.color) if self.color else None,
         )
         if self.region_modifier is not None:
             desc.AnatomicRegionSequence[0].AnatomicRegionModifierSequence = Sequence(
@@ -370,3 +374,101 @@ def clone_seg(
     dst.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(dst, enforce_file_format=True)
     return dst
+
+
+# --- volumes with known geometry, for the masks tests ------------------------------------------
+
+#: CT geometries the masks tests cover: non-unit spacing everywhere, oblique planes (neither
+#: axial, coronal nor sagittal) and a tilted gantry (slice step oblique to the plane normal).
+GEOMETRIES: dict[str, dict] = {
+    "axial": dict(size=(40, 48), pixel_spacing=(0.7, 0.9), slice_spacing=2.5,
+                  origin=(-20.0, 30.0, -50.0)),
+    "oblique": dict(size=(36, 44), pixel_spacing=(0.8, 0.6), slice_spacing=3.0,
+                    orientation=(0.866025, 0.5, 0.0, 0.0, 0.0, -1.0), origin=(10.0, -5.0, 40.0)),
+    "tilted": dict(size=(40, 40), pixel_spacing=(0.9, 0.9), slice_step=(0.0, 0.8, 2.0),
+                   origin=(0.0, 0.0, 0.0)),
+}  # fmt: skip
+
+
+def volume_ct(folder: Path, geometry: str, n_slices: int = 11, **extra) -> list[Dataset]:
+    """A CT series with one of :data:`GEOMETRIES`, written with :func:`idcseg.examples.make_ct`."""
+    from idcseg.examples import make_ct
+
+    return make_ct(folder, f"IDCSEG-MASKS-{geometry}", n_slices=n_slices,
+                   **{**GEOMETRIES[geometry], **extra})  # fmt: skip
+
+
+def sparse_masks(n_slices: int, rows: int, columns: int) -> np.ndarray:
+    """Three segments ``(slices, rows, columns, 3)``, bool, with empty slices the SEG omits.
+
+    Slices 0, 1, 5 and 9+ hold nothing at all (5 is a gap inside the stack); segments 1 and 2
+    overlap on slices 3, 4, 6 and 7; segment 3 is a single pixel run on slice 6.
+    """
+    masks = np.zeros((n_slices, rows, columns, 3), dtype=bool)
+    masks[[2, 3, 4, 6, 7, 8], 4:20, 5:22, 0] = True
+    masks[[3, 4, 6, 7], 12:30, 15:35, 1] = True
+    masks[6, rows - 3, columns - 9 : columns - 1, 2] = True
+    masks[2, 4, 5, 0] = False  # not a plain box
+    return masks
+
+
+MASK_SEGMENTS = [
+    Seg(1, "Liver", ANATOMICAL_STRUCTURE, LIVER, "AUTOMATIC", "TotalSegmentator", region=ABDOMEN,
+        color=(221, 130, 101)),
+    Seg(2, "Kidney left", ANATOMICAL_STRUCTURE, KIDNEY, "SEMIAUTOMATIC", "Slicer",
+        type_modifier=LEFT),
+    Seg(3, "Nodule", SRT_MORPH_ALTERED, SRT_NODULE, "MANUAL", region=SRT_LUNG),
+]  # fmt: skip
+
+
+def seg_of_arrays(
+    source: list[Dataset],
+    path: Path,
+    pixels: np.ndarray,
+    segments: list[Seg],
+    segmentation_type: str = "BINARY",
+    **options,
+) -> Path:
+    """Write a SEG of *source* holding exactly *pixels* (highdicom's layout: ``(slices, rows,
+    columns, segments)``, or ``(slices, rows, columns)`` of segment numbers for label maps).
+    Empty frames are omitted (highdicom's default). *options* go to highdicom's Segmentation
+    (``transfer_syntax_uid``, ``max_fractional_value``, ``use_extended_offset_table``...)."""
+    import highdicom as hd
+
+    seg = hd.seg.Segmentation(
+        source_images=source,
+        pixel_array=pixels,
+        segmentation_type=segmentation_type,
+        segment_descriptions=[s.highdicom() for s in segments],
+        series_instance_uid=generate_uid(),
+        series_number=400,
+        sop_instance_uid=generate_uid(),
+        instance_number=1,
+        manufacturer="idcseg tests",
+        manufacturer_model_name="segfactory",
+        software_versions="0",
+        device_serial_number="1",
+        series_description=f"test SEG {path.stem}",
+        **options,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    seg.save_as(path)
+    return path
+
+
+class MaskCase:
+    """A CT series of one of :data:`GEOMETRIES` (``ct_folder``), the arrays of
+    :func:`sparse_masks` (``source``) and the BINARY SEG made of them (``seg``)."""
+
+    def __init__(self, folder: Path, geometry: str) -> None:
+        self.geometry = geometry
+        self.folder = folder
+        self.ct_folder = folder / "ct"
+        self.ct = volume_ct(self.ct_folder, geometry)
+        rows, columns = int(self.ct[0].Rows), int(self.ct[0].Columns)
+        self.source = sparse_masks(len(self.ct), rows, columns)
+        self.seg = seg_of_arrays(self.ct, folder / "seg.dcm", self.source, MASK_SEGMENTS)
+
+    def segment(self, number: int) -> np.ndarray:
+        """Segment *number*'s array, uint8, in CT order."""
+        return self.source[..., number - 1].astype(np.uint8)

@@ -66,7 +66,18 @@ def test_cli_series_and_find_on_bigquery(bq_env: dict[str, str]) -> None:
     (row,) = json.loads(found.out)
     assert row["SeriesInstanceUID"] == SEG2 and row["structure_code"] == "SRT:M-03010"
     assert row["SegmentLabel"] == "Nodule 1"
-    assert row["viewer_url"].endswith(f"?seriesInstanceUID={SEG2},2.25.2.1.1")
+    # the SEG over its source series in OHIF v3, as IDC's own segmentations.viewer_url since v24
+    viewer = "https://viewer.imaging.datacommons.cancer.gov"
+    assert row["viewer_url"] == (
+        f"{viewer}/v3/viewer/?StudyInstanceUIDs=2.25.2.1&initialSeriesInstanceUID={SEG2}"
+    )
+    v2 = run_cli(
+        "find", "--engine", "bigquery", "--idc-version", "25", "--structure", "SCT:27925004",
+        "--viewer", "ohif_v2", "-f", "json", env=bq_env,
+    )  # fmt: skip
+    assert json.loads(v2.out)[0]["viewer_url"] == (
+        f"{viewer}/viewer/2.25.2.1?seriesInstanceUID={SEG2},2.25.2.1.1"
+    )
 
 
 def test_cli_dry_run_prints_the_estimate_and_runs_nothing(
@@ -271,6 +282,118 @@ def test_sync_cli_dry_run_and_filtered_run(bq_env: dict[str, str], tmp_path: Pat
     found = run_cli("find", "--structure", "SCT:27925004", "-f", "json", env=env)
     (row,) = json.loads(found.out)
     assert row["SeriesInstanceUID"] == SEG2 and row["collection_id"] == "lidc_idri"
+
+
+def test_releases_13_to_23_answer_every_command(
+    bq_env: dict[str, str], bq_client: Any, tmp_path: Path
+) -> None:
+    """IDC v13–v23 hold SegmentAlgorithmName as ARRAY<STRING>: its first element is the name."""
+    e = engine(bq_client, tmp_path, dataset="idc_v20", cache=False)
+    assert "SegmentAlgorithmName[]" in e.columns()["segmentations"]  # REPEATED in this release
+    everything, reader = (
+        spec.SeriesFilter.build(),
+        spec.SegmentFilter.build(algorithm_name="reader"),
+    )
+    (row,) = e.run(spec.find_query(everything, reader)).to_pandas().itertuples()
+    assert (row.SeriesInstanceUID, row.SegmentAlgorithmName) == (SEG2, "Reader 1")
+    names = e.run(spec.facets_query(everything, spec.SegmentFilter.build(), "algorithm_name"))
+    assert set(names.to_pandas().value.dropna()) == {
+        "TotalSegmentator",
+        "Reader 1",
+        "nnU-Net",
+        "HoVer-Net",
+    }
+    series = e.run(spec.series_query(spec.SeriesFilter.build(algorithm_name="total"))).to_pandas()
+    assert list(series.SeriesInstanceUID) == ["2.25.1.1.2"] and list(series.AlgorithmName) == [
+        "TotalSegmentator"
+    ]
+    info = e.run(spec.Query("info.sql")).to_pandas().iloc[0]
+    assert (info.segment_rows, info.segmented_series) == (8, 5)
+    from idcseg.local.sync import sync
+
+    report = sync(everything, reader, e, store=Store(tmp_path / "store"), progress=False)
+    assert (report.segments, report.series) == (1, 1)
+    run = run_cli(
+        "facets", "--engine", "bigquery", "--idc-version", "20", "--by", "algorithm_name",
+        "--structure", "Kidney", "-f", "json", env=bq_env,
+    )  # fmt: skip
+    assert run.code == 0, run.err
+    assert {r["value"] for r in json.loads(run.out)} == {None, "nnU-Net"}
+
+
+def test_body_part_is_idcs_curated_value(bq_client: Any, bq_idc: Any, tmp_path: Path) -> None:
+    """dicom_all says ABD (as the files do); IDC's index, and so --body-part, says ABDOMEN."""
+    e = engine(bq_client, tmp_path, cache=False)
+    labelmap = "2.25.3.1.2"
+
+    def series(**filters: Any) -> list[str]:
+        frame = e.run(spec.series_query(spec.SeriesFilter.build(**filters))).to_pandas()
+        return list(frame.SeriesInstanceUID)
+
+    assert series(body_part="abdomen") == [labelmap]
+    assert series(body_part="ABD") == []
+    body_parts = e.run(spec.series_query(spec.SeriesFilter.build(collection="rcc_aid"))).to_pandas()
+    assert list(body_parts.BodyPartExamined) == ["ABDOMEN"]
+    found = e.run(
+        spec.find_query(spec.SeriesFilter.build(body_part="Abdomen"), spec.SegmentFilter.build())
+    ).to_pandas()
+    assert list(found.structure) == ["Kidney"]  # the label map's Background is no structure
+    facts = e.run(
+        spec.sync_query(spec.SeriesFilter.build(collection="rcc_aid"), spec.SegmentFilter.build())
+    )
+    assert set(facts.to_pandas().BodyPartExamined) == {"ABDOMEN"}
+
+
+def test_a_release_without_the_curated_view_reads_dicom_all(
+    bq_client: Any, bq_idc: Any, tmp_path: Path
+) -> None:
+    """IDC releases before v7 have no dicom_metadata_curated: BodyPartExamined is the raw one."""
+    from tests.bqemulator import (
+        create_idc_dataset,
+        dicom_all_rows,
+        fixture_series,
+        segmentations_rows,
+    )
+
+    world = fixture_series()
+    create_idc_dataset(
+        bq_client, "idc_v6", version=6,
+        segmentations=segmentations_rows(world, 6), dicom_all=dicom_all_rows(world, 6),
+    )  # fmt: skip
+    e = engine(bq_client, tmp_path, dataset="idc_v6", cache=False)
+    assert e.columns()["dicom_metadata_curated"] == set()
+    frame = e.run(spec.series_query(spec.SeriesFilter.build(body_part="abd"))).to_pandas()
+    assert list(frame.SeriesInstanceUID) == ["2.25.3.1.2"] and list(frame.BodyPartExamined) == [
+        "ABD"
+    ]
+
+
+def test_label_maps_count_once_whether_or_not_the_view_has_them(
+    bq_client: Any, bq_idc: Any, tmp_path: Path
+) -> None:
+    """idc_current's view unnests label maps itself; idc_v25's leaves them to dicom_all."""
+    counts = {}
+    for dataset in ("idc_v25", "idc_current"):
+        e = engine(bq_client, tmp_path / dataset, dataset=dataset, cache=False)
+        rows = bq_client.query(
+            f"SELECT COUNT(*) AS n FROM `bigquery-public-data.{dataset}.segmentations`"
+        ).result()
+        in_view = next(iter(rows))["n"]
+        everything = spec.SeriesFilter.build()
+        found = e.run(spec.find_query(everything, spec.SegmentFilter.build())).to_pandas()
+        synced = e.run(spec.sync_query(everything, spec.SegmentFilter.build())).to_pandas()
+        info = e.run(spec.Query("info.sql")).to_pandas().iloc[0]
+        kidneys = e.run(spec.series_query(spec.SeriesFilter.build(structure="kidney"))).to_pandas()
+        counts[dataset] = (
+            in_view,
+            len(found),
+            synced[["SOPInstanceUID", "SegmentNumber"]].duplicated().sum(),
+            len(synced),
+            info.segment_rows,
+            list(kidneys.total_segments),
+        )
+    assert counts["idc_v25"][0] == 6 and counts["idc_current"][0] == 8  # 2 label-map rows
+    assert counts["idc_v25"][1:] == counts["idc_current"][1:] == (7, 0, 8, 8, [3, 2])
 
 
 # --- measurements -------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The BigQuery emulator harness, and what bqemulator 1.4.0 does with the SQL idcseg writes.
 
 Every test drives the real ``google-cloud-bigquery`` client against a local emulator holding
-IDC-shaped ``bigquery-public-data.idc_v25`` / ``idc_v12`` tables (see ``tests/bqemulator.py``).
+IDC-shaped ``bigquery-public-data.idc_*`` tables, one dataset per schema era (see
+``tests/bqemulator.py``).
 
 Tests state what *BigQuery* returns.  Where the emulator differs, the test is marked
 ``xfail(strict=True)`` with the reason: the gap is documented, and a future emulator that
@@ -23,6 +24,7 @@ from google.api_core.exceptions import BadRequest, NotFound
 from google.cloud import bigquery
 
 from tests.bqemulator import (
+    IDC_ERAS,
     PUBLIC_PROJECT,
     SEG_STORAGE,
     SEGMENTATIONS_V13_COLUMNS,
@@ -149,6 +151,28 @@ def test_idc_datasets_and_schemas(bq_client: bigquery.Client) -> None:
             f.to_api_repr() for f in dicom_all_schema()
         ]
         assert dicom_all.num_rows == 15
+
+
+def test_every_schema_era_is_loaded(bq_client: bigquery.Client) -> None:
+    """One dataset per era of IDC's `segmentations` (tests/bqemulator.py: IDC_ERAS)."""
+    for era in IDC_ERAS:
+        seg = bq_client.get_table(f"{PUBLIC_PROJECT}.{era.dataset}.segmentations")
+        assert [f.to_api_repr() for f in seg.schema] == [
+            f.to_api_repr() for f in segmentations_schema(era.version)
+        ]
+        modes = {f.name: f.mode for f in seg.schema}
+        if 13 <= era.version < 24:  # ARRAY<STRING>, as the view unnested dicom_metadata's field
+            assert modes["SegmentAlgorithmName"] == "REPEATED"
+        assert seg.num_rows == (8 if era.labelmaps_in_view else 6)
+        curated = bq_client.get_table(f"{PUBLIC_PROJECT}.{era.dataset}.dicom_metadata_curated")
+        assert curated.num_rows == 15
+    _, rows = run(
+        bq_client,
+        f"SELECT d.BodyPartExamined AS raw, c.BodyPartExamined AS curated FROM {ALL} AS d"
+        f" JOIN {V25}.dicom_metadata_curated AS c USING (SOPInstanceUID)"
+        " WHERE d.BodyPartExamined IS DISTINCT FROM c.BodyPartExamined ORDER BY 1",
+    )
+    assert sorted(set(rows)) == [("ABD", "ABDOMEN"), ("Chest", "CHEST")]
 
 
 def test_nested_records_round_trip(bq_client: bigquery.Client) -> None:

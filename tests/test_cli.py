@@ -107,6 +107,13 @@ def test_url_command(cli, index_db) -> None:  # noqa: ANN001
     )
     table = cli("url", study, seg, "-f", "json")
     assert json.loads(table.out)[0]["ohif_v3_url"].endswith(f"&initialSeriesInstanceUID={seg}")
+    seg_link = cli("url", study, seg, "--viewer", "seg")
+    assert (
+        seg_link.out
+        == f"{base}/v3/viewer/?StudyInstanceUIDs={study}&initialSeriesInstanceUID={seg}\n"
+    )
+    unknown_source = cli("url", study, seg, "--viewer", "seg_v2")
+    assert unknown_source.code == 1 and "segmented series is known" in unknown_source.err
 
 
 def test_sql_prints_bigquery_sql_with_parameters(cli) -> None:  # noqa: ANN001
@@ -116,6 +123,8 @@ def test_sql_prints_bigquery_sql_with_parameters(cli) -> None:  # noqa: ANN001
     assert "LOWER(collection_id) IN UNNEST(@collection)" in run.out
     assert '--   @collection ARRAY<STRING> = ["lidc_idri"]' in run.out
     assert "--   @limit INT64 = 10" in run.out
+    v20 = cli("sql", "find", "--idc-version", "20").out  # v13–v23: ARRAY<STRING> names
+    assert "seg.SegmentAlgorithmName[SAFE_OFFSET(0)] AS SegmentAlgorithmName" in v20
     payload = json.loads(cli("sql", "summary", "-f", "json").out)
     assert (
         payload["sql"].startswith("-- summary.sql")
@@ -143,6 +152,9 @@ def test_sql_prints_bigquery_sql_with_parameters(cli) -> None:  # noqa: ANN001
         (["series", "--bogus"], "No such option"),
         (["series", "--series", ""], "empty filter value"),
         (["series", "--description", "  "], "empty --description"),
+        (["series", "--source", "elsewhere"], "unknown --source"),
+        (["find", "--viewer", "ohif_v4"], "unknown --viewer"),
+        (["url", "1.2.3", "--viewer", "seg_v3"], "unknown --viewer"),
     ],
 )
 def test_bad_input_is_one_line_and_non_zero(cli, args: list[str], message: str) -> None:  # noqa: ANN001
@@ -204,7 +216,8 @@ def test_cli_does_not_import_pandas_or_bigquery(cli) -> None:  # noqa: ANN001
         "import sys, runpy; sys.argv=['idcseg','series','--limit','1','-f','json'];"
         "\ntry: runpy.run_module('idcseg', run_name='__main__')"
         "\nexcept SystemExit: pass"
-        "\nbad=[m for m in ('pandas','google.cloud.bigquery') if m in sys.modules]"
+        "\nheavy=('pandas','google.cloud.bigquery','numpy','highdicom','nibabel','nrrd')"
+        "\nbad=[m for m in heavy if m in sys.modules]"
         "\nprint('HEAVY', bad)"
     )
     import subprocess

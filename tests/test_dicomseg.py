@@ -67,9 +67,9 @@ def test_binary_segments_reference_the_ct_series(corpus):
     ds = segheader.read_header(corpus.segs["binary_multi"])
     rows = segheader.segment_rows(ds)
     assert {r["segmented_SeriesInstanceUID"] for r in rows} == {ct.SeriesInstanceUID}
-    assert rows[0]["viewer_url"] == (
-        "https://viewer.imaging.datacommons.cancer.gov/viewer/"
-        f"{ct.StudyInstanceUID}?seriesInstanceUID={ds.SeriesInstanceUID},{ct.SeriesInstanceUID}"
+    assert rows[0]["viewer_url"] == (  # IDC's segmentations.viewer_url since v24: OHIF v3
+        "https://viewer.imaging.datacommons.cancer.gov/v3/viewer/"
+        f"?StudyInstanceUIDs={ct.StudyInstanceUID}&initialSeriesInstanceUID={ds.SeriesInstanceUID}"
     )
     assert rows[0]["PatientID"] == ct.PatientID
     assert rows[0]["FrameOfReferenceUID"] == ct.FrameOfReferenceUID
@@ -100,7 +100,7 @@ def test_legacy_srt_codes_are_kept_as_written(corpus):
     assert row["AnatomicRegionModifier"] == _code(segfactory.SRT_LEFT)
     # only SourceImageSequence: the instance is known, its series is not
     assert row["segmented_SeriesInstanceUID"] is None
-    assert row["viewer_url"] is None
+    assert row["viewer_url"].endswith(f"&initialSeriesInstanceUID={ds.SeriesInstanceUID}")
     assert segheader.referenced_instance(ds) == first_referenced_sop(path)
     assert segheader.referenced_instance(ds) == pydicom.dcmread(corpus.ct[0]).SOPInstanceUID
 
@@ -113,7 +113,8 @@ def test_missing_optional_attributes_are_none(corpus):
     assert row["SegmentAlgorithmName"] is None
     assert row["TrackingID"] is None and row["TrackingUID"] is None
     assert row["SegmentDescription"] is None
-    assert row["segmented_SeriesInstanceUID"] is None and row["viewer_url"] is None
+    assert row["segmented_SeriesInstanceUID"] is None
+    assert row["viewer_url"].startswith("https://viewer.imaging.datacommons.cancer.gov/v3/")
     assert segheader.referenced_instance(ds) is None
     facts = segheader.series_facts(ds, corpus.segs["minimal"])
     assert facts["SeriesDescription"] is None and facts["BodyPartExamined"] is None

@@ -330,6 +330,10 @@ def test_segment_and_series_filters_keep_linked_rows(ingested) -> None:
     )
     assert len(idcseg.measurements(series=seg_series)) == 17
     assert len(idcseg.measurements(limit=3)) == 3
+    # --source: the test SEG is your own (IDC does not host it)
+    mine = idcseg.measurements(source="local")
+    assert len(mine) == 17 and set(mine.source) == {"local"}
+    assert len(idcseg.measurements(source="idc")) == 0
 
 
 def test_find_with_measurements(ingested, cli) -> None:
@@ -400,7 +404,8 @@ def test_cli_measurements(ingested, cli) -> None:
         (["-e", "=4"], "write CONCEPT=VALUE"),
         (["--kind", "both"], "unknown --kind 'both'"),
         (["--kind", "qualitative", "--unit", "mm"], "apply to quantitative measurements"),
-        (["--body-part", "CHEST"], "No such option"),
+        (["--source", "elsewhere"], "unknown --source 'elsewhere'"),
+        (["--weight", "3"], "No such option"),
     ],
 )
 def test_bad_input_is_one_line(cli, args: list[str], message: str) -> None:

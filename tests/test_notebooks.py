@@ -29,6 +29,7 @@ EXPECTED = [
     "01_find_nodule_segmentations.ipynb",
     "02_viewer_urls_and_random_studies.ipynb",
     "03_segment_metadata_in_pandas.ipynb",
+    "04_nodule_masks.ipynb",
     "05_nodule_ratings.ipynb",
 ]
 CELL_TIMEOUT = 60  # seconds, per cell
@@ -158,20 +159,15 @@ def test_notebook_runs_offline(name: str, tmp_path: Path) -> None:
         assert "6,859 SEG series in 883 studies of 875 patients" in text
         assert "BigQuery: not configured" in text
         assert text.count("skipped: BigQuery not configured") == 2
-        assert html.count(VIEWER) >= 10  # series links and SEG-with-source links
-        assert "seriesInstanceUID=1.2.276.0.7230010.3.1.3.0.89314.1553284067.990548," in html
+        assert html.count(VIEWER) >= 10  # series links and links to SEGs over their source
+        assert "initialSeriesInstanceUID=1.2.276.0.7230010.3.1.3.0.89314.1553284067.990548" in html
     elif name.startswith("05"):
         assert "34 readings of 10 nodules" in text  # 4 readers x 8 nodules + 2 IDC stand-ins
         assert "8 readings of 4 nodules" in text  # malignancy >= 4 and > 500 mm3
         assert "skipped: BigQuery not configured" in text
         assert html.count(VIEWER) == 2  # the two IDC stand-ins among the suspicious nodules
-        assert "seriesInstanceUID=1.2.276.0.7230010.3.1.3.0.89314.1553284067.990548," in html
-        images = [
-            o
-            for o in outputs(nb, "execute_result") + outputs(nb, "display_data")
-            if "image/png" in o.data
-        ]
-        assert len(images) == 1  # volume by malignancy rating
+        assert "initialSeriesInstanceUID=1.2.276.0.7230010.3.1.3.0.89314.1553284067.990548" in html
+        assert len(images_of(nb)) == 1  # volume by malignancy rating
         plain = "".join(o.data.get("text/plain", "") for o in outputs(nb, "execute_result"))
         assert "Volume [mm3]" in plain and "Malignancy" in plain
     elif name.startswith("02"):
@@ -179,13 +175,39 @@ def test_notebook_runs_offline(name: str, tmp_path: Path) -> None:
         assert '<a href="https://viewer.imaging.datacommons.cancer.gov/slim/studies/' in html
         assert '<a href="https://viewer.imaging.datacommons.cancer.gov/viewer/' in html
         assert '<a href="https://viewer.imaging.datacommons.cancer.gov/v3/viewer/' in html
+        # after the ingest, the SEG with its source in OHIF v2 (IDC's link before v24)
+        assert "?seriesInstanceUID=1.2.276.0.7230010.3.1.3.0.89314.1553284067.990548," in html
+    elif name.startswith("03"):
+        assert len(images_of(nb)) == 4  # the charts show up, once each
     else:
-        images = [
-            o
-            for o in outputs(nb, "execute_result") + outputs(nb, "display_data")
-            if "image/png" in o.data
-        ]
-        assert len(images) == 4  # the charts show up, once each
+        assert "6,859 nodule SEG series" in text
+        assert len(images_of(nb)) == 1  # the preview, once
+        voxels = int(example_nodules()[..., 0].sum())  # nodule 1 on the CT's grid:
+        assert f"(3, 128, 128) uint8 voxels: {voxels}\n" in text  # every voxel it was made of
+        assert (
+            "01_Nodule_1.nii.gz SCT:27925004" in text
+            and "grid: [3, 128, 128] reference series" in text
+        )
+        assert "(128, 128, 3) (column, row, slice)" in text
+        assert html.count("SRT:M-03010") == 2 and html.count("SCT:27925004") >= 2  # stats frames
+
+
+def example_nodules() -> Any:
+    """The nodule arrays ``_make_example_segs.py`` puts into its SEG (3 slices of 128×128)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("examples04", NOTEBOOKS / "_make_example_segs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.nodule_balls(3, 128, 128)
+
+
+def images_of(nb: Any) -> list[Any]:
+    return [
+        o
+        for o in outputs(nb, "execute_result") + outputs(nb, "display_data")
+        if "image/png" in o.data
+    ]
 
 
 def test_notebook_01_bigquery_cells_on_the_emulator(

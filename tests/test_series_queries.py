@@ -78,9 +78,11 @@ def test_series_columns_and_values(index_db) -> None:  # noqa: ANN001
         "series_size_MB",
         "license_short_name",
         "source_DOI",
+        "source",
         "viewer_url",
     ]
     assert len(frame) == 5
+    assert set(frame.source) == {"idc"}
     row = frame.iloc[0]
     ref = index_db.execute(
         "SELECT instanceCount, series_size_MB, license_short_name, source_DOI, StudyInstanceUID "
@@ -184,6 +186,13 @@ def test_viewer_urls_for_study_and_series(index_db) -> None:  # noqa: ANN001
     assert row.ohif_v2_url == f"{base}/viewer/{study}?SeriesInstanceUID={seg}"
     assert row.Modality == "SEG" and bool(row.in_study)
     assert pd.isna(row.slim_url)
+    # a SEG over its source: OHIF v3 as IDC links it since v24; the v2 form needs the source
+    assert row.seg_viewer_url == row.ohif_v3_url
+    assert pd.isna(row.segmented_SeriesInstanceUID) and pd.isna(row.seg_ohif_v2_url)
+    (image,) = index_db.execute(
+        "SELECT SeriesInstanceUID FROM idx WHERE StudyInstanceUID = ? AND Modality = 'CT'", [study]
+    ).fetchone()
+    assert pd.isna(idcseg.viewer_urls(study, [image]).iloc[0].seg_viewer_url)  # not a SEG
 
 
 def test_viewer_urls_pick_slim_for_slide_microscopy(index_db) -> None:  # noqa: ANN001

@@ -201,3 +201,36 @@ def test_label_maps_reach_bigquery_through_dicom_all() -> None:
         spec.find_query(spec.SeriesFilter.build(), spec.SegmentFilter.build()), target="duckdb"
     )
     assert "66.7" not in duck  # the local store holds label maps' rows itself
+
+
+@pytest.mark.parametrize("version", [6, 12, 13, 20, 23, 24, 25])
+def test_printed_sql_fits_each_release(version: int) -> None:
+    """`idcseg sql --idc-version N` renders for release N's `segmentations` columns, the same
+    ones the emulator's datasets are built with (tests/bqemulator.py, from IDC's view SQL)."""
+    from idcseg.query.eras import known_columns
+    from tests.bqemulator import segmentations_schema
+
+    columns = known_columns(f"idc_v{version}")
+    assert columns is not None and known_columns("idc_current") is None
+    fields = segmentations_schema(version)
+    top = {f.name for f in fields} | {f"{f.name}[]" for f in fields if f.mode == "REPEATED"}
+    assert {c for c in columns["segmentations"] if "." not in c} == top
+    assert ("dicom_metadata_curated" in columns) == (version < 7)
+    f, g = spec.SeriesFilter.build(), spec.SegmentFilter.build(structure="Liver")
+    sql = render.render(spec.find_query(f, g), dataset=f"idc_v{version}", columns=columns)
+    sqlglot.parse_one(sql, read="bigquery")
+    first_name = "seg.SegmentAlgorithmName[SAFE_OFFSET(0)] AS SegmentAlgorithmName"
+    assert (first_name in sql) == (13 <= version < 24)
+    assert ("inst.SeriesInstanceUID" in sql) == (version < 13)
+    assert (
+        "dicom_metadata_curated"
+        in render.render(spec.series_query(f), dataset=f"idc_v{version}", columns=columns)
+    ) == (version >= 7)
+
+
+def test_no_filter_means_no_flag_set() -> None:
+    """Code asks `any(f.flags().values())` to know whether the user filtered at all."""
+    assert not any(spec.SeriesFilter.build().flags().values())
+    assert spec.SeriesFilter.build(source="local").flags()["source"] == "local"
+    with pytest.raises(spec.UsageError, match="unknown --source"):
+        spec.SeriesFilter.build(source="elsewhere")

@@ -4,7 +4,7 @@
 
 Each ```console block holds `$ command` lines, each followed by the output it prints. The test
 suite (tests/test_readme.py) runs each block's commands in order, in one fresh folder and store,
-and compares the output shown.
+and compares the output shown; --update does the same.
 """
 
 from __future__ import annotations
@@ -36,10 +36,18 @@ def blocks(text: str) -> list[list[tuple[str, list[str]]]]:
     return [commands(block) for block in BLOCK.findall(text)]
 
 
-def run(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run one example as a user would, in a shell, in *cwd*."""
+def run(
+    command: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run one example as a user would, in a shell, in *cwd* (with *env*, else this process's)."""
     return subprocess.run(
-        command, shell=True, capture_output=True, text=True, cwd=cwd, env=os.environ, timeout=300
+        command,
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=os.environ if env is None else env,
+        timeout=300,
     )
 
 
@@ -50,9 +58,10 @@ def update() -> None:
     def refresh(match: re.Match[str]) -> str:
         lines: list[str] = []
         with tempfile.TemporaryDirectory() as tmp:
+            env = {**os.environ, "IDCSEG_HOME": str(Path(tmp) / "idcseg-home")}  # a new store
             for command, expected in commands(match.group(1)):
                 lines.append(f"$ {command}")
-                result = run(command, Path(tmp))
+                result = run(command, Path(tmp), env)
                 if expected:
                     lines.extend(result.stdout.rstrip("\n").splitlines())
         return "```console\n" + "\n".join(lines) + "\n```"

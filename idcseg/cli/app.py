@@ -204,7 +204,8 @@ SERIES_FILTER_OPTIONS: dict[str, Any] = {
         list[str] | None,
         typer.Option(
             "--body-part",
-            help="BodyPartExamined of the segmented series (else the SEG's), e.g. CHEST.",
+            help="BodyPartExamined of the segmented series (else the SEG's), as IDC curates "
+            "it, e.g. CHEST (repeatable).",
             rich_help_panel=_FILTERS,
         ),
     ],
@@ -221,6 +222,14 @@ SERIES_FILTER_OPTIONS: dict[str, Any] = {
         typer.Option(
             "--sop-class",
             help="binary (Segmentation Storage), labelmap (Label Map Segmentation Storage) or any.",
+            rich_help_panel=_FILTERS,
+        ),
+    ],
+    "source": Annotated[
+        str,
+        typer.Option(
+            "--source",
+            help="idc (series IDC hosts), local (your own SEGs IDC does not have) or all.",
             rich_help_panel=_FILTERS,
         ),
     ],
@@ -278,6 +287,7 @@ SEG_INDEX_OPTIONS: dict[str, Any] = {
 }
 _DEFAULTS: dict[str, Any] = {
     "sop_class": "any",
+    "source": "all",
     "engine": "duckdb",
     "dry_run": False,
     "no_cache": False,
@@ -380,11 +390,8 @@ def series_filters(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def segment_series_filters(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The series filters that apply to segments (no --body-part, no --sop-class)."""
-    options = {
-        k: v for k, v in SERIES_FILTER_OPTIONS.items() if k not in ("body_part", "sop_class")
-    }
-    return _inject(func, "filters", options, _build_series_filter)
+    """The series filters, for commands on segments (the SEG series a segment belongs to)."""
+    return _inject(func, "filters", dict(SERIES_FILTER_OPTIONS), _build_series_filter)
 
 
 def segment_filters(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -124,6 +124,7 @@ VIEWERS = {
     "ohif_v2": "ohif_v2_url",
     "slim": "slim_url",
     "seg": "seg_viewer_url",
+    "seg_v2": "seg_ohif_v2_url",
 }
 
 
@@ -139,8 +140,9 @@ def url(
         str,
         typer.Option(
             "--viewer",
-            help="auto (Slim for slide microscopy, else OHIF v3), ohif_v3, ohif_v2, slim, or "
-            "seg (a SEG opened with the series it segments).",
+            help="auto (Slim for slide microscopy, else OHIF v3), ohif_v3, ohif_v2, slim, "
+            "seg (a SEG opened over the series it segments, OHIF v3 as IDC links it since "
+            "v24) or seg_v2 (the same in OHIF v2, IDC's link before v24).",
         ),
     ] = "auto",
     fmt: Annotated[
@@ -181,11 +183,12 @@ def url(
     if fmt == "url":
         empty = [row for row in rows if not row[index]]
         if empty:
-            why = (
-                "the study holds no slide microscopy"
-                if viewer == "slim"
-                else "it is not a SEG whose segmented series is known (ingest or sync it first)"
-            )
+            why = {
+                "slim": "the study holds no slide microscopy",
+                "seg": "it is not a DICOM Segmentation",
+                "seg_v2": "it is not a SEG whose segmented series is known "
+                "(ingest or sync it first)",
+            }[viewer]
             raise IdcsegError(f"no {viewer} link for {empty[0][1] or study}: {why}")
         from ..present.output import write_text
 
@@ -219,6 +222,8 @@ def sql(
     fmt: Annotated[str, typer.Option("--format", "-f", help="sql (default) or json.")] = "sql",
 ) -> None:
     """Print a template's BigQuery SQL and its parameters, ready for BigQuery.
+
+    With --idc-version, the SQL fits that release's tables (columns IDC added later are NULL).
 
     The SQL uses named parameters (@name); pass them with `bq query --parameter=NAME:TYPE:VALUE`
     or the client libraries' query parameters. No value is ever written into the SQL text.
@@ -298,7 +303,10 @@ def sql(
 
         raise UsageError(f"no template {template!r} (choose from {', '.join(builders)})")
     query = builders[name]()
-    text = render(query, dataset=validate_dataset(engine.idc_version), target="bigquery")
+    from ..query.eras import known_columns
+
+    dataset = validate_dataset(engine.idc_version)
+    text = render(query, dataset=dataset, target="bigquery", columns=known_columns(dataset))
     params = [{"name": k, "type": parameter_type(v), "value": v} for k, v in query.params.items()]
     if fmt == "json":
         print(json.dumps({"sql": text, "parameters": params}, indent=1))

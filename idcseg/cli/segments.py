@@ -31,6 +31,15 @@ def find(
     per: Annotated[
         str, typer.Option("--per", help="segment (one row each) or series (segments aggregated).")
     ] = "segment",
+    viewer: Annotated[
+        str,
+        typer.Option(
+            "--viewer",
+            help="viewer_url opens each SEG over the series it segments in ohif_v3 (IDC's own "
+            "link since v24; default) or ohif_v2 (IDC's link before v24).",
+            rich_help_panel="Output",
+        ),
+    ] = "ohif_v3",
     fetch_missing: Annotated[
         bool,
         typer.Option(
@@ -62,6 +71,7 @@ def find(
       idcseg find --structure Nodule --algorithm-type AUTOMATIC
       idcseg find --structure SCT:10200004 --per series
       idcseg find --anatomy Kidney --modifier Left --format csv -o left_kidneys.csv
+      idcseg find --structure Kidney --body-part ABDOMEN --sop-class labelmap
       idcseg find --collection qin_lung_ct --structure Nodule --fetch-missing
       idcseg find --structure Nodule --with-measurements --format csv
     """
@@ -69,7 +79,7 @@ def find(
 
     if with_measurements and per != "segment":
         raise UsageError("--with-measurements adds columns to segment rows: use --per segment")
-    query = find_query(filters, segment_filter, per=per, limit=limit)
+    query = find_query(filters, segment_filter, per=per, limit=limit, viewer=viewer)
     if fetch_missing:
         _fetch_missing(filters, engine)
     if with_measurements:

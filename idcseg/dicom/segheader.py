@@ -27,8 +27,8 @@ Rows follow IDC's ``segmentations`` view (one row per item of SegmentSequence):
 - ``segmented_SeriesInstanceUID`` is ReferencedSeriesSequence[0].SeriesInstanceUID, else
   ``None``: ReferencedImageSequence / SourceImageSequence name SOP instances only
   (:func:`referenced_instance` returns the first one, for resolution against an index);
-- ``viewer_url`` opens the SEG with its referenced series in OHIF v2, ``None`` when that series is
-  unknown.
+- ``viewer_url`` opens the SEG in OHIF v3, over the series it segments, as IDC's own
+  ``segmentations.viewer_url`` does since v24 (``None`` without study and series UIDs).
 
 Label maps (Label Map Segmentation Storage, ``…66.7``) usually describe segment 0 as Background.
 Its row is kept, as IDC keeps it, and is identified by its SegmentedPropertyType code
@@ -59,7 +59,7 @@ from ._skim import skim
 SEG_SOP_CLASS_UIDS = (SEGMENTATION_STORAGE, LABELMAP_SEGMENTATION_STORAGE)
 HEADER_STOP_TAG = 0x52000000
 BACKGROUND_CODE = ("125040", "DCM")
-VIEWER_BASE = "https://viewer.imaging.datacommons.cancer.gov/viewer/"
+VIEWER_BASE = "https://viewer.imaging.datacommons.cancer.gov/v3/viewer/"
 _DEFLATED = _skim.DEFLATED
 _NATIVE_LITTLE_ENDIAN = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
 
@@ -451,11 +451,11 @@ def referenced_instance(ds: Dataset) -> str | None:
     return None
 
 
-def viewer_url(study: str | None, seg_series: str | None, ref_series: str | None) -> str | None:
-    """IDC's OHIF v2 link opening a SEG with the series it segments (``None`` if unknown)."""
-    if not (study and seg_series and ref_series):
+def viewer_url(study: str | None, seg_series: str | None) -> str | None:
+    """IDC's OHIF v3 link opening a SEG (over the series it segments), ``None`` if unknown."""
+    if not (study and seg_series):
         return None
-    return f"{VIEWER_BASE}{study}?seriesInstanceUID={seg_series},{ref_series}"
+    return f"{VIEWER_BASE}?StudyInstanceUIDs={study}&initialSeriesInstanceUID={seg_series}"
 
 
 def is_background(row: dict[str, Any]) -> bool:
@@ -496,7 +496,7 @@ def _segment_rows(ds: Dataset) -> list[dict[str, Any]]:
         "FrameOfReferenceUID": _get_text(ds, "FrameOfReferenceUID"),
         "SegmentationType": _get_text(ds, "SegmentationType"),
     }
-    url = viewer_url(study, series, ref_series)
+    url = viewer_url(study, series)
     rows = []
     for item in segments:
         number = item.get("SegmentNumber")

@@ -94,9 +94,7 @@ def segment_row(row: dict[str, Any]) -> dict[str, Any]:
         "TrackingUID": row["TrackingUID"],
         "TrackingID": row["TrackingID"],
         "segmented_SeriesInstanceUID": row["segmented_SeriesInstanceUID"],
-        "viewer_url": viewer_url(
-            row["StudyInstanceUID"], row["SeriesInstanceUID"], row["segmented_SeriesInstanceUID"]
-        ),
+        "viewer_url": viewer_url(row["StudyInstanceUID"], row["SeriesInstanceUID"]),
         "SegmentLabel": row["SegmentLabel"],
         "SegmentDescription": row["SegmentDescription"],
     }

@@ -75,10 +75,11 @@ def render(
 
     ``target="duckdb"`` renders the form the embedded engine transpiles (see ``seg_series`` in
     ``macros/idc.sql``). *columns* maps an IDC table to the column paths it has in this release
-    (``"SegmentedPropertyType.CodeValue"``); templates adapt with ``has(table, column)`` and a
-    query that cannot do without a column fails through ``need(table, column)``, and
-    ``repeated(table, column)`` says whether a column is an ARRAY in this release. ``None``
-    means every column exists, none repeated (the embedded store's newest schema).
+    (``"SegmentedPropertyType.CodeValue"``; a REPEATED field also as ``"path[]"``); templates
+    adapt with ``has(table, column)`` and ``repeated(table, column, unknown)``, and a query that
+    cannot do without a column fails through ``need(table, column)``. An empty set means the
+    release has no such table. ``None`` means every column exists, each of the type the
+    newest release gives it (``repeated`` answers ``unknown``).
     """
     dataset = validate_dataset(dataset)
     if target not in TARGETS:
@@ -96,8 +97,10 @@ def render(
     def has(table: str, column: str) -> bool:
         return columns is None or table not in columns or column in columns[table]
 
-    def repeated(table: str, column: str) -> bool:
-        return columns is not None and f"{column}[]" in columns.get(table, ())
+    def repeated(table: str, column: str, unknown: bool = False) -> bool:
+        if columns is None or not columns.get(table):
+            return unknown  # what the newest release has, as the template says
+        return f"{column}[]" in columns[table]
 
     def need(table: str, column: str) -> str:
         if not has(table, column):
@@ -108,7 +111,12 @@ def render(
         return ""
 
     sql = template.render(
-        dataset=dataset, target=target, has=has, need=need, repeated=repeated, **query.structure
+        dataset=dataset,
+        target=target,
+        has=has,
+        repeated=repeated,
+        need=need,
+        **query.structure,
     )
     return _tidy(sql)
 

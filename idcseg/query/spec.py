@@ -34,6 +34,10 @@ _UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")  # PS3.5 9.1: no leadi
 _DATASET = re.compile(r"idc_current|idc_v[1-9][0-9]{0,2}")
 DEFAULT_DATASET = "idc_current"
 SUMMARY_GROUPS = ("collection", "analysis_result")
+SOURCES = ("all", "idc", "local")
+"""Which SEG series a query sees: ``idc`` (hosted by IDC), ``local`` (your own SEGs) or both."""
+VIEWERS = ("ohif_v3", "ohif_v2")
+"""How ``find`` links a SEG: OHIF v3 (IDC's own form since v24) or OHIF v2 (before v24)."""
 ALGORITHM_TYPES = ("AUTOMATIC", "SEMIAUTOMATIC", "MANUAL")
 
 
@@ -123,6 +127,9 @@ class SeriesFilter:
 
     Text comparisons on collection, analysis result and body part are case-insensitive;
     ``description`` matches any SeriesDescription containing the text (case-insensitive).
+    ``body_part`` is IDC's curated BodyPartExamined (as in idc-index) of the segmented series,
+    else of the SEG itself. ``source`` keeps the series IDC hosts (``idc``), your own SEGs
+    that IDC does not have (``local``), or both (``all``).
     """
 
     collection: tuple[str, ...] = ()
@@ -140,6 +147,7 @@ class SeriesFilter:
     algorithm_name: str | None = None
     min_segments: int | None = None
     source_modality: tuple[str, ...] = ()
+    source: str = "all"
 
     @classmethod
     def build(
@@ -160,6 +168,7 @@ class SeriesFilter:
         algorithm_name: str | None = None,
         min_segments: int | None = None,
         source_modality: Iterable[str] | str | None = None,
+        source: str = "all",
     ) -> SeriesFilter:
         """Validate user input and build a filter (UIDs checked, texts normalised).
 
@@ -180,6 +189,9 @@ class SeriesFilter:
             raise UsageError(
                 f"unknown --sop-class {sop_class!r} (choose from {', '.join(SEG_SOP_CLASSES)})"
             )
+        source = str(source).lower()
+        if source not in SOURCES:
+            raise UsageError(f"unknown --source {source!r} (choose from {', '.join(SOURCES)})")
         return cls(
             collection=tuple(v.lower() for v in _texts(collection)),
             analysis_result=tuple(v.lower() for v in _texts(analysis_result)),
@@ -196,6 +208,7 @@ class SeriesFilter:
             algorithm_name=_text(algorithm_name, "--algorithm-name"),
             min_segments=min_segments,
             source_modality=tuple(v.upper() for v in _texts(source_modality)),
+            source=source,
         )
 
     def needs_seg_index(self) -> bool:
@@ -220,6 +233,8 @@ class SeriesFilter:
             "series": bool(self.series),
             "body_part": bool(self.body_part),
             "description": self.description is not None,
+            "sop_class": self.sop_class != "any",
+            "source": None if self.source == "all" else self.source,  # "idc" or "local"
             "structure": bool(self.structure),
             "category": bool(self.category),
             "anatomy": bool(self.anatomy),
@@ -391,6 +406,54 @@ class SegmentFilter:
         flags["algorithm_name"] = self.algorithm_name is not None
         return flags
 
+    def is_empty(self) -> bool:
+        """True when no filter is set (every segment matches)."""
+        return not any(getattr(self, name) for name in CODE_FILTERS) and not (
+            self.algorithm_type or self.algorithm_name is not None
+        )
+
+    def matches(self, row: Mapping[str, Any]) -> bool:
+        """Does one segment row (as :func:`idcseg.dicom.segheader.segment_rows` makes it) pass?
+
+        The same rules as the SQL of ``find``: a code matches by ``SCHEME:VALUE`` or by
+        lower-case meaning; ``modifier`` looks at the region's modifier and the type's
+        modifiers; ``algorithm_type`` is exact (any case); ``algorithm_name`` is text anywhere
+        (any case).
+        """
+
+        def hit(match: Any, code: Mapping[str, Any] | None) -> bool:
+            if not code:
+                return False
+            text = f"{code.get('CodingSchemeDesignator')}:{code.get('CodeValue')}"
+            meaning = (code.get("CodeMeaning") or "").lower()
+            return text in match.codes or (bool(meaning) and meaning in match.meanings)
+
+        kind = row.get("SegmentedPropertyType")
+        checks = (
+            ("structure", [kind]),
+            ("category", [row.get("SegmentedPropertyCategory")]),
+            ("anatomy", [row.get("AnatomicRegion")]),
+            (
+                "modifier",
+                [
+                    row.get("AnatomicRegionModifier"),
+                    *((kind or {}).get("SegmentedPropertyTypeModifierCodeSequence") or []),
+                ],
+            ),
+        )
+        for name, codes in checks:
+            match = getattr(self, name)
+            if match and not any(hit(match, code) for code in codes):
+                return False
+        algorithm_type = (row.get("SegmentAlgorithmType") or "").upper()
+        if self.algorithm_type and algorithm_type not in self.algorithm_type:
+            return False
+        if self.algorithm_name is not None:
+            name = (row.get("SegmentAlgorithmName") or "").lower()
+            if self.algorithm_name.lower() not in name:
+                return False
+        return True
+
     def params(self) -> dict[str, Any]:
         """Filter values as query parameters."""
         params: dict[str, Any] = {}
@@ -408,7 +471,9 @@ class SegmentFilter:
 
 
 def _segment_params(f: SeriesFilter, g: SegmentFilter) -> dict[str, Any]:
-    params = {k: v for k, v in f.params().items() if k not in ("sop_class_uids", "body_part")}
+    params = dict(f.params())
+    if f.sop_class == "any":  # every SEG has segment rows: no SOP class condition needed
+        del params["sop_class_uids"]
     if f.needs_seg_index():
         raise UsageError(
             "series-level --structure/--anatomy/... filters are for `series`, `random` and "
@@ -418,18 +483,23 @@ def _segment_params(f: SeriesFilter, g: SegmentFilter) -> dict[str, Any]:
     return params
 
 
-def _no_body_part(f: SeriesFilter) -> None:
-    if f.body_part:
-        raise UsageError("--body-part is a series filter: use --anatomy for segments")
-
-
 def find_query(
-    f: SeriesFilter, g: SegmentFilter, per: str = "segment", limit: int | None = None
+    f: SeriesFilter,
+    g: SegmentFilter,
+    per: str = "segment",
+    limit: int | None = None,
+    viewer: str = "ohif_v3",
 ) -> Query:
-    """Segments (or SEG series with their segments aggregated) matching *f* and *g*."""
+    """Segments (or SEG series with their segments aggregated) matching *f* and *g*.
+
+    ``viewer_url`` opens each SEG over the series it segments in OHIF v3 (``ohif_v3``, IDC's own
+    link since v24) or OHIF v2 (``ohif_v2``, the link IDC gave before v24).
+    """
     if per not in PER:
         raise UsageError(f"unknown --per {per!r} (choose from {', '.join(PER)})")
-    _no_body_part(f)
+    viewer = str(viewer).lower()
+    if viewer not in VIEWERS:
+        raise UsageError(f"unknown --viewer {viewer!r} (choose from {', '.join(VIEWERS)})")
     limit = validate_limit(limit)
     params = _segment_params(f, g)
     if limit is not None:
@@ -438,6 +508,7 @@ def find_query(
         "f": f.flags(),
         "g": g.structure_flags(),
         "per": per,
+        "seg_viewer": viewer,
         "limit": limit is not None,
     }
     return Query("find.sql", structure, params)
@@ -450,7 +521,6 @@ def facets_query(
     by = by.lower()
     if by not in FACETS:
         raise UsageError(f"unknown --by {by!r} (choose from {', '.join(FACETS)})")
-    _no_body_part(f)
     limit = validate_limit(limit)
     params = _segment_params(f, g)
     if limit is not None:
@@ -461,14 +531,12 @@ def facets_query(
 
 def sync_query(f: SeriesFilter, g: SegmentFilter) -> Query:
     """Segment rows plus labels and series facts, to copy into the local store."""
-    _no_body_part(f)
     structure = {"f": f.flags(), "g": g.structure_flags()}
     return Query("sync.sql", structure, _segment_params(f, g))
 
 
 def sync_measurements_query(f: SeriesFilter, g: SegmentFilter) -> Query:
     """Rows of the TID 1500 SRs measuring the matching segments, to copy into the store."""
-    _no_body_part(f)
     structure = {"f": f.flags(), "g": g.structure_flags()}
     return Query("sync_measurements.sql", structure, _segment_params(f, g))
 
@@ -678,7 +746,6 @@ def measurements_query(
     Measurements whose segment is not in the store are kept, with empty segment columns, unless
     a segment or series filter is used or *linked* is true.
     """
-    _no_body_part(f)
     limit = validate_limit(limit)
     params = _segment_params(f, g)
     params.update(m.params())

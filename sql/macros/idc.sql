@@ -7,11 +7,24 @@
                          `expr` when IDC table `t` has column `c` in this release, else NULL
                          (`has(t, c)` and `need(t, c)` are provided by idcseg.render: on the
                          embedded engine every column exists)
-  seg_series()           series-level facts, one row per SeriesInstanceUID; the caller's body is
+  seg_series(with_body_part=True)
+                         series-level facts, one row per SeriesInstanceUID; the caller's body is
                          the WHERE condition. BigQuery's `dicom_all` has one row per instance
                          and is aggregated to series level (as idc-index-data builds idc_index)
                          before any join; the embedded `dicom_all` is IDC's series-level index
                          already. This is the one dialect difference between the engines.
+                         `source` is 'idc' for series IDC hosts, 'local' for your own SEGs.
+                         BodyPartExamined (curated, see body_part()) only with_body_part.
+  body_part_join(), body_part()
+                         BodyPartExamined as IDC's series index holds it: on BigQuery the
+                         curated value of `dicom_metadata_curated` (e.g. ABD -> ABDOMEN), joined
+                         by SOPInstanceUID as idc-index-data builds idc_index (the raw
+                         `dicom_all` value in a release without that view); embedded, the index's
+                         own column. Add body_part_join() after `FROM dicom_all`, then read
+                         body_part() in the select list.
+  source(crdc_series_uuid)
+                         'idc' when the series is hosted by IDC (it has a crdc_series_uuid),
+                         else 'local' (SEGs you ingested that IDC does not have)
   series_filters(f)      AND-clauses of the series filters, for seg_series()'s body
 -#}
 
@@ -27,7 +40,26 @@
 {%- if has(t, c) %}{{ expr }}{% else %}CAST(NULL AS STRING){% endif -%}
 {%- endmacro -%}
 
-{%- macro seg_series() -%}
+{%- set curated = target == "bigquery" and has("dicom_metadata_curated", "BodyPartExamined") -%}
+
+{%- macro body_part_join() -%}
+{%- if curated %}
+    LEFT JOIN (
+      SELECT SOPInstanceUID, BodyPartExamined AS curated_BodyPartExamined
+      FROM {{ table("dicom_metadata_curated") }}
+    ) USING (SOPInstanceUID)
+{%- endif %}
+{%- endmacro -%}
+
+{%- macro body_part() -%}
+{%- if curated %}curated_BodyPartExamined{% else %}BodyPartExamined{% endif -%}
+{%- endmacro -%}
+
+{%- macro source(crdc_series_uuid) -%}
+CASE WHEN {{ crdc_series_uuid }} IS NOT NULL THEN 'idc' ELSE 'local' END
+{%- endmacro -%}
+
+{%- macro seg_series(with_body_part=True) -%}
 {%- if target == "bigquery" %}
     SELECT
       SeriesInstanceUID,
@@ -38,15 +70,19 @@
       ANY_VALUE(Modality) AS Modality,
       ANY_VALUE(SOPClassUID) AS SOPClassUID,
       ANY_VALUE(NULLIF(SeriesDescription, '')) AS SeriesDescription,
-      ANY_VALUE(BodyPartExamined) AS BodyPartExamined,
+{%- if with_body_part %}
+      ANY_VALUE({{ body_part() }}) AS BodyPartExamined,
+{%- endif %}
       ANY_VALUE(Manufacturer) AS Manufacturer,
       COUNT(SOPInstanceUID) AS instanceCount,
       SUM(SAFE_CAST(instance_size AS FLOAT64)) / 1000000. AS series_size_MB,
       ANY_VALUE(license_short_name) AS license_short_name,
       ANY_VALUE(source_DOI) AS source_DOI,
       ANY_VALUE(aws_bucket) AS aws_bucket,
-      ANY_VALUE(crdc_series_uuid) AS crdc_series_uuid
+      ANY_VALUE(crdc_series_uuid) AS crdc_series_uuid,
+      {{ source("ANY_VALUE(crdc_series_uuid)") }} AS source
     FROM {{ table("dicom_all") }}
+{%- if with_body_part %}{{ body_part_join() }}{% endif %}
     WHERE {{ caller() }}
     GROUP BY SeriesInstanceUID
 {%- else %}
@@ -59,14 +95,17 @@
       Modality,
       SOPClassUID,
       SeriesDescription,
+{%- if with_body_part %}
       BodyPartExamined,
+{%- endif %}
       Manufacturer,
       instanceCount,
       series_size_MB,
       license_short_name,
       source_DOI,
       aws_bucket,
-      crdc_series_uuid
+      crdc_series_uuid,
+      {{ source("crdc_series_uuid") }} AS source
     FROM {{ table("dicom_all") }}
     WHERE {{ caller() }}
 {%- endif %}
@@ -90,5 +129,10 @@
 {%- endif %}
 {%- if f.description %}
       AND STRPOS(LOWER(SeriesDescription), LOWER(@description)) > 0
+{%- endif %}
+{%- if f.source == "idc" %}
+      AND crdc_series_uuid IS NOT NULL
+{%- elif f.source == "local" %}
+      AND crdc_series_uuid IS NULL
 {%- endif %}
 {%- endmacro -%}

@@ -8,23 +8,31 @@
                        category_{scheme,value,meaning}, type_{scheme,value,meaning},
                        type_modifiers (the type's modifier RECORDs, e.g. laterality),
                        region_{scheme,value,meaning}, region_modifier_{scheme,value,meaning}
-                     BigQuery: IDC's `segmentations` view (older releases lacking
-                     SeriesInstanceUID get it from `dicom_all` by SOPInstanceUID; other
-                     missing columns are NULL) plus Label Map Segmentation Storage SEGs, which
-                     that view leaves out, unnested from `dicom_all.SegmentSequence`.
+                     BigQuery: IDC's `segmentations` view, in every schema era: v1–v12 lack
+                     StudyInstanceUID/SeriesInstanceUID (taken from `dicom_all` by
+                     SOPInstanceUID) and other columns (NULL); v13–v23 hold
+                     SegmentAlgorithmName as ARRAY<STRING> (its first element is taken, as
+                     IDC's later views and idc-index-data's seg_index.sql do). Plus the Label
+                     Map Segmentation Storage SEGs that the view leaves out, unnested from
+                     `dicom_all.SegmentSequence`; a release whose view has them keeps its own
+                     rows: one row per SOPInstanceUID and SegmentNumber either way.
                      Embedded: the local store's `segmentations`.
   code_match(prefix, name, m), code_match_record(record, name, m)
                      does the code <prefix>_scheme/_value/_meaning match code filter `name`?
                      By "SCHEME:VALUE" against @<name>_codes and/or by lower-case meaning
                      against @<name>_meanings (`m` says which parameters exist); the second
                      form takes a code RECORD (CodeValue, CodingSchemeDesignator, CodeMeaning)
-  selected_segments(f, g, keep_background=False, restrict=None)
+  selected_segments(f, g, keep_background=False, with_body_part=False, restrict=None)
                      CTEs `segments` (segment filters g; a label map's Background segment 0
                      is never a structure, unless keep_background; `restrict`, a condition on
                      the segment row `s` written by the calling template, narrows it further),
-                     `series_facts` (series filters f; on the embedded engine also Modality
-                     SEG — every SEG series of IDC's index has it — so that DuckDB reads only
-                     the SEG blocks of its copy of the index, sorted by Modality) and `matched`
+                     `series_facts` (series filters f; its BodyPartExamined only
+                     with_body_part; on the embedded engine also Modality SEG — every SEG series
+                     of IDC's index has it — so that DuckDB reads only the SEG blocks of its
+                     copy of the index, sorted by Modality), `segmented_series`
+                     (BodyPartExamined of the series the segments segment, for --body-part),
+                     and `matched` (segments with collection_id, analysis_result_id, in_idc
+                     and source of their SEG series)
   segment_labels(cte)
                      SegmentLabel / SegmentDescription of the segments in `cte` (IDC's view
                      lacks them: BigQuery reads dicom_all.SegmentSequence, embedded the store)
@@ -48,7 +56,11 @@
       {{ idc.column_or_null("segmentations", "SegmentationType", "seg.SegmentationType") }} AS SegmentationType,
       seg.SegmentNumber,
       seg.SegmentAlgorithmType,
+{%- if repeated("segmentations", "SegmentAlgorithmName") %}
+      seg.SegmentAlgorithmName[SAFE_OFFSET(0)] AS SegmentAlgorithmName,
+{%- else %}
       {{ idc.column_or_null("segmentations", "SegmentAlgorithmName", "seg.SegmentAlgorithmName") }} AS SegmentAlgorithmName,
+{%- endif %}
       seg.TrackingID,
       seg.TrackingUID,
       {{ idc.column_or_null("segmentations", "segmented_SeriesInstanceUID", "seg.segmented_SeriesInstanceUID") }} AS segmented_SeriesInstanceUID,
@@ -80,7 +92,11 @@
       {{ idc.column_or_null("dicom_all", "SegmentationType", "d.SegmentationType") }} AS SegmentationType,
       seq.SegmentNumber,
       seq.SegmentAlgorithmType,
+{%- if repeated("dicom_all", "SegmentSequence.SegmentAlgorithmName", unknown=True) %}
       seq.SegmentAlgorithmName[SAFE_OFFSET(0)] AS SegmentAlgorithmName,
+{%- else %}
+      seq.SegmentAlgorithmName,
+{%- endif %}
       seq.TrackingID,
       seq.TrackingUID,
       {{ idc.column_or_null("dicom_all", "ReferencedSeriesSequence", "d.ReferencedSeriesSequence[SAFE_OFFSET(0)].SeriesInstanceUID") }} AS segmented_SeriesInstanceUID,
@@ -92,6 +108,11 @@
     FROM {{ idc.table("dicom_all") }} AS d
     CROSS JOIN UNNEST(d.SegmentSequence) AS seq
     WHERE d.SOPClassUID = '1.2.840.10008.5.1.4.1.1.66.7'
+      AND NOT EXISTS (
+        SELECT 1
+        FROM {{ idc.table("segmentations") }} AS own
+        WHERE own.SOPInstanceUID = d.SOPInstanceUID
+          AND own.SegmentNumber = seq.SegmentNumber)
 {%- endif %}
 {%- endmacro -%}
 
@@ -111,7 +132,7 @@
 )
 {%- endmacro -%}
 
-{%- macro selected_segments(f, g, keep_background=False, restrict=None) -%}
+{%- macro selected_segments(f, g, keep_background=False, with_body_part=False, restrict=None) -%}
   segments AS (
     SELECT s.*
     FROM ({{ segment_rows() }}
@@ -153,20 +174,41 @@
 {%- endif %}
   ),
   series_facts AS (
-    {%- call idc.seg_series() %}SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM segments)
-      {%- if target != "bigquery" %}
+    {%- call idc.seg_series(with_body_part or f.body_part) -%}
+    SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM segments){{ idc.series_filters(f) }}
+{%- if target != "bigquery" %}
       AND Modality = 'SEG'
-      {%- endif %}{{ idc.series_filters(f) }}{% endcall %}
+{%- endif %}
+{%- if f.sop_class %}
+      AND SOPClassUID IN UNNEST(@sop_class_uids)
+{%- endif %}
+    {%- endcall %}
   ),
+{%- if f.body_part %}
+  segmented_series AS (
+    SELECT
+      SeriesInstanceUID,
+      ANY_VALUE({{ idc.body_part() }}) AS BodyPartExamined
+    FROM {{ idc.table("dicom_all") }}{{ idc.body_part_join() }}
+    WHERE SeriesInstanceUID IN (SELECT segmented_SeriesInstanceUID FROM segments)
+    GROUP BY SeriesInstanceUID
+  ),
+{%- endif %}
   matched AS (
     SELECT
       series_facts.collection_id,
       series_facts.analysis_result_id,
       series_facts.crdc_series_uuid IS NOT NULL AS in_idc,
+      COALESCE(series_facts.source, 'local') AS source,
       segments.*
     FROM segments
-    {% if f.collection or f.analysis_result or f.patient or f.study or f.description %}JOIN{% else %}LEFT JOIN{% endif %} series_facts
+    {% if f.collection or f.analysis_result or f.patient or f.study or f.description or f.sop_class or f.body_part or f.source %}JOIN{% else %}LEFT JOIN{% endif %} series_facts
       ON series_facts.SeriesInstanceUID = segments.SeriesInstanceUID
+{%- if f.body_part %}
+    LEFT JOIN segmented_series
+      ON segmented_series.SeriesInstanceUID = segments.segmented_SeriesInstanceUID
+    WHERE UPPER(COALESCE(segmented_series.BodyPartExamined, series_facts.BodyPartExamined)) IN UNNEST(@body_part)
+{%- endif %}
   )
 {%- endmacro -%}
 

@@ -1,13 +1,14 @@
 {#-
   macros/series.sql — the SEG series every series-level template starts from.
 
-  seg_index(cte, f=None, with_arrays=True)
+  seg_index(cte, f=None, with_arrays=True, with_body_part=True)
                      IDC's series-level segmentation index for the series in `cte` (embedded:
                      IDC's rows are not restricted; join the result with `cte`) that pass the
                      seg_index filters of `f`, one row per SEG series: SeriesInstanceUID,
                      SegmentationType, total_segments, AlgorithmType, AlgorithmName
                      (comma-joined distinct values), segmented_SeriesInstanceUID, the segmented
-                     series' segmented_Modality and segmented_BodyPartExamined (from dicom_all),
+                     series' segmented_Modality and (with_body_part) segmented_BodyPartExamined
+                     (IDC's curated value, see idc.body_part()),
                      and (with_arrays) arrays of the distinct CodeMeanings of
                      SegmentedPropertyCategory, SegmentedPropertyType and AnatomicRegion.
                      BigQuery aggregates segment rows the way idc-index-data builds seg_index;
@@ -22,7 +23,8 @@
                      columns; the meaning arrays too with_arrays), selected (all of it, with
                      every filter applied; only series with a seg_index row when a seg_index
                      filter is given). with_source=False skips seg_index (and so the segmented
-                     series' modality and body part) unless a filter needs it.
+                     series' modality and body part) unless a filter needs it. Every row has
+                     `source` ('idc' or 'local').
   sm_studies()       the studies holding slide microscopy (they open in Slim)
 -#}
 {% import "macros/idc.sql" as idc with context %}
@@ -30,7 +32,7 @@
 
 {#- Distinct meanings are collected with SELECT DISTINCT, then ARRAY_AGG: the same result as
     ARRAY_AGG(DISTINCT m IGNORE NULLS ORDER BY m), in a form every engine here runs alike. -#}
-{%- macro seg_index_aggregate(where) -%}
+{%- macro seg_index_aggregate(where, with_body_part=True) -%}
     (
       WITH
         seg_rows AS (
@@ -73,8 +75,13 @@
           SELECT
             SeriesInstanceUID,
             ANY_VALUE(Modality) AS Modality,
-            ANY_VALUE(BodyPartExamined) AS BodyPartExamined
+{%- if with_body_part %}
+            ANY_VALUE({{ idc.body_part() }}) AS BodyPartExamined
+          FROM {{ idc.table("dicom_all") }}{{ idc.body_part_join() }}
+{%- else %}
+            CAST(NULL AS STRING) AS BodyPartExamined
           FROM {{ idc.table("dicom_all") }}
+{%- endif %}
           WHERE SeriesInstanceUID IN (SELECT segmented_SeriesInstanceUID FROM per_series)
           GROUP BY SeriesInstanceUID
         )
@@ -96,10 +103,10 @@
     )
 {%- endmacro -%}
 
-{%- macro seg_index(cte, f=None, with_arrays=True) -%}
+{%- macro seg_index(cte, f=None, with_arrays=True, with_body_part=True) -%}
 {%- if target == "bigquery" %}
     SELECT *
-    FROM {{ seg_index_aggregate("SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM " ~ cte ~ ")") }}
+    FROM {{ seg_index_aggregate("SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM " ~ cte ~ ")", with_body_part) }}
     WHERE TRUE{{ seg_index_filters(f) }}
 {%- else %}
     {#- the file's rows are not restricted to `cte` here: the caller joins them with it, and a
@@ -109,7 +116,7 @@
     WHERE TRUE{{ seg_index_filters(f, file=True) }}
     UNION ALL
     SELECT {{ seg_index_columns(with_arrays) }}
-    FROM {{ seg_index_aggregate("SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM " ~ cte ~ ") AND SeriesInstanceUID NOT IN (SELECT SeriesInstanceUID FROM `local.main.idc_seg_index`)") }}
+    FROM {{ seg_index_aggregate("SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM " ~ cte ~ ") AND SeriesInstanceUID NOT IN (SELECT SeriesInstanceUID FROM `local.main.idc_seg_index`)", with_body_part) }}
     WHERE TRUE{{ seg_index_filters(f) }}
 {%- endif %}
 {%- endmacro -%}
@@ -159,12 +166,13 @@ SeriesInstanceUID, SegmentationType, total_segments, AlgorithmType, AlgorithmNam
 {%- endmacro -%}
 
 {%- macro selected_seg_series(f, with_source=True, with_arrays=False) -%}
+{%- set with_body_part = with_source or f.body_part %}
   seg AS (
-    {%- call idc.seg_series() %}SOPClassUID IN UNNEST(@sop_class_uids){{ idc.series_filters(f) }}{% endcall %}
+    {%- call idc.seg_series(with_body_part) %}SOPClassUID IN UNNEST(@sop_class_uids){{ idc.series_filters(f) }}{% endcall %}
   ),
 {%- if with_source or f.body_part or f.seg_index %}
   seg_index AS (
-{{- seg_index("seg", f, with_arrays) }}
+{{- seg_index("seg", f, with_arrays, with_body_part) }}
   ),
   selected AS (
     SELECT
@@ -179,8 +187,9 @@ SeriesInstanceUID, SegmentationType, total_segments, AlgorithmType, AlgorithmNam
       seg_index.AnatomicRegion_CodeMeanings,
 {%- endif %}
       seg_index.segmented_SeriesInstanceUID,
-      seg_index.segmented_Modality,
+      seg_index.segmented_Modality{% if with_body_part %},
       COALESCE(seg_index.segmented_BodyPartExamined, seg.BodyPartExamined) AS segmented_BodyPartExamined
+{%- endif %}
     FROM seg
     {% if f.seg_index %}JOIN{% else %}LEFT JOIN{% endif %} seg_index ON seg_index.SeriesInstanceUID = seg.SeriesInstanceUID
     WHERE TRUE

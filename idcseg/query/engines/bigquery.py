@@ -26,14 +26,16 @@ from . import normalise_frame, sql_kind
 
 ENDPOINT_ENV = "IDCSEG_BIGQUERY_ENDPOINT"
 PUBLIC_PROJECT = "bigquery-public-data"
-SCHEMA_TABLES = (
-    "segmentations",
-    "dicom_all",
+SCHEMA_TABLES = ("segmentations", "dicom_all")
+OPTIONAL_TABLES = (
+    "dicom_metadata_curated",
     "measurement_groups",
     "quantitative_measurements",
     "qualitative_measurements",
 )
-OPTIONAL_TABLES = ("measurement_groups", "quantitative_measurements", "qualitative_measurements")
+"""Read when the release has them (IDC's curated BodyPartExamined, from v7; the TID 1500
+measurement tables); absent is fine: templates that need one say so."""
+COLUMNS_CACHE_VERSION = 2  # part of the cached file's name: bump when flatten_schema changes
 
 
 class ConfigError(UsageError):
@@ -94,8 +96,12 @@ class FrameResult:
 
 
 def flatten_schema(fields: Any, prefix: str = "") -> set[str]:
-    """Column paths of a BigQuery schema: ``SegmentedPropertyType.CodeValue`` and so on; a
-    REPEATED field also as ``path[]``."""
+    """Column paths of a BigQuery schema: ``SegmentedPropertyType.CodeValue`` and so on.
+
+    A REPEATED field is listed twice, as ``path`` and ``path[]``: IDC v13–v23 hold
+    ``segmentations.SegmentAlgorithmName`` as ``ARRAY<STRING>``, later releases as ``STRING``,
+    and templates read it with ``repeated(table, column)``.
+    """
     paths: set[str] = set()
     for field in fields:
         path = f"{prefix}{field.name}"
@@ -105,6 +111,22 @@ def flatten_schema(fields: Any, prefix: str = "") -> set[str]:
         if getattr(field, "fields", None):
             paths |= flatten_schema(field.fields, f"{path}.")
     return paths
+
+
+def _columns_from_json(text: str) -> dict[str, set[str]] | None:
+    """Cached column paths, or ``None`` when the text is not a complete cache entry."""
+    try:
+        stored = json.loads(text)
+    except ValueError:
+        return None
+    tables = (*SCHEMA_TABLES, *OPTIONAL_TABLES)
+    if not isinstance(stored, dict) or set(stored) != set(tables):
+        return None
+    if not all(isinstance(v, list) and all(isinstance(c, str) for c in v) for v in stored.values()):
+        return None
+    if not all(stored[t] for t in SCHEMA_TABLES):
+        return None
+    return {k: set(v) for k, v in stored.items()}
 
 
 class BigQueryEngine:
@@ -193,29 +215,33 @@ class BigQueryEngine:
     # -- schema drift ---------------------------------------------------------------------
 
     def columns(self) -> dict[str, set[str]]:
-        """Column paths of the IDC tables idcseg reads, in this dataset (cached).
+        """Column paths of the IDC tables idcseg reads in this dataset (cached).
 
-        Read from the tables' schemas (a free metadata call, no query bytes); cached on disk,
-        ``idc_current`` for a day, pinned releases for good.
+        Read from the tables' schemas (a free metadata call, no query bytes): ``segmentations``
+        and ``dicom_all`` must exist; ``dicom_metadata_curated`` and the measurement tables map
+        to an empty set where the release lacks them. Cached on disk, ``idc_current`` for a
+        day, pinned releases for good.
         """
         if self._columns is not None:
             return self._columns
-        path = self.store.cache_dir / "bigquery" / f"columns-v2-{self.dataset}.json"
+        name = f"columns-v{COLUMNS_CACHE_VERSION}-{self.dataset}.json"
+        path = self.store.cache_dir / "bigquery" / name
         try:
             fresh = self.dataset != "idc_current" or time.time() - path.stat().st_mtime < 86400
             if fresh:
-                stored = json.loads(path.read_text())
-                self._columns = {k: set(v) for k, v in stored.items()}
-                return self._columns
-        except (OSError, ValueError):
+                stored = _columns_from_json(path.read_text())
+                if stored is not None:
+                    self._columns = stored
+                    return stored
+        except OSError:
             pass
         columns: dict[str, set[str]] = {}
-        for table in SCHEMA_TABLES:
+        for table in (*SCHEMA_TABLES, *OPTIONAL_TABLES):
             try:
                 schema = self.client.get_table(f"{PUBLIC_PROJECT}.{self.dataset}.{table}").schema
             except Exception as exc:  # NotFound, Forbidden, transport errors
                 if type(exc).__name__ == "NotFound" and table in OPTIONAL_TABLES:
-                    columns[table] = set()  # templates that need it say so (need())
+                    columns[table] = set()
                     continue
                 if type(exc).__name__ == "NotFound":
                     raise IdcsegError(
@@ -228,7 +254,9 @@ class BigQueryEngine:
             columns[table] = flatten_schema(schema)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({k: sorted(v) for k, v in columns.items()}))
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            temporary.write_text(json.dumps({k: sorted(v) for k, v in columns.items()}))
+            temporary.replace(path)
         except OSError:
             pass
         self._columns = columns
