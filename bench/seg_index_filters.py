@@ -236,9 +236,11 @@ def table_answer(stdout: str) -> list[dict[str, Any]]:
         for line in lines[2:]
         if line and not line.startswith("(")
     ]
-    if not lines or not lines[-1].startswith("(the first") and not lines[-1].endswith("rows)"):
-        raise SystemExit(f"not a table preview: {lines[-1:] or stdout[:200]!r}")
-    return [*rows, {"more": lines[-1].startswith("(the first")}]
+    notes = [line for line in lines[-2:] if line.startswith("(")]
+    if not notes or not (notes[0].startswith("(showing") or notes[-1].endswith("rows)")):
+        raise SystemExit(f"not a table preview: {lines[-2:] or stdout[:200]!r}")
+    more = notes[0].startswith("(showing") and " of " in notes[0].split(" rows")[0]
+    return [*rows, {"more": more}]
 
 
 def compare(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> list[str]:
@@ -373,7 +375,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
     print(f"idcseg code: {code['module']} ({code['git']})")
 
     limit_args = ["--limit", str(args.limit)] if args.limit is not None else []
-    idcseg_args = IDCSEG_ARGS[: IDCSEG_ARGS.index("--format")] if args.terminal else IDCSEG_ARGS
+    idcseg_args = (  # the UIDs are compared: a terminal shows only readable columns by default
+        [*IDCSEG_ARGS[: IDCSEG_ARGS.index("--format")], "--wide"] if args.terminal else IDCSEG_ARGS
+    )
     commands: dict[str, list[str]] = {"idcseg": [*idcseg_cmd, *idcseg_args, *limit_args]}
     envs = {"idcseg": env_idcseg, "idc-index": env_idc}
     counts = {"idcseg": args.runs, "idc-index": args.idc_index_runs}

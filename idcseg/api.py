@@ -45,12 +45,17 @@ class Explorer:
     def query(self, query: spec.Query) -> pd.DataFrame:
         """Run a :class:`~idcseg.query.spec.Query` and return its rows as a DataFrame.
 
+        Raises :class:`~idcseg.UsageError` when nothing matched because a collection or
+        analysis result named in the filters does not exist (the message suggests close names).
         Between queries the embedded engine lets go of the local store, so an idle Explorer
         never keeps ``idcseg ingest`` (or ``sync``, ``fetch-segments``) in another process
         from writing it.
         """
         try:
-            return self.engine.run(query).to_pandas()
+            frame = self.engine.run(query).to_pandas()
+            if frame.empty:
+                spec.explain_empty(self.engine, query)
+            return frame
         finally:
             release = getattr(self.engine, "release_store", None)
             if release is not None:
@@ -185,9 +190,20 @@ class Explorer:
         return self.query(spec.facets_query(f, g, by=by, limit=limit))
 
     def viewer_urls(self, study: str, series: Iterable[str] = ()) -> pd.DataFrame:
-        """Viewer links (OHIF v3, OHIF v2, Slim; a SEG over its source in OHIF v3 and v2) for
-        a study or some of its series."""
-        return self.query(spec.viewer_urls_query(study, list(series)))
+        """Viewer links (OHIF v3, OHIF v2, Slim, SEG with its source) for a study or series.
+
+        Raises :class:`~idcseg.IdcsegError` when the study is not in the index or a series is
+        not in the study, as ``idcseg url`` does.
+        """
+        from .errors import IdcsegError
+
+        wanted = [series] if isinstance(series, str) else list(series)
+        frame = self.query(spec.viewer_urls_query(study, wanted))
+        rows = list(frame.itertuples(index=False, name=None))
+        problem = spec.viewer_urls_problem(study, list(frame.columns), rows)
+        if problem is not None:
+            raise IdcsegError(problem)
+        return frame
 
 
 def pd_array(values: list[Any], dtype: str) -> Any:
@@ -197,13 +213,7 @@ def pd_array(values: list[Any], dtype: str) -> Any:
     return pd.array(values, dtype=dtype)
 
 
-def _series_filter(filters: dict[str, Any]) -> spec.SeriesFilter:
-    try:
-        return spec.SeriesFilter.build(**filters)
-    except TypeError as exc:
-        raise spec.UsageError(f"unknown filter: {exc}") from None
-
-
+SERIES_FILTERS = tuple(spec.SeriesFilter.__dataclass_fields__)  # the names SeriesFilter.build takes
 _SEGMENT_FILTERS = (
     "structure",
     "category",
@@ -212,11 +222,21 @@ _SEGMENT_FILTERS = (
     "algorithm_type",
     "algorithm_name",
 )
+SEGMENT_QUERY_FILTERS = (
+    *(n for n in SERIES_FILTERS if n not in (*_SEGMENT_FILTERS, "min_segments", "source_modality")),
+    *_SEGMENT_FILTERS,
+)
+
+
+def _series_filter(filters: dict[str, Any]) -> spec.SeriesFilter:
+    spec.check_filter_names(filters, SERIES_FILTERS)
+    return spec.SeriesFilter.build(**filters)
 
 
 def _segment_filters(filters: dict[str, Any]) -> tuple[spec.SeriesFilter, spec.SegmentFilter]:
+    spec.check_filter_names(filters, SEGMENT_QUERY_FILTERS)
     segment = {k: filters.pop(k) for k in _SEGMENT_FILTERS if k in filters}
-    return _series_filter(filters), spec.SegmentFilter.build(**segment)
+    return spec.SeriesFilter.build(**filters), spec.SegmentFilter.build(**segment)
 
 
 def series(
@@ -258,33 +278,27 @@ def viewer_urls(
 
 
 def sql(
-    template: str, idc_version: str | int | None = None, **structure_and_params: Any
+    template: str, idc_version: str | int | None = None, **filters_and_options: Any
 ) -> tuple[str, dict[str, Any]]:
-    """The BigQuery SQL and parameters of a series-level template, e.g. ``sql("series")``,
-    for the tables of *idc_version* (``None``: ``idc_current``).
+    """The BigQuery SQL and parameters of any template in ``sql/``, as ``idcseg sql`` prints it.
 
-    Keyword arguments are the filters of :meth:`Explorer.series` plus ``limit``, ``by``, ``n``
-    and ``seed`` where the template takes them.
+    *template* is one of :data:`idcseg.query.spec.TEMPLATES` (``series``, ``summary``,
+    ``random``, ``viewer_urls``, ``find``, ``facets``, ``sync``, ``fetch_targets``, ``info``,
+    ``series_facets``, ``known_names``, ``measurements``, ``sync_measurements``,
+    ``measurement_targets``). Keyword arguments are the filters of
+    :meth:`Explorer.series` (for ``find``/``facets``/``sync``, those of :meth:`Explorer.find`)
+    plus ``limit``, ``by``, ``n`` and ``seed`` where the template takes them.
     """
     from .query.render import render
 
-    options = {
-        k: structure_and_params.pop(k)
-        for k in ("limit", "by", "n", "seed")
-        if k in structure_and_params
-    }
-    f = _series_filter(structure_and_params)
-    builders = {
-        "series": lambda: spec.series_query(f, options.get("limit")),
-        "summary": lambda: spec.summary_query(
-            f, options.get("by", "collection"), options.get("limit")
-        ),
-        "random": lambda: spec.random_query(f, options.get("n", 1), options.get("seed", 0)),
-    }
+    given = filters_and_options
+    options = {k: given.pop(k) for k in ("limit", "by", "n", "seed") if k in given}
     name = template.removesuffix(".sql")
-    if name not in builders:
-        raise spec.UsageError(f"no template {template!r} (choose from {', '.join(builders)})")
-    query = builders[name]()
+    if name in spec.SEGMENT_TEMPLATES:
+        f, g = _segment_filters(given)
+    else:
+        f, g = _series_filter(given), None
+    query = spec.template_query(name, f, g, **options)
     from .query.eras import known_columns
 
     dataset = spec.validate_dataset(idc_version)
@@ -330,12 +344,23 @@ def ingest(
 
 
 def describe(path: str | Path) -> pd.DataFrame:
-    """The segments of one SEG file (IDC's columns plus SegmentLabel), nothing stored."""
+    """The segments of one SEG file, nothing stored: the columns ``idcseg describe`` prints
+    (``SegmentNumber``, ``SegmentLabel``, ``category``, ``structure``, ``structure_code``,
+    ``anatomy``, ``modifier``, ``SegmentAlgorithmType``, ...), one flat value each, with
+    pandas' nullable dtypes (``Int64``, ``string``).
+
+    Raises :class:`~idcseg.IdcsegError` when the file is not a SEG, ``OSError`` when it cannot
+    be read.
+    """
     import pandas as pd
 
-    from .dicom.segheader import describe as describe_file
+    from .dicom.segheader import describe_table
+    from .query.engines import normalise_frame
 
-    return pd.DataFrame(describe_file(path))
+    columns, rows = describe_table(path)
+    frame = pd.DataFrame(rows, columns=columns)
+    kinds = {c: "int" if c == "SegmentNumber" else "string" for c in columns}
+    return normalise_frame(frame, kinds)
 
 
 # --- masks ------------------------------------------------------------------------------------

@@ -33,6 +33,20 @@ class StoreBusyError(IdcsegError):
     exit_code = 3
 
 
+def did_you_mean(value: str, choices: list[str] | tuple[str, ...]) -> str:
+    """``" (did you mean 'x'?)"`` for the choices closest to *value* (any case), or ``""``:
+    those that contain it (``lidc`` → ``lidc_idri``), else the most similar."""
+    import difflib
+
+    lowered = {c.lower(): c for c in choices}
+    word = value.lower()
+    close = [c for c in lowered if word in c][:2] if len(word) >= 3 else []
+    close = close or difflib.get_close_matches(word, list(lowered), n=2, cutoff=0.7)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(repr(lowered[c]) for c in close) + "?)"
+
+
 class StoreDamagedError(IdcsegError):
     """The local store file cannot be read; the message says how to start afresh."""
 

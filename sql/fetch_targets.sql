@@ -10,6 +10,8 @@ SELECT
   ANY_VALUE(crdc_series_uuid) AS crdc_series_uuid,
   ANY_VALUE(series_aws_url) AS series_aws_url
 FROM {{ idc.table("dicom_all") }}
-WHERE SeriesInstanceUID IN UNNEST(@series)
+-- a semi-join: `IN UNNEST(@series)` would search the whole list for each of ~1 M series
+-- (11 s of CPU for the 6,949 series of LIDC-IDRI on the embedded engine)
+WHERE SeriesInstanceUID IN (SELECT uid FROM UNNEST(@series) AS uid)
 GROUP BY SeriesInstanceUID
 ORDER BY SeriesInstanceUID

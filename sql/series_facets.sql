@@ -28,7 +28,14 @@ WITH
   )
 SELECT
   value,
-  COUNT(DISTINCT SeriesInstanceUID) AS series_count
+{%- if by in arrays %}
+  -- seg_index's arrays hold distinct meanings, so a series lists a meaning once and counting
+  -- rows counts series: COUNT(DISTINCT SeriesInstanceUID) over the ~12 M (series, meaning)
+  -- pairs of all of IDC took 1.1 GB and 8 times as long on the embedded engine
+  COUNT(*) AS series_count
+{%- else %}
+  COUNT(DISTINCT SeriesInstanceUID) AS series_count  {#- a name may hold a comma: split twice #}
+{%- endif %}
 FROM series_values
 GROUP BY value
 ORDER BY series_count DESC, value

@@ -33,13 +33,14 @@ def test_a_long_table_on_a_terminal_is_a_preview(cli, index_db) -> None:  # noqa
     run = run_cli_on_a_terminal("series")
     assert run.code == 0, run.err
     lines = run.out.splitlines()
-    assert len(lines) == 2 + PREVIEW_ROWS + 1
-    assert lines[-1].startswith(f"(the first {PREVIEW_ROWS} rows; there are more.")
+    assert len(lines) == 2 + PREVIEW_ROWS + 2
+    assert lines[-2].startswith(f"(showing {PREVIEW_ROWS} of {total:,} rows")
+    assert lines[-1].startswith("(all rows: --output FILE")
     piped = cli("series", "--format", "csv")  # not a terminal: every row
     assert len(piped.out.splitlines()) == 1 + total
     asked = run_cli_on_a_terminal("series", "--limit", str(PREVIEW_ROWS + 5))
-    assert len(asked.out.splitlines()) == 2 + PREVIEW_ROWS + 5 + 1  # --limit N shows N rows
-    assert asked.out.splitlines()[-1] == f"({PREVIEW_ROWS + 5} rows)"
+    assert len(asked.out.splitlines()) == 2 + PREVIEW_ROWS + 5 + 2  # --limit N shows N rows
+    assert asked.out.splitlines()[-2].startswith(f"(showing {PREVIEW_ROWS + 5} rows and ")
 
 
 def test_json_and_jsonl_are_valid_with_uids_as_strings(cli, index_db) -> None:  # noqa: ANN001
@@ -190,7 +191,23 @@ def test_output_through_a_symlink_writes_its_target(cli, tmp_path: Path) -> None
 
 def test_sql_values_in_filters_match_nothing(cli) -> None:  # noqa: ANN001
     run = cli("series", "--collection", "lidc_idri' OR 1=1; --", "-f", "json")
+    assert json.loads(run.out) == []  # matched nothing; and there is no such collection:
+    assert run.code == 2 and 'no collection "lidc_idri\' or 1=1; --"' in run.err
+    assert "(did you mean 'lidc_idri'?)" in run.err
+    run = cli("series", "--description", "x' OR 1=1; --", "-f", "json")
     assert run.code == 0 and json.loads(run.out) == []
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_unknown_collection_leaves_an_existing_output_as_it_was(
+    cli, tmp_path: Path, fmt: str
+) -> None:  # noqa: ANN001
+    kept = tmp_path / f"kept.{fmt}"
+    kept.write_bytes(b"yesterday's answer\n")
+    run = cli("series", "-c", "lidc-idr", "-f", fmt, "-o", str(kept))
+    assert run.code == 2 and "(did you mean 'lidc_idri'?)" in run.err
+    assert kept.read_bytes() == b"yesterday's answer\n"
+    assert [p.name for p in tmp_path.iterdir()] == [kept.name]
 
 
 def test_version(cli) -> None:  # noqa: ANN001
@@ -250,3 +267,91 @@ def test_sql_prints_every_template(cli) -> None:  # noqa: ANN001
         run = cli(*args)
         assert run.code == 0, (name, run.err)
         assert run.out.startswith(f"-- {name}.sql")
+
+
+# --- a table on a terminal: readable columns, counts --------------------------------------
+
+
+def test_a_wide_table_on_a_terminal_shows_readable_columns(cli) -> None:  # noqa: ANN001
+    from tests.conftest import run_cli_on_a_terminal
+
+    every = cli("series", *LIDC, "--limit", "5", "-f", "csv").out.splitlines()[0].split(",")
+    assert len(every) >= 19  # files and other formats keep every column
+    run = run_cli_on_a_terminal("series", *LIDC, "--limit", "5")
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    header = lines[0].split()
+    assert header[:2] == ["source", "collection_id"] or header[:2] == [
+        "collection_id", "analysis_result_id"
+    ]  # fmt: skip
+    assert "PatientID" in header and header[-1] == "viewer_url"
+    assert "StudyInstanceUID" not in header
+    assert "SegmentationType" not in header  # empty in every row (no seg_index stored)
+    assert lines[-2] == f"(showing 5 rows and {len(header)} of {len(every)} columns)"
+    assert lines[-1] == "(every column: --wide; some: --columns A,B)"
+    assert max(map(len, lines[:-2])) < 400  # was ~680 with every column
+    wide = run_cli_on_a_terminal("series", *LIDC, "--limit", "5", "--wide")
+    assert wide.out.splitlines()[0].split() == every and wide.out.endswith("(5 rows)\n")
+    piped = cli("series", *LIDC, "--limit", "5")  # a table, not on a terminal: every column
+    assert piped.out.splitlines()[0].split() == every
+
+
+def test_a_table_that_fits_keeps_every_column(cli) -> None:  # noqa: ANN001
+    from tests.conftest import run_cli_on_a_terminal
+
+    every = cli("summary", "--limit", "3", "-f", "csv").out.splitlines()[0].split(",")
+    run = run_cli_on_a_terminal("summary", "--limit", "3")
+    assert run.out.splitlines()[0].split() == every
+    assert {"collection_id", "series_count", "size_MB"} <= set(every)
+    assert run.out.endswith("(3 rows)\n")
+
+
+def test_columns_choose_columns_in_every_format(cli) -> None:  # noqa: ANN001
+    from tests.conftest import run_cli_on_a_terminal
+
+    want = ["PatientID", "SeriesInstanceUID"]
+    run = cli(
+        "series", *LIDC, "--limit", "2", "-f", "csv", "--columns", "PatientID,seriesinstanceuid"
+    )
+    assert run.code == 0, run.err
+    assert run.out.splitlines()[0] == ",".join(want) and len(run.out.splitlines()) == 3
+    js = json.loads(cli("series", *LIDC, "--limit", "2", "-f", "json", "--columns", "PatientID",
+                        "--columns", "SeriesInstanceUID").out)  # fmt: skip
+    assert [list(r) for r in js] == [want, want]
+    term = run_cli_on_a_terminal("series", *LIDC, "--limit", "2", "--columns", "PatientID")
+    assert term.out.splitlines()[0] == "PatientID" and term.out.endswith("(2 rows)\n")
+    bad = cli("series", *LIDC, "--limit", "2", "--columns", "PatientId,viewr_url")
+    assert bad.code == 2 and bad.out == ""
+    assert bad.err.startswith("idcseg: error: no column 'viewr_url' in this result (did you mean "
+                              "'viewer_url'?); its columns: collection_id,")  # fmt: skip
+    both = cli("series", "--columns", "PatientID", "--wide")
+    assert both.code == 2 and "give one of them" in both.err
+
+
+def test_an_empty_store_says_how_to_get_segments(cli) -> None:  # noqa: ANN001
+    for args in (["find", "--structure", "Nodule"], ["facets"]):
+        run = cli(*args)
+        assert run.code == 0 and run.out.endswith("(0 rows)\n"), run.err
+        assert "holds no segments yet" in run.err
+        for way in ("idcseg ingest", "idcseg fetch-segments", "idcseg sync"):
+            assert way in run.err
+
+
+def test_a_store_with_segments_does_not_say_it_is_empty(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    from idcseg.examples import write_example_segs
+
+    write_example_segs(tmp_path / "segs")
+    assert cli("ingest", str(tmp_path / "segs")).code == 0
+    run = cli("find", "--structure", "no such structure")
+    assert run.code == 0 and run.out.endswith("(0 rows)\n") and run.err == ""
+
+
+def test_series_without_seg_index_says_once_why_columns_are_empty(cli) -> None:  # noqa: ANN001
+    first = cli("series", *LIDC, "--limit", "1", "-f", "csv")
+    assert first.code == 0
+    row = next(csv.DictReader(io.StringIO(first.out)))
+    assert row["SegmentationType"] == row["segmented_Modality"] == ""
+    assert "come from IDC's seg_index, which is not stored yet" in first.err
+    assert "idcseg index fetch" in first.err and len(first.err.splitlines()) == 1
+    again = cli("series", *LIDC, "--limit", "1", "-f", "csv")
+    assert again.code == 0 and again.err == ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -426,8 +427,9 @@ def test_fetch_missing(world, fake_index, proxy, tmp_path: Path) -> None:
     f = SeriesFilter.build(collection="fetch_test")
     asked: list[int] = []
 
-    def no(count: int) -> bool:
-        asked.append(count)
+    def no(plan: Any) -> bool:
+        asked.append(len(plan))
+        assert plan.describe().startswith(f"{len(plan)} SEG series (")
         return False
 
     declined = fetch_missing(f, max_series=3, confirm=no, store=store, endpoint=world.endpoint)
@@ -443,11 +445,14 @@ def test_fetch_missing(world, fake_index, proxy, tmp_path: Path) -> None:
     yes = fetch_missing(
         f,
         max_series=0,
-        confirm=lambda n: True,
+        confirm=lambda plan: True,
         store=Store(tmp_path / "b"),
         endpoint=world.endpoint,
     )
     assert yes.files_stored == 5
+    unasked = fetch_missing(f, max_series=0, yes=True, store=Store(tmp_path / "c"),
+                            endpoint=world.endpoint)  # fmt: skip
+    assert unasked.files_stored == 5
 
 
 def test_with_measurements_fetches_the_reports_of_the_same_studies(
@@ -607,6 +612,34 @@ def test_cli(world, proxy, cli, tmp_path: Path) -> None:
     assert json.loads(measured.out)["measurements"]["files_stored"] == 1
     volumes = cli("measurements", "--quantity", "volume", "--unit", "ml", "-f", "json", env=env)
     assert sorted(r["value"] for r in json.loads(volumes.out)) == [0.15, 1.5235]
+
+
+def test_find_fetch_missing_counts_first_and_says_what_it_would_fetch(
+    world, fake_index, proxy, cli, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from idcseg.cli.fetch import confirm_on_terminal
+    from idcseg.remote.fetch import plan_missing
+
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(world.index_root), os.environ.get("PYTHONPATH", "")]),
+        "IDCSEG_HOME": str(tmp_path / "home"),
+        "IDCSEG_S3_ENDPOINT": world.endpoint,
+    }
+    assert cli("find", "--yes", env=env).code == 2  # --yes answers --fetch-missing only
+    found = cli("find", "-c", "fetch_test", "--fetch-missing", "--yes", "-f", "jsonl", env=env)
+    assert found.code == 0, found.err
+    rows = [json.loads(line) for line in found.out.splitlines()]
+    assert {r["SeriesInstanceUID"] for r in rows} == {world.series[n].uid for n in SEG_NAMES}
+    # in a process that is not on a terminal, more than 50 series are declined with a reason
+    plan = plan_missing(SeriesFilter.build(collection="fetch_test"), store=Store(tmp_path / "x"))
+    assert len(plan) == 4 and plan.instances == 5
+    assert confirm_on_terminal(plan) is False
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("idcseg: 4 SEG series (5 files, ") and "free of charge" in err[0]
+    assert err[1] == (
+        "idcseg: not fetching 4 series without confirmation: add --yes, or run "
+        "`idcseg fetch-segments` with the same filters"
+    )
 
 
 def test_ctrl_c_keeps_what_was_read(world, proxy, tmp_path: Path) -> None:

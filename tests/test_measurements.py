@@ -370,6 +370,19 @@ def test_find_with_measurements(ingested, cli) -> None:
     assert ",0.25," in run.out.splitlines()[2]
 
 
+def test_find_with_measurements_on_a_terminal_shows_the_measurements(ingested) -> None:
+    from tests.conftest import run_cli_on_a_terminal
+
+    run = run_cli_on_a_terminal("find", "--with-measurements")
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert "of 31 columns)" in lines[-2]  # too wide for the terminal: a choice of columns
+    for shown in ("SegmentLabel", "source", "Volume [mm3]", "Malignancy", "Calcification"):
+        assert shown in lines[0], shown
+    assert "SOPInstanceUID" not in lines[0]
+    assert "2 out of 5 (Moderately Unlikely for Cancer)" in run.out
+
+
 def pd_isna(value: Any) -> bool:
     import pandas as pd
 

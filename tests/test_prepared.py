@@ -24,6 +24,7 @@ from idcseg.errors import IdcsegError
 from idcseg.local import prepared
 from idcseg.local.store import index_dir, index_version
 from idcseg.query.engines.duckdb import DuckDBEngine
+from idcseg.query.spec import SeriesFilter, summary_query
 from idcseg.remote import segindex
 from tests.conftest import seg_index_schema
 
@@ -53,7 +54,7 @@ def _small_index(folder: Path) -> Path:
     """A few real rows of the wheel's index (all its columns) as a parquet of their own."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "idc_index.parquet"
-    duckdb.sql(
+    duckdb.connect().execute(  # a connection of its own: the default one may hold a result
         f"COPY (SELECT * FROM read_parquet('{index_dir() / 'idc_index.parquet'}') "
         f"WHERE collection_id IN ('lidc_idri', 'qin_prostate_repeatability')) "
         f"TO '{target}' (FORMAT parquet)"
@@ -75,7 +76,8 @@ def test_a_copy_is_made_once_and_a_changed_file_gets_a_new_one(
     second = prepared.series_index(parquet, quiet=True)
     assert second != first and second.is_file()
     copies = sorted(p.name for p in (tmp_path / "cache" / "prepared").glob("*.duckdb*"))
-    assert copies == [second.name]  # the new copy replaced the old one; no temporary files
+    # the new copy (and its size record) replaced the old one; no temporary files
+    assert copies == [second.name, second.name + ".ok"]
 
 
 def test_a_failed_copy_leaves_nothing_behind_and_is_not_retried_at_once(
@@ -253,3 +255,110 @@ def test_index_status_says_when_no_copy_can_be_made(tmp_path: Path, cli: Any) ->
     blocker.write_text("a file where the cache folder would go")
     run = cli("index", "status", env={"IDCSEG_CACHE": str(blocker)})
     assert f"idc_index DuckDB copy: cannot be made ({blocker} is not a writable folder)" in run.out
+
+
+# --- damaged copies and interrupted builds ---------------------------------------------------
+
+
+def test_a_truncated_copy_is_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("IDCSEG_CACHE", str(tmp_path / "cache"))
+    parquet = _small_index(tmp_path / "world")
+    copy = prepared.series_index(parquet, quiet=True)
+    size = copy.stat().st_size
+    os.truncate(copy, size // 2)
+    assert prepared.series_index(parquet) == copy
+    err = capsys.readouterr().err
+    assert f"the DuckDB copy {copy} is not the file that was made" in err
+    assert f"({size // 2:,} bytes, expected {size:,}); making it again" in err
+    assert copy.stat().st_size == size and prepared.unreadable(copy) is None
+
+
+def test_a_copy_duckdb_cannot_open_is_made_again_by_the_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("IDCSEG_CACHE", str(tmp_path / "cache"))
+    world = tmp_path / "world"
+    parquet = _small_index(world)
+    first = DuckDBEngine(index_folder=world)
+    want = first.run(summary_query(SeriesFilter.build())).rows()
+    first.close()
+    copy = prepared.copy_path("idc_index", parquet)
+    with copy.open("r+b") as fh:  # same size, so only opening it shows the damage
+        fh.write(b"garbage " * 512)
+    assert prepared.unreadable(copy) is not None
+    capsys.readouterr()
+    engine = DuckDBEngine(index_folder=world)
+    assert engine.run(summary_query(SeriesFilter.build())).rows() == want
+    err = capsys.readouterr().err
+    assert f"the DuckDB copy {copy} cannot be read (" in err and "making it again" in err
+    assert "cannot open the store" not in err
+    assert prepared.unreadable(copy) is None
+    engine.close()
+
+
+def test_a_damaged_copy_that_cannot_be_deleted_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IDCSEG_CACHE", str(tmp_path / "cache"))
+    parquet = _small_index(tmp_path / "world")
+    copy = prepared.copy_path("idc_index", parquet)
+    copy.mkdir(parents=True)  # something in its place that unlink() cannot remove
+    (copy / "x").write_text("x")
+    with pytest.raises(IdcsegError) as e:
+        prepared.series_index(parquet, quiet=True)
+    assert str(e.value).startswith(f"the DuckDB copy {copy} is damaged and cannot be deleted")
+    assert str(e.value).endswith("delete it and run the command again")
+
+
+def test_a_killed_build_leaves_nothing_for_the_next_one(tmp_path: Path) -> None:
+    """kill -9 during the first copy of the real index: the next build removes its files."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cache = tmp_path / "cache"
+    folder = cache / "prepared"
+    code = (
+        "from idcseg.local import prepared; from idcseg.local.store import index_dir; "
+        "prepared.series_index(index_dir() / 'idc_index.parquet', quiet=True)"
+    )
+    env = {**os.environ, "IDCSEG_CACHE": str(cache)}
+    child = subprocess.Popen([sys.executable, "-c", code], env=env)
+    deadline = time.monotonic() + 60
+    while not list(folder.glob(".*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # well into the build
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    left = list(folder.glob(".*.tmp*"))
+    assert left, "the build was not interrupted"
+    other = _small_index(tmp_path / "world")  # another copy, made in the same folder
+    os.environ["IDCSEG_CACHE"] = str(cache)
+    try:
+        prepared.series_index(other, quiet=True)
+    finally:
+        os.environ.pop("IDCSEG_CACHE")
+    assert not list(folder.glob(".*.tmp*")), "a killed build's files were left behind"
+
+
+def test_progress_is_shown_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import pty
+    import sys
+
+    monkeypatch.setenv("IDCSEG_CACHE", str(tmp_path / "cache"))
+    parquet = _small_index(tmp_path / "world")
+    leader, follower = pty.openpty()
+    terminal = io.TextIOWrapper(os.fdopen(follower, "wb", buffering=0), write_through=True)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    prepared.series_index(parquet)
+    terminal.flush()
+    os.set_blocking(leader, False)
+    shown = os.read(leader, 1 << 16).decode()
+    os.close(leader)
+    terminal.close()
+    assert "\ridcseg: making a DuckDB copy of IDC's series index" in shown
+    assert "idcseg: done in" in shown

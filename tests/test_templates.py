@@ -71,6 +71,7 @@ def all_queries() -> list[spec.Query]:
             {},
             {"series": ["1.2.4"], "sr_sop_class_uids": list(spec.SR_SOP_CLASS_UIDS)},
         ),
+        spec.known_names_query(),
     ]
     segment_filters = [
         spec.SegmentFilter.build(),

@@ -161,6 +161,23 @@ OutputOpt = Annotated[
         "--output", "-o", help="Write to FILE instead of stdout.", rich_help_panel="Output"
     ),
 ]
+DISPLAY_OPTIONS: dict[str, Any] = {
+    "columns": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--columns",
+            help="Only these columns, in this order (comma-separated or repeated), any format. "
+            "A table on a terminal otherwise shows its readable columns when it is too wide.",
+            rich_help_panel="Output",
+        ),
+    ],
+    "wide": Annotated[
+        bool,
+        typer.Option(
+            "--wide", help="A table on a terminal shows every column.", rich_help_panel="Output"
+        ),
+    ],
+}
 LimitOpt = Annotated[
     int | None, typer.Option("--limit", help="At most N rows.", rich_help_panel="Output")
 ]
@@ -286,6 +303,7 @@ SEG_INDEX_OPTIONS: dict[str, Any] = {
     ],
 }
 _DEFAULTS: dict[str, Any] = {
+    "wide": False,
     "sop_class": "any",
     "source": "all",
     "engine": "duckdb",
@@ -405,13 +423,32 @@ def segment_filters(func: Callable[..., Any]) -> Callable[..., Any]:
     return _inject(func, "segment_filter", SEGMENT_FILTER_OPTIONS, build)
 
 
+def _build_display(**values: Any) -> Any:
+    from ..present.output import Display
+
+    return Display.build(**values)
+
+
+def display_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command ``--columns`` and ``--wide``; it receives them as ``display: Display``."""
+    return _inject(func, "display", DISPLAY_OPTIONS, _build_display)
+
+
 def engine_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Give a command the engine options; it receives them as ``engine: EngineChoice``."""
     return _inject(func, "engine", ENGINE_OPTIONS, EngineChoice)
 
 
-def emit(query: Any, choice: EngineChoice, fmt: str, output: Path | None) -> int:
-    """Run *query* on the chosen engine and write its rows; return the row count.
+def emit(
+    query: Any,
+    choice: EngineChoice,
+    fmt: str,
+    output: Path | None,
+    display: Any = None,
+    on_empty: Callable[[Any], None] | None = None,
+) -> int:
+    """Run *query* on the chosen engine and write its rows (the columns *display* chooses);
+    return the row count. *on_empty* is called with the engine when there were none.
 
     With ``--dry-run`` (BigQuery), print what the query would scan and cost instead.
     """
@@ -426,4 +463,15 @@ def emit(query: Any, choice: EngineChoice, fmt: str, output: Path | None) -> int
         return 0
     # a table on a terminal previews a long result, unless --limit says how many rows to show
     preview = "limit" not in query.params
-    return write_result(engine.run(query), fmt, output, preview=preview)
+
+    def unknown_names() -> None:  # an unknown --collection: say so, with close names
+        from ..query.spec import explain_empty
+
+        explain_empty(engine, query)
+
+    count = write_result(
+        engine.run(query), fmt, output, preview=preview, display=display, when_empty=unknown_names
+    )
+    if count == 0 and on_empty is not None:
+        on_empty(engine)
+    return count

@@ -13,6 +13,7 @@ from .app import (
     LimitOpt,
     OutputOpt,
     app,
+    display_options,
     emit,
     engine_options,
     series_filters,
@@ -22,9 +23,11 @@ from .app import (
 @app.command()
 @engine_options
 @series_filters
+@display_options
 def series(
     engine: Any,
     filters: Any,
+    display: Any,
     limit: LimitOpt = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
@@ -39,15 +42,54 @@ def series(
     """
     from ..query.spec import series_query
 
-    emit(series_query(filters, limit), engine, fmt, output)
+    count = emit(series_query(filters, limit), engine, fmt, output, display)
+    if count and engine.engine == "duckdb" and not engine.dry_run:
+        _note_missing_seg_index()
+
+
+SEG_INDEX_COLUMNS = (
+    "SegmentationType",
+    "total_segments",
+    "AlgorithmType",
+    "AlgorithmName",
+    "segmented_SeriesInstanceUID",
+    "segmented_Modality",
+)
+_NOTED = ".seg_index_columns_noted"  # in the store folder, once the note below was shown
+
+
+def _note_missing_seg_index() -> None:
+    """Say once per store why the segment columns of IDC's series are empty, and how to fill
+    them (``idcseg index fetch``), while IDC's seg_index is not stored."""
+    from ..local.store import home
+    from ..remote import segindex
+
+    folder = home()
+    marker = folder / _NOTED
+    if marker.exists() or segindex.path(folder=folder) is not None:
+        return
+    print(
+        f"idcseg: {', '.join(SEG_INDEX_COLUMNS[:-1])} and {SEG_INDEX_COLUMNS[-1]} come from "
+        "IDC's seg_index, which is not stored yet, so they are empty for IDC's series: "
+        "`idcseg index fetch` stores it once (~6 MB); a segment filter (--structure ...) "
+        "fetches it too. (Said once.)",
+        file=sys.stderr,
+    )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        marker.write_text("")
+    except OSError:
+        pass
 
 
 @app.command()
 @engine_options
 @series_filters
+@display_options
 def random(
     engine: Any,
     filters: Any,
+    display: Any,
     n: Annotated[int, typer.Option("-n", help="Number of distinct studies.")] = 1,
     seed: Annotated[
         int | None, typer.Option("--seed", help="Same seed, same studies, on any machine.")
@@ -66,7 +108,7 @@ def random(
     """
     import secrets
 
-    from ..query.spec import random_query
+    from ..query.spec import explain_empty, random_query
 
     chosen = secrets.randbelow(1_000_000) if seed is None else seed
     query = random_query(filters, n=n, seed=chosen)
@@ -74,18 +116,23 @@ def random(
         print(f"seed {chosen} (use --seed {chosen} to get the same studies again)", file=sys.stderr)
     fmt = fmt.lower()
     if fmt == "url" and not engine.dry_run:
-        _print_urls(engine.create().run(query), output)
+        created = engine.create()
+        _print_urls(created.run(query), output, explain=lambda: explain_empty(created, query))
     else:
-        emit(query, engine, fmt, output)
+        emit(query, engine, fmt, output, display)
 
 
-def _print_urls(result: Any, output: Path | None, column: str = "viewer_url") -> None:
+def _print_urls(
+    result: Any, output: Path | None, column: str = "viewer_url", explain: Any = None
+) -> None:
     from ..errors import IdcsegError
     from ..present.output import write_text
 
     index = result.columns.index(column)
     urls = [row[index] for row in result.rows() if row[index]]
     if not urls:
+        if explain is not None:
+            explain()
         raise IdcsegError("nothing matched: no viewer link to print")
     write_text("".join(f"{u}\n" for u in urls), output)
 
@@ -93,9 +140,11 @@ def _print_urls(result: Any, output: Path | None, column: str = "viewer_url") ->
 @app.command()
 @engine_options
 @series_filters
+@display_options
 def summary(
     engine: Any,
     filters: Any,
+    display: Any,
     by: Annotated[str, typer.Option("--by", help="collection or analysis_result.")] = "collection",
     limit: LimitOpt = None,
     fmt: FormatOpt = "table",
@@ -115,6 +164,7 @@ def summary(
         engine,
         fmt,
         output,
+        display,
     )
 
 
@@ -130,8 +180,10 @@ VIEWERS = {
 
 @app.command()
 @engine_options
+@display_options
 def url(
     engine: Any,
+    display: Any,
     study: Annotated[str, typer.Argument(help="StudyInstanceUID.")],
     series_uids: Annotated[
         list[str] | None, typer.Argument(metavar="[SERIES_UID]...", help="SeriesInstanceUIDs.")
@@ -159,7 +211,7 @@ def url(
       idcseg url STUDY_UID SERIES_UID --format table
     """
     from ..errors import IdcsegError, UsageError
-    from ..query.spec import viewer_urls_query
+    from ..query.spec import viewer_urls_problem, viewer_urls_query
 
     viewer = viewer.lower()
     if viewer not in VIEWERS:
@@ -171,12 +223,9 @@ def url(
         return
     result = engine.create().run(query)
     rows = result.rows()
-    if not rows:
-        raise IdcsegError(f"study {study} is not in the IDC index")
-    in_study = result.columns.index("in_study")
-    missing = [row[1] for row in rows if not row[in_study]]
-    if missing:
-        raise IdcsegError(f"series {missing[0]} is not in study {study}")
+    problem = viewer_urls_problem(study, result.columns, rows)
+    if problem is not None:
+        raise IdcsegError(problem)
     column = VIEWERS[viewer]
     index = result.columns.index(column)
     fmt = fmt.lower()
@@ -196,7 +245,7 @@ def url(
         return
     from ..present.output import Rows, write_result
 
-    write_result(Rows(result.columns, rows), fmt, output)
+    write_result(Rows(result.columns, rows), fmt, output, display=display)
 
 
 @app.command()
@@ -208,9 +257,10 @@ def sql(
     template: Annotated[
         str,
         typer.Argument(
-            help="series, summary, random, viewer_urls, find, facets, measurements, sync or "
-            "sync_measurements (the segment filters --structure/--category/--anatomy/"
-            "--algorithm-* apply to find/facets/measurements/sync*)."
+            help="series, summary, random, viewer_urls, find, facets, sync, fetch_targets, info, "
+            "series_facets, known_names, measurements, sync_measurements or measurement_targets "
+            "(the segment filters --structure/--category/--anatomy/--algorithm-* apply to "
+            "segments in find/facets/sync/measurements/sync_measurements)."
         ),
     ],
     limit: LimitOpt = None,
@@ -236,73 +286,9 @@ def sql(
     import json
 
     from ..query.render import render
-    from ..query.spec import (
-        SR_SOP_CLASS_UIDS,
-        MeasurementFilter,
-        Query,
-        facets_query,
-        find_query,
-        measurements_query,
-        parameter_type,
-        random_query,
-        series_facets_query,
-        series_query,
-        summary_query,
-        sync_measurements_query,
-        sync_query,
-        validate_dataset,
-        viewer_urls_query,
-    )
+    from ..query.spec import parameter_type, template_query, validate_dataset
 
-    def segment_filter() -> Any:
-        from ..query.spec import SegmentFilter
-
-        return SegmentFilter.build(
-            structure=filters.structure,
-            category=filters.category,
-            anatomy=filters.anatomy,
-            algorithm_type=filters.algorithm_type,
-            algorithm_name=filters.algorithm_name,
-        )
-
-    def segment_series() -> Any:
-        from dataclasses import replace
-
-        return replace(
-            filters, structure=(), category=(), anatomy=(), algorithm_type=(), algorithm_name=None
-        )
-
-    builders = {
-        "series": lambda: series_query(filters, limit),
-        "summary": lambda: summary_query(
-            filters, by=by.replace("-", "_") or "collection", limit=limit
-        ),
-        "random": lambda: random_query(filters, n=n, seed=seed),
-        "viewer_urls": lambda: viewer_urls_query((filters.study or ("",))[0], filters.series),
-        "find": lambda: find_query(segment_series(), segment_filter(), limit=limit),
-        "facets": lambda: facets_query(
-            segment_series(), segment_filter(), by=by or "structure", limit=limit
-        ),
-        "sync": lambda: sync_query(segment_series(), segment_filter()),
-        "fetch_targets": lambda: Query("fetch_targets.sql", {}, {"series": list(filters.series)}),
-        "info": lambda: Query("info.sql"),
-        "measurements": lambda: measurements_query(
-            segment_series(), segment_filter(), MeasurementFilter(), limit=limit
-        ),
-        "sync_measurements": lambda: sync_measurements_query(segment_series(), segment_filter()),
-        "measurement_targets": lambda: Query(
-            "measurement_targets.sql",
-            {},
-            {"series": list(filters.series), "sr_sop_class_uids": list(SR_SOP_CLASS_UIDS)},
-        ),
-        "series_facets": lambda: series_facets_query(filters, by=by or "structure", limit=limit),
-    }
-    name = template.removesuffix(".sql")
-    if name not in builders:
-        from ..errors import UsageError
-
-        raise UsageError(f"no template {template!r} (choose from {', '.join(builders)})")
-    query = builders[name]()
+    query = template_query(template, filters, limit=limit, by=by, n=n, seed=seed)
     from ..query.eras import known_columns
 
     dataset = validate_dataset(engine.idc_version)

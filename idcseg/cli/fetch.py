@@ -166,21 +166,18 @@ def fetch_segments_command(
         raise typer.Exit(1)
 
 
-def confirm_on_terminal(count: int) -> bool:
-    """Ask on the terminal whether to fetch *count* series; ``False`` when not interactive.
+def confirm_on_terminal(plan: Any) -> bool:
+    """Say what would be fetched and ask on the terminal; ``False`` when not interactive.
 
-    For ``fetch_missing(..., confirm=confirm_on_terminal)`` in ``idcseg find --fetch-missing``.
+    For ``fetch_missing(..., confirm=confirm_on_terminal)`` in ``idcseg find --fetch-missing``
+    (*plan* is a :class:`~idcseg.remote.fetch.MissingPlan`).
     """
+    print(f"idcseg: {plan.describe()}", file=sys.stderr)
     if not sys.stdin.isatty():
         print(
-            f"idcseg: {count} series are not in the store; not fetching that many without "
-            "confirmation (run `idcseg fetch-segments` with the same filters)",
+            f"idcseg: not fetching {len(plan):,} series without confirmation: add --yes, or "
+            "run `idcseg fetch-segments` with the same filters",
             file=sys.stderr,
         )
         return False
-    return typer.confirm(
-        f"{count} SEG series are not in the local store; fetch their headers from IDC's "
-        "buckets now?",
-        default=False,
-        err=True,
-    )
+    return typer.confirm("Fetch them now?", default=False, err=True)

@@ -13,6 +13,7 @@ from .app import (
     LimitOpt,
     OutputOpt,
     app,
+    display_options,
     emit,
     engine_options,
     segment_filters,
@@ -27,10 +28,12 @@ NARROW_MAX = 10_000  # SEG series named in the measurements query of find --with
 @engine_options
 @segment_filters
 @segment_series_filters
+@display_options
 def measurements(
     engine: Any,
     filters: Any,
     segment_filter: Any,
+    display: Any,
     quantity: Annotated[
         list[str] | None,
         typer.Option(
@@ -102,17 +105,24 @@ def measurements(
     m = MeasurementFilter.build(
         quantity=quantity, min=minimum, max=maximum, unit=unit, evaluation=evaluation, kind=kind
     )
-    emit(measurements_query(filters, segment_filter, m, limit), engine, fmt, output)
+    emit(measurements_query(filters, segment_filter, m, limit), engine, fmt, output, display)
 
 
 def find_with_measurements(
-    find_query: Any, filters: Any, segment_filter: Any, choice: Any, fmt: str, output: Path | None
+    find_query: Any,
+    filters: Any,
+    segment_filter: Any,
+    choice: Any,
+    fmt: str,
+    output: Path | None,
+    display: Any = None,
 ) -> None:
-    """`find --with-measurements`: segment rows, widened with their measurements' columns."""
+    """`find --with-measurements`: segment rows, widened with their measurements' columns (a
+    table on a narrow terminal shows them beside the readable segment columns)."""
     import sys
 
     from ..present.measurement_columns import widen
-    from ..present.output import Rows, check_target, write_result
+    from ..present.output import Display, Rows, check_target, write_result
     from ..query.spec import MeasurementFilter, measurements_query
 
     check_target(fmt, output)
@@ -135,4 +145,5 @@ def find_with_measurements(
         measured_columns, measured = result.columns, result.rows()
     wide_columns, wide_rows, _ = widen(columns, rows, measured_columns, measured)
     preview = "limit" not in find_query.params
-    write_result(Rows(wide_columns, wide_rows), fmt, output, preview=preview)
+    display = replace(display or Display(), also=tuple(wide_columns[len(columns) :]))
+    write_result(Rows(wide_columns, wide_rows), fmt, output, preview=preview, display=display)

@@ -13,6 +13,7 @@ from .app import (
     LimitOpt,
     OutputOpt,
     app,
+    display_options,
     emit,
     engine_options,
     segment_filters,
@@ -24,10 +25,12 @@ from .app import (
 @engine_options
 @segment_filters
 @segment_series_filters
+@display_options
 def find(
     engine: Any,
     filters: Any,
     segment_filter: Any,
+    display: Any,
     per: Annotated[
         str, typer.Option("--per", help="segment (one row each) or series (segments aggregated).")
     ] = "segment",
@@ -45,7 +48,7 @@ def find(
         typer.Option(
             "--fetch-missing",
             help="First read the headers of matching IDC SEG series the store lacks from IDC's "
-            "public buckets (asks above 50 series).",
+            "public buckets (counts them first; above 50 series asks, or needs --yes).",
         ),
     ] = False,
     with_measurements: Annotated[
@@ -56,6 +59,10 @@ def find(
             "(named with its units, e.g. 'Volume [mm3]') and per rated concept (e.g. "
             "'Malignancy'); see `idcseg measurements`.",
         ),
+    ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="With --fetch-missing: fetch however many, no question."),
     ] = False,
     limit: LimitOpt = None,
     fmt: FormatOpt = "table",
@@ -77,20 +84,38 @@ def find(
     """
     from ..query.spec import find_query
 
+    if yes and not fetch_missing:
+        raise UsageError("--yes answers --fetch-missing's question: add --fetch-missing")
     if with_measurements and per != "segment":
         raise UsageError("--with-measurements adds columns to segment rows: use --per segment")
     query = find_query(filters, segment_filter, per=per, limit=limit, viewer=viewer)
     if fetch_missing:
-        _fetch_missing(filters, engine)
+        _fetch_missing(filters, engine, yes)
     if with_measurements:
         from .measurements import find_with_measurements
 
-        find_with_measurements(query, filters, segment_filter, engine, fmt, output)
+        find_with_measurements(query, filters, segment_filter, engine, fmt, output, display)
         return
-    emit(query, engine, fmt, output)
+    emit(query, engine, fmt, output, display, on_empty=_say_the_store_is_empty)
 
 
-def _fetch_missing(filters: Any, engine: Any) -> None:
+def _say_the_store_is_empty(engine: Any) -> None:
+    """After an empty answer: if the local store holds no segments at all, say how to add some."""
+    import sys
+
+    if engine.name != "duckdb" or engine.stored_segments():
+        return
+    print(
+        f"idcseg: the local store ({engine.store.path}) holds no segments yet, so there is "
+        "nothing to search. Add some: `idcseg ingest FOLDER` (your SEG files), `idcseg "
+        "fetch-segments --collection ID` (IDC's SEGs, read from its public buckets) or "
+        "`idcseg sync --collection ID` (from BigQuery); `--fetch-missing` fetches what a "
+        "`find` needs. `idcseg series` answers for all of IDC without them.",
+        file=sys.stderr,
+    )
+
+
+def _fetch_missing(filters: Any, engine: Any, yes: bool = False) -> None:
     """Fetch what `find --fetch-missing` needs (before any engine opens the store here)."""
     import sys
 
@@ -100,7 +125,7 @@ def _fetch_missing(filters: Any, engine: Any) -> None:
 
     if engine.engine != "duckdb":
         raise UsageError("--fetch-missing fills the embedded engine's store (--engine duckdb)")
-    report = fetch_missing(filters, confirm=confirm_on_terminal)
+    report = fetch_missing(filters, confirm=confirm_on_terminal, yes=yes)
     if report.series_total or report.missing:
         print(report.summary(), file=sys.stderr)
 
@@ -109,10 +134,12 @@ def _fetch_missing(filters: Any, engine: Any) -> None:
 @engine_options
 @segment_filters
 @segment_series_filters
+@display_options
 def facets(
     engine: Any,
     filters: Any,
     segment_filter: Any,
+    display: Any,
     by: Annotated[
         str,
         typer.Option(
@@ -160,9 +187,10 @@ def facets(
     else:
         raise UsageError(f"unknown --level {level!r} (choose from segment, series)")
     if plot is None:
-        emit(query, engine, fmt, output)
+        on_empty = _say_the_store_is_empty if level == "segment" else None
+        emit(query, engine, fmt, output, display, on_empty=on_empty)
         return
-    _facets_with_plot(query, engine, fmt, output, plot, facet, level, limit)
+    _facets_with_plot(query, engine, fmt, output, plot, facet, level, limit, display)
 
 
 PLOT_TOP = 30  # bars drawn by --plot without --limit (the table still lists every row)
@@ -177,6 +205,7 @@ def _facets_with_plot(
     facet: str,
     level: str,
     limit: int | None,
+    display: Any = None,
 ) -> None:
     """`emit`, then the rows as a bar chart in *target*; every check runs before the query."""
     import sys
@@ -201,7 +230,7 @@ def _facets_with_plot(
         fetched: Any = _ArrowRows(table)
     else:
         fetched = Rows(result.columns, result.rows())
-    write_result(fetched, fmt, output)
+    write_result(fetched, fmt, output, display=display)
 
     import matplotlib
 
@@ -312,7 +341,9 @@ def ingest(
 
 
 @app.command()
+@display_options
 def describe(
+    display: Any,
     path: Annotated[Path, typer.Argument(help="A DICOM SEG file.")],
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
@@ -323,54 +354,14 @@ def describe(
     Example:
       idcseg describe seg.dcm --format json
     """
-    from ..dicom.segheader import describe as describe_file
+    from ..dicom.segheader import describe_table
     from ..errors import IdcsegError
     from ..present.output import Rows, write_result
 
     try:
-        rows = describe_file(path)
+        columns, rows = describe_table(path)
     except OSError as exc:
         raise IdcsegError(f"cannot read {path}: {exc.strerror or exc}") from None
     except IdcsegError as exc:
         raise IdcsegError(f"{path}: {exc}") from None
-    columns = [
-        "SegmentNumber",
-        "SegmentLabel",
-        "category",
-        "structure",
-        "structure_code",
-        "anatomy",
-        "modifier",
-        "SegmentAlgorithmType",
-        "SegmentAlgorithmName",
-        "TrackingID",
-        "SegmentationType",
-        "SeriesInstanceUID",
-        "segmented_SeriesInstanceUID",
-    ]
-    write_result(Rows(columns, [_describe_row(r) for r in rows]), fmt, output)
-
-
-def _code_text(code: dict[str, Any] | None, part: str = "CodeMeaning") -> str | None:
-    return code.get(part) if code else None
-
-
-def _describe_row(row: dict[str, Any]) -> tuple[Any, ...]:
-    kind = row.get("SegmentedPropertyType")
-    modifiers = (kind or {}).get("SegmentedPropertyTypeModifierCodeSequence") or []
-    code = f"{kind['CodingSchemeDesignator']}:{kind['CodeValue']}" if kind else None
-    return (
-        row["SegmentNumber"],
-        row.get("SegmentLabel"),
-        _code_text(row.get("SegmentedPropertyCategory")),
-        _code_text(kind),
-        code,
-        _code_text(row.get("AnatomicRegion")),
-        _code_text(modifiers[0]) if modifiers else _code_text(row.get("AnatomicRegionModifier")),
-        row.get("SegmentAlgorithmType"),
-        row.get("SegmentAlgorithmName"),
-        row.get("TrackingID"),
-        row.get("SegmentationType"),
-        row.get("SeriesInstanceUID"),
-        row.get("segmented_SeriesInstanceUID"),
-    )
+    write_result(Rows(columns, rows), fmt, output, display=display)

@@ -9,7 +9,8 @@ A code filter (``--structure``, ``--category``, ``--anatomy``, ``--modifier``) a
 
 Codes are matched by (CodingSchemeDesignator, CodeValue), since meanings vary across IDC
 ("Neoplasm"/"Tumor" for SCT 108369006). Legacy SNOMED-RT codes match their SNOMED-CT
-equivalents both ways (Nodule ``SRT:M-03010`` = ``SCT:27925004``), from the table pydicom ships.
+equivalents both ways (Nodule ``SRT:M-03010`` = ``SCT:27925004``), from the table pydicom ships
+(copied into ``concepts.tsv`` by ``tools/make_concepts.py``, which loads ~100 times faster).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from ..errors import UsageError
 
@@ -34,48 +36,92 @@ class CodeMatch:
     terms: tuple[str, ...] = ()
 
 
+CONCEPTS = Path(__file__).with_name("concepts.tsv")  # made by tools/make_concepts.py
+
+
+class _Table:
+    """pydicom's SCT and DCM concepts and SNOMED-RT/CT pairs, as ``concepts.tsv`` holds them.
+
+    Importing pydicom's own tables costs ~0.35 s on every command with a code filter; this file
+    is read as one lower-cased text and searched with ``str.find``, a few milliseconds in all.
+    Concept lines are ``scheme<TAB>value<TAB>keyword<TAB>meaning`` (pydicom's order), pair
+    lines ``=<TAB>srt value<TAB>sct value``, after all concept lines.
+    """
+
+    def __init__(self) -> None:
+        raw = CONCEPTS.read_text(encoding="utf-8")
+        pairs = raw.find("\n=\t")
+        self.raw = raw
+        self.concepts = raw if pairs < 0 else raw[: pairs + 1]
+        self.lower = self.concepts.lower()
+        self.pairs = "" if pairs < 0 else raw[pairs:]
+
+    def _lines(self, needle: str) -> list[str]:
+        """The concept lines (original case) holding *needle*, searched in lower case."""
+        found, start = [], 0
+        while (at := self.lower.find(needle, start)) >= 0:
+            at += needle.startswith("\n")  # a needle may begin with the line's leading newline
+            begin = self.lower.rfind("\n", 0, at) + 1
+            end = self.lower.find("\n", at)
+            found.append(self.concepts[begin:end])
+            start = end
+        return found
+
+    def keyword(self, word: str) -> tuple[str, str] | None:
+        """The first concept whose keyword is *word* (any case)."""
+        for line in self._lines(f"\t{word.lower()}\t"):
+            scheme, value, keyword, _ = line.split("\t")
+            if keyword.lower() == word.lower():
+                return scheme, value
+        return None
+
+    def meaning(self, text: str) -> set[tuple[str, str]]:
+        """Every concept whose meaning is *text* (any case)."""
+        return {
+            (parts[0], parts[1])
+            for parts in (line.split("\t") for line in self._lines(f"\t{text.lower()}\n"))
+            if parts[3].lower() == text.lower()
+        }
+
+    def meanings_of(self, scheme: str, value: str) -> set[str]:
+        """The lower-case meanings the table gives the code ``scheme:value``."""
+        return {
+            line.split("\t")[3].lower()
+            for line in self._lines(f"\n{scheme.lower()}\t{value.lower()}\t")
+            if line.split("\t")[:2] == [scheme, value]
+        }
+
+    def twin(self, scheme: str, value: str) -> str | None:
+        """The SNOMED-CT value of SNOMED-RT *value* (scheme ``SRT``), or the reverse."""
+        if scheme == "SRT":
+            at = self.pairs.find(f"\n=\t{value}\t")
+            return None if at < 0 else self.pairs[at:].split("\n", 2)[1].split("\t")[2]
+        at = self.pairs.find(f"\t{value}\n")
+        while at >= 0:
+            line = self.pairs[self.pairs.rfind("\n", 0, at) + 1 : at + len(value) + 1]
+            parts = line.split("\t")
+            if len(parts) == 3 and parts[2] == value:
+                return parts[1]
+            at = self.pairs.find(f"\t{value}\n", at + 1)
+        return None
+
+
 @cache
-def _concepts() -> dict[str, dict[str, tuple[str, str]]]:
-    """keyword → (scheme, value) and lower-case meaning → [(scheme, value)] from pydicom."""
-    from pydicom.sr._concepts_dict import concepts
-
-    by_keyword: dict[str, tuple[str, str]] = {}
-    by_meaning: dict[str, set[tuple[str, str]]] = {}
-    for scheme in ("SCT", "DCM"):
-        for keyword, entries in concepts[scheme].items():
-            for value, (meaning, _cids) in entries.items():
-                by_keyword.setdefault(keyword.lower(), (scheme, value))
-                by_meaning.setdefault(meaning.lower(), set()).add((scheme, value))
-    return {"keyword": by_keyword, "meaning": by_meaning}  # type: ignore[return-value]
-
-
-@cache
-def _snomed() -> tuple[dict[str, str], dict[str, str]]:
-    """pydicom's SNOMED-RT ↔ SNOMED-CT table, loaded alone (~10 ms): importing it through
-    ``pydicom.sr`` loads pydicom's whole concept dictionary first (~0.5 s)."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("pydicom")
-    path = Path(spec.origin).parent / "sr" / "_snomed_dict.py"  # type: ignore[union-attr,arg-type]
-    loader = importlib.util.spec_from_file_location("_idcseg_pydicom_snomed", path)
-    if loader is None or loader.loader is None:  # pragma: no cover - pydicom's layout changed
-        from pydicom.sr._snomed_dict import mapping
-    else:
-        module = importlib.util.module_from_spec(loader)
-        loader.loader.exec_module(module)
-        mapping = module.mapping
-    return mapping["SRT"], mapping["SCT"]  # SRT → SCT, SCT → SRT
+def _table() -> _Table:
+    return _Table()
 
 
 def equivalents(scheme: str, value: str) -> set[tuple[str, str]]:
     """The code itself plus its SNOMED-RT / SNOMED-CT twin, if any."""
     out = {(scheme, value)}
-    srt_to_sct, sct_to_srt = _snomed()
-    if scheme in ("SRT", "SNM3") and value in srt_to_sct:
-        out.add(("SCT", srt_to_sct[value]))
-    if scheme == "SCT" and value in sct_to_srt:
-        out.add(("SRT", sct_to_srt[value]))
+    if scheme in ("SRT", "SNM3"):
+        twin = _table().twin("SRT", value)
+        if twin is not None:
+            out.add(("SCT", twin))
+    if scheme == "SCT":
+        twin = _table().twin("SCT", value)
+        if twin is not None:
+            out.add(("SRT", twin))
     return out
 
 
@@ -90,11 +136,10 @@ def resolve(term: str) -> CodeMatch:
     if found:
         codes.add((found["scheme"].upper(), found["value"]))
     else:
-        concepts = _concepts()
-        keyword = concepts["keyword"].get(text.lower())
-        if keyword and " " not in text:
+        keyword = _table().keyword(text) if " " not in text else None
+        if keyword:
             codes.add(keyword)
-        codes |= concepts["meaning"].get(text.lower(), set())
+        codes |= _table().meaning(text)
         meanings = (text.lower(),)
     expanded: set[tuple[str, str]] = set()
     for scheme, value in codes:
@@ -154,11 +199,8 @@ def meanings_of(term: str) -> list[str]:
     IDC's seg_index lists meanings, not codes; a code the dictionary does not know is refused.
     """
     match = resolve(term)
-    concepts = _concepts()["meaning"]
     meanings = sorted(
-        meaning
-        for meaning, codes in concepts.items()
-        if {f"{s}:{v}" for s, v in codes} & set(match.codes)
+        {m for code in match.codes for m in _table().meanings_of(*code.split(":", 1))}
     )
     if not meanings:
         raise UsageError(

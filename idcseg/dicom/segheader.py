@@ -578,3 +578,52 @@ def describe(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The segment rows of one SEG file, without storing anything."""
     with quiet():
         return segment_rows(read_header(path))
+
+
+DESCRIBE_COLUMNS = (
+    "SegmentNumber",
+    "SegmentLabel",
+    "category",
+    "structure",
+    "structure_code",
+    "anatomy",
+    "modifier",
+    "SegmentAlgorithmType",
+    "SegmentAlgorithmName",
+    "TrackingID",
+    "SegmentationType",
+    "SeriesInstanceUID",
+    "segmented_SeriesInstanceUID",
+)
+
+
+def describe_table(path: str | os.PathLike[str]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The segment table of one SEG file, as ``idcseg describe`` and ``idcseg.describe`` show
+    it: :data:`DESCRIBE_COLUMNS`, one flat value each (codes by their meanings, plus the
+    structure's ``SCHEME:VALUE``)."""
+    return list(DESCRIBE_COLUMNS), [_describe_row(r) for r in describe(path)]
+
+
+def _code_text(code: dict[str, Any] | None, part: str = "CodeMeaning") -> str | None:
+    return code.get(part) if code else None
+
+
+def _describe_row(row: dict[str, Any]) -> tuple[Any, ...]:
+    kind = row.get("SegmentedPropertyType")
+    modifiers = (kind or {}).get("SegmentedPropertyTypeModifierCodeSequence") or []
+    code = f"{kind['CodingSchemeDesignator']}:{kind['CodeValue']}" if kind else None
+    return (
+        row["SegmentNumber"],
+        row.get("SegmentLabel"),
+        _code_text(row.get("SegmentedPropertyCategory")),
+        _code_text(kind),
+        code,
+        _code_text(row.get("AnatomicRegion")),
+        _code_text(modifiers[0]) if modifiers else _code_text(row.get("AnatomicRegionModifier")),
+        row.get("SegmentAlgorithmType"),
+        row.get("SegmentAlgorithmName"),
+        row.get("TrackingID"),
+        row.get("SegmentationType"),
+        row.get("SeriesInstanceUID"),
+        row.get("segmented_SeriesInstanceUID"),
+    )

@@ -12,18 +12,112 @@ import errno
 import json
 import math
 import os
+import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import IdcsegError, UsageError
+from ..errors import IdcsegError, UsageError, did_you_mean
 
 FORMATS = ("table", "csv", "json", "jsonl", "parquet")
 PREVIEW_ROWS = 40  # a table on a terminal shows this many rows of a longer result
+
+# A table on a terminal wider than the terminal shows these columns (those the result has, in
+# its order); `--wide` shows every column, `--columns` chooses. Files, pipes and the other
+# formats keep every column.
+READABLE_COLUMNS = frozenset(
+    {
+        "source",
+        "collection_id",
+        "analysis_result_id",
+        "PatientID",
+        "SeriesDescription",
+        "BodyPartExamined",
+        "SegmentationType",
+        "total_segments",
+        "AlgorithmType",
+        "segmented_Modality",
+        "series_size_MB",
+        "size_MB",
+        "SegmentNumber",
+        "SegmentLabel",
+        "structure",
+        "anatomy",
+        "modifier",
+        "SegmentAlgorithmType",
+        "segment_count",
+        "structures",
+        "algorithm_types",
+        "value",
+        "units",
+        "value_meaning",
+        "finding",
+        "finding_site",
+        "kind",
+        "quantity",
+        "derivation",
+        "code",
+        "series_count",
+        "study_count",
+        "patient_count",
+        "viewer_url",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Display:
+    """Which columns a table shows: *columns* chosen by name, or *wide* for all of them.
+
+    *also* names columns a narrow terminal shows beside :data:`READABLE_COLUMNS` (e.g. the
+    measurement columns ``find --with-measurements`` adds)."""
+
+    columns: tuple[str, ...] = ()
+    wide: bool = False
+    also: tuple[str, ...] = ()
+
+    @classmethod
+    def build(cls, columns: list[str] | str | None = None, wide: bool = False) -> Display:
+        """From ``--columns A,B`` (repeatable, comma-separated) and ``--wide``."""
+        if isinstance(columns, str):
+            columns = [columns]
+        names = tuple(n.strip() for text in columns or () for n in text.split(",") if n.strip())
+        if columns and not names:
+            raise UsageError("--columns needs column names, e.g. --columns PatientID,viewer_url")
+        if names and wide:
+            raise UsageError("--columns and --wide choose columns both: give one of them")
+        return cls(names, wide)
+
+    def chosen(self, columns: list[str]) -> list[int] | None:
+        """Positions of the chosen columns in *columns*, or None when none were chosen."""
+        if not self.columns:
+            return None
+        by_name = {c.lower(): i for i, c in enumerate(columns)}
+        missing = [n for n in self.columns if n.lower() not in by_name]
+        if missing:
+            raise UsageError(
+                f"no column {missing[0]!r} in this result{did_you_mean(missing[0], columns)}; "
+                f"its columns: {', '.join(columns)}"
+            )
+        return [by_name[n.lower()] for n in self.columns]
+
+
+def readable(
+    columns: list[str], rows: list[tuple[Any, ...]], width: int, also: Iterable[str] = ()
+) -> list[int] | None:
+    """The columns a terminal *width* characters wide shows of a table too wide for it: the
+    :data:`READABLE_COLUMNS` it has and those named in *also*, less those empty in every row
+    shown. None when every column fits, or when that would leave no column or all of them."""
+    if max(map(len, format_table(columns, rows).splitlines())) <= width:
+        return None
+    wanted = READABLE_COLUMNS.union(also)
+    keep = [i for i, c in enumerate(columns) if c in wanted and any(_cell(row[i]) for row in rows)]
+    return keep if 0 < len(keep) < len(columns) else None
 
 
 def check_target(fmt: str, output: Path | None) -> None:
@@ -135,40 +229,112 @@ def _batches(result: Any) -> Iterator[list[tuple[Any, ...]]]:
         yield result.rows()
 
 
-def _head(result: Any, n: int) -> tuple[list[tuple[Any, ...]], bool]:
-    """The first *n* rows of *result*, and whether there are more.
+def _head(result: Any, n: int) -> tuple[list[tuple[Any, ...]], int]:
+    """The first *n* rows of *result*, and how many rows it has in all.
 
-    A streaming result (DuckDB) converts only those rows to Python values: counting the rest
-    would cost as much as printing them.
+    A streaming result (DuckDB) converts only those rows to Python values and counts the rest
+    without converting them.
     """
-    rows = result.head(n + 1) if hasattr(result, "head") else result.rows()
-    return rows[:n], len(rows) > n
+    if hasattr(result, "head"):
+        rows = result.head(n + 1)
+        total = len(rows) + (result.count_rest() if len(rows) > n else 0)
+    else:
+        rows = result.rows()
+        total = len(rows)
+    return rows[:n], total
 
 
-def _write_table(columns: list[str], result: Any, out: IO[str], preview: int | None) -> int:
-    """An aligned table (widths need every row shown); *preview* rows at most, with a note."""
-    more = False
+def _project(
+    columns: list[str], rows: list[tuple[Any, ...]], keep: list[int] | None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    if keep is None:
+        return columns, rows
+    return [columns[i] for i in keep], [tuple(row[i] for i in keep) for row in rows]
+
+
+def _write_table(
+    columns: list[str],
+    result: Any,
+    out: IO[str],
+    preview: int | None,
+    display: Display,
+    width: int | None = None,
+) -> int:
+    """An aligned table (widths need every row shown); *preview* rows at most, with a note.
+
+    On a terminal *width* characters wide, a table wider than it shows the readable columns
+    unless *display* says which (or all) to show.
+    """
     if preview is None:
         rows = [row for batch in _batches(result) for row in batch]
+        total = len(rows)
     else:
-        rows, more = _head(result, preview)
-    out.write(format_table(columns, rows))
-    if more:
-        out.write(
-            f"(the first {len(rows)} rows; there are more. All of them: --output FILE, "
-            "--format csv|json|jsonl|parquet, or a pipe; fewer: --limit N)\n"
-        )
+        rows, total = _head(result, preview)
+    keep = display.chosen(columns)
+    if keep is None and width is not None and not display.wide:
+        keep = readable(columns, rows, width, display.also)
+    shown_columns, shown_rows = _project(columns, rows, keep)
+    out.write(format_table(shown_columns, shown_rows))
+    hidden = len(columns) - len(shown_columns) if keep is not None and not display.columns else 0
+    more = total > len(rows)
+    if more or hidden:
+        shown = f"{len(rows):,} of {total:,} rows" if more else f"{total:,} rows"
+        if hidden:
+            shown += f" and {len(shown_columns)} of {len(columns)} columns"
+        out.write(f"(showing {shown})\n")
+        hints = []
+        if more:
+            hints.append("all rows: --output FILE, --format csv|json|jsonl|parquet or a pipe")
+            hints.append("fewer: --limit N")
+        if hidden:
+            hints.append("every column: --wide; some: --columns A,B")
+        out.write(f"({'; '.join(hints)})\n")
     else:
-        out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+        out.write(f"({total:,} row{'s' if total != 1 else ''})\n")
     return len(rows)
 
 
+class _Projected:
+    """*result* with only the columns at *keep* (for ``--columns``), streaming as it does."""
+
+    def __init__(self, result: Any, keep: list[int]) -> None:
+        self._result, self._keep = result, keep
+        self.columns = [result.columns[i] for i in keep]
+        kinds = getattr(result, "kinds", None)
+        if kinds:
+            self.kinds = {c: kinds.get(c) for c in self.columns}
+
+    def _cut(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        return [tuple(row[i] for i in self._keep) for row in rows]
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        return self._cut(self._result.rows())
+
+    def batches(self) -> Iterator[list[tuple[Any, ...]]]:
+        for batch in _batches(self._result):
+            yield self._cut(batch)
+
+    def to_arrow(self) -> Any:
+        return self._result.to_arrow().select(self._keep)
+
+
 def _write_text(
-    columns: list[str], result: Any, fmt: str, out: IO[str], preview: int | None = None
+    columns: list[str],
+    result: Any,
+    fmt: str,
+    out: IO[str],
+    preview: int | None = None,
+    display: Display | None = None,
+    width: int | None = None,
 ) -> int:
-    count = 0
+    display = display or Display()
     if fmt == "table":  # for people
-        return _write_table(columns, result, out, preview)
+        return _write_table(columns, result, out, preview, display, width)
+    keep = display.chosen(columns)
+    if keep is not None:
+        result = _Projected(result, keep)
+        columns = result.columns
+    count = 0
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
@@ -242,28 +408,51 @@ def write_text(text: str, output: Path | None) -> None:
 
 
 def write_result(
-    result: Any, fmt: str = "table", output: Path | None = None, *, preview: bool = False
+    result: Any,
+    fmt: str = "table",
+    output: Path | None = None,
+    *,
+    preview: bool = False,
+    display: Display | None = None,
+    when_empty: Callable[[], None] | None = None,
 ) -> int:
-    """Write *result* as *fmt* to *output* (or stdout); return the number of rows.
+    """Write *result* as *fmt* to *output* (or stdout); return the number of rows written.
 
     With *preview*, a table written to a terminal shows the first :data:`PREVIEW_ROWS` rows
-    and says whether there are more; a pipe, a file or another format gets every row.
+    and says how many there are; a pipe, a file or another format gets every row. A table on a
+    terminal too wide for it shows its readable columns (:data:`READABLE_COLUMNS`) and says
+    so; *display* chooses columns (any format) or asks for all of them. *when_empty* is called
+    when there were no rows, before an *output* file replaces the old one: what it raises
+    leaves the file as it was.
     """
     fmt = fmt.lower()
+    display = display or Display()
     check_target(fmt, output)
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        table = result.to_arrow()
+        keep = display.chosen(result.columns)
+        table = (result if keep is None else _Projected(result, keep)).to_arrow()
         assert output is not None
         with _atomic(output, "wb") as fh:
             pq.write_table(table, fh)
+            _check_empty(table.num_rows, when_empty)
         return table.num_rows
     if output is None:
-        shown = PREVIEW_ROWS if preview and fmt == "table" and sys.stdout.isatty() else None
-        return _write_text(result.columns, result, fmt, sys.stdout, shown)
+        terminal = fmt == "table" and sys.stdout.isatty()
+        shown = PREVIEW_ROWS if preview and terminal else None
+        width = shutil.get_terminal_size().columns if terminal else None
+        count = _write_text(result.columns, result, fmt, sys.stdout, shown, display, width)
+        return _check_empty(count, when_empty)
     with _atomic(output, "w") as fh:
-        return _write_text(result.columns, result, fmt, fh)
+        count = _write_text(result.columns, result, fmt, fh, display=display)
+        return _check_empty(count, when_empty)
+
+
+def _check_empty(count: int, when_empty: Callable[[], None] | None) -> int:
+    if count == 0 and when_empty is not None:
+        when_empty()
+    return count
 
 
 class Rows:

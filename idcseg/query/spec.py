@@ -111,6 +111,67 @@ def _meanings(values: Iterable[str] | str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def idc_name(value: str) -> str:
+    """IDC's spelling of a collection or analysis-result name: lower case, every run of other
+    characters than letters and digits one ``_`` (TCIA's ``LIDC-IDRI`` is IDC's ``lidc_idri``)."""
+    return re.sub(r"[^a-z0-9]+", "_", value.lower()).strip("_")
+
+
+def _names(values: Iterable[str] | str | None) -> tuple[str, ...]:
+    """Collection or analysis-result names as given, lower-cased (IDC's spellings are sent
+    too by :meth:`SeriesFilter.params`)."""
+    return tuple(dict.fromkeys(v.lower() for v in _texts(values)))
+
+
+def _spellings(values: tuple[str, ...]) -> list[str]:
+    """Each name as given (lower case) and in IDC's spelling, without repeats."""
+    return list(dict.fromkeys(s for v in values for s in (v, idc_name(v)) if s))
+
+
+NAMED_FILTERS = {"collection": "--collection", "analysis_result": "--analysis-result"}
+
+
+def unknown_names(f: SeriesFilter, known: Mapping[str, Iterable[str]]) -> str | None:
+    """Why *f* cannot match: a collection or analysis result that is not among *known*
+    (``{"collection": ids, "analysis_result": ids}``), with the closest names; or None."""
+    from ..errors import did_you_mean
+
+    for name, option in NAMED_FILTERS.items():
+        ids = [i for i in known.get(name, ()) if i]
+        lowered = {i.lower() for i in ids}
+        for value in getattr(f, name):
+            if value not in lowered and idc_name(value) not in lowered:
+                hint = did_you_mean(idc_name(value), ids) or did_you_mean(value, ids)
+                return (
+                    f"no {name.replace('_', ' ')} {value!r} in this IDC release{hint}; "
+                    f"`idcseg summary --by {name}` lists them ({option} takes any case, "
+                    "and TCIA's spelling: LIDC-IDRI = lidc_idri)"
+                )
+    return None
+
+
+def known_names_query() -> Query:
+    """The collection and analysis-result ids of the engine's index (``sql/known_names.sql``)."""
+    return Query("known_names.sql")
+
+
+def explain_empty(engine: Any, query: Query) -> None:
+    """Raise :class:`UsageError` when *query* answered nothing because a collection or analysis
+    result it names does not exist (with the closest names). Embedded engine only: on BigQuery
+    the check would be a billed scan."""
+    f = query.filters
+    if f is None or getattr(engine, "name", None) != "duckdb":
+        return
+    if not any(getattr(f, name) for name in NAMED_FILTERS):
+        return
+    known: dict[str, list[str]] = {name: [] for name in NAMED_FILTERS}
+    for kind, name in engine.run(known_names_query()).rows():
+        known[kind].append(name)
+    problem = unknown_names(f, known)
+    if problem is not None:
+        raise UsageError(problem)
+
+
 def _algorithm_types(values: Iterable[str] | str | None) -> tuple[str, ...]:
     types = tuple(v.upper() for v in _texts(values))
     for value in types:
@@ -193,8 +254,8 @@ class SeriesFilter:
         if source not in SOURCES:
             raise UsageError(f"unknown --source {source!r} (choose from {', '.join(SOURCES)})")
         return cls(
-            collection=tuple(v.lower() for v in _texts(collection)),
-            analysis_result=tuple(v.lower() for v in _texts(analysis_result)),
+            collection=_names(collection),
+            analysis_result=_names(analysis_result),
             patient=_texts(patient),
             study=tuple(validate_uid(v, "StudyInstanceUID") for v in _texts(study)),
             series=tuple(validate_uid(v, "SeriesInstanceUID") for v in _texts(series)),
@@ -248,9 +309,10 @@ class SeriesFilter:
     def params(self) -> dict[str, Any]:
         """The filter values, as query parameters named like the template's ``@params``."""
         params: dict[str, Any] = {"sop_class_uids": list(SEG_SOP_CLASSES[self.sop_class])}
+        for name in NAMED_FILTERS:
+            if getattr(self, name):
+                params[name] = _spellings(getattr(self, name))
         for name in (
-            "collection",
-            "analysis_result",
             "patient",
             "study",
             "series",
@@ -301,11 +363,16 @@ def validate_limit(limit: int | None, what: str = "--limit") -> int | None:
 
 @dataclass(frozen=True)
 class Query:
-    """A template, the structure it is rendered with, and the parameter values it binds."""
+    """A template, the structure it is rendered with, and the parameter values it binds.
+
+    *filters* is the :class:`SeriesFilter` it was built from, if any: it explains an empty
+    answer (see :func:`unknown_names`), it never enters the SQL.
+    """
 
     template: str
     structure: Mapping[str, Any] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
+    filters: Any = field(default=None, compare=False)
 
 
 def series_query(f: SeriesFilter, limit: int | None = None) -> Query:
@@ -314,7 +381,7 @@ def series_query(f: SeriesFilter, limit: int | None = None) -> Query:
     params = f.params()
     if limit is not None:
         params["limit"] = limit
-    return Query("series.sql", {"f": f.flags(), "limit": limit is not None}, params)
+    return Query("series.sql", {"f": f.flags(), "limit": limit is not None}, params, f)
 
 
 def summary_query(f: SeriesFilter, by: str = "collection", limit: int | None = None) -> Query:
@@ -327,7 +394,7 @@ def summary_query(f: SeriesFilter, by: str = "collection", limit: int | None = N
     if limit is not None:
         params["limit"] = limit
     structure = {"f": f.flags(), "group_by": f"{by}_id", "limit": limit is not None}
-    return Query("summary.sql", structure, params)
+    return Query("summary.sql", structure, params, f)
 
 
 def random_query(f: SeriesFilter, n: int = 1, seed: int | str = 0) -> Query:
@@ -336,7 +403,7 @@ def random_query(f: SeriesFilter, n: int = 1, seed: int | str = 0) -> Query:
         raise UsageError(f"-n must be a whole number ≥ 1 (and < 2^63), not {n!r}")
     params = f.params()
     params.update(seed=str(seed), n=n)
-    return Query("random.sql", {"f": f.flags()}, params)
+    return Query("random.sql", {"f": f.flags()}, params, f)
 
 
 def viewer_urls_query(study: str, series: Iterable[str] = ()) -> Query:
@@ -511,7 +578,7 @@ def find_query(
         "seg_viewer": viewer,
         "limit": limit is not None,
     }
-    return Query("find.sql", structure, params)
+    return Query("find.sql", structure, params, f)
 
 
 def facets_query(
@@ -526,7 +593,7 @@ def facets_query(
     if limit is not None:
         params["limit"] = limit
     structure = {"f": f.flags(), "g": g.structure_flags(), "by": by, "limit": limit is not None}
-    return Query("facets.sql", structure, params)
+    return Query("facets.sql", structure, params, f)
 
 
 def sync_query(f: SeriesFilter, g: SegmentFilter) -> Query:
@@ -556,7 +623,8 @@ def series_facets_query(f: SeriesFilter, by: str = "structure", limit: int | Non
     if limit is not None:
         params["limit"] = limit
     flags = {**f.flags(), "seg_index": True}  # always read from the series-level index
-    return Query("series_facets.sql", {"f": flags, "by": by, "limit": limit is not None}, params)
+    structure = {"f": flags, "by": by, "limit": limit is not None}
+    return Query("series_facets.sql", structure, params, f)
 
 
 # --- measurements (TID 1500 SRs) ----------------------------------------------------------------
@@ -760,4 +828,118 @@ def measurements_query(
         "linked_only": linked or filtered,
         "limit": limit is not None,
     }
-    return Query("measurements.sql", structure, params)
+    return Query("measurements.sql", structure, params, f)
+
+
+def viewer_urls_problem(study: str, columns: list[str], rows: list[tuple[Any, ...]]) -> str | None:
+    """Why the rows of a :func:`viewer_urls_query` answer nothing useful: an unknown study, or a
+    series not in it; None when every asked series is in the study."""
+    if not rows:
+        return f"study {study} is not in the IDC index"
+    in_study = columns.index("in_study")
+    series = columns.index("SeriesInstanceUID")
+    missing = [row[series] for row in rows if not row[in_study]]
+    if missing:
+        return f"series {missing[0]} is not in study {study}"
+    return None
+
+
+TEMPLATES = (
+    "series",
+    "summary",
+    "random",
+    "viewer_urls",
+    "find",
+    "facets",
+    "sync",
+    "fetch_targets",
+    "info",
+    "series_facets",
+    "known_names",
+    "measurements",
+    "sync_measurements",
+    "measurement_targets",
+)
+
+
+SEGMENT_TEMPLATES = ("find", "facets", "sync", "measurements", "sync_measurements")
+
+
+def split_segment_filters(f: SeriesFilter) -> tuple[SeriesFilter, SegmentFilter]:
+    """*f*'s structure, category, anatomy and algorithm filters as segment filters (for the
+    segment templates), and the rest of *f*."""
+    from dataclasses import replace
+
+    g = SegmentFilter.build(
+        structure=f.structure,
+        category=f.category,
+        anatomy=f.anatomy,
+        algorithm_type=f.algorithm_type,
+        algorithm_name=f.algorithm_name,
+    )
+    rest = replace(f, structure=(), category=(), anatomy=(), algorithm_type=(), algorithm_name=None)
+    return rest, g
+
+
+def template_query(
+    template: str,
+    f: SeriesFilter,
+    g: SegmentFilter | None = None,
+    *,
+    limit: int | None = None,
+    by: str = "",
+    n: int = 1,
+    seed: int | str = 0,
+) -> Query:
+    """The query of any template in ``sql/`` for the filters *f* (and segment filters *g*):
+    what ``idcseg sql TEMPLATE`` and :func:`idcseg.sql` print.
+
+    For ``viewer_urls`` the study is the first of ``f.study``; ``fetch_targets`` and
+    ``measurement_targets`` take ``f.series``. *by* is the grouping of ``summary`` and the
+    facet of ``facets`` / ``series_facets``.
+    """
+    name = template.removesuffix(".sql")
+    if g is None and name in SEGMENT_TEMPLATES:
+        f, g = split_segment_filters(f)
+    g = g or SegmentFilter()
+    builders = {
+        "series": lambda: series_query(f, limit),
+        "summary": lambda: summary_query(f, by=by.replace("-", "_") or "collection", limit=limit),
+        "random": lambda: random_query(f, n=n, seed=seed),
+        "viewer_urls": lambda: viewer_urls_query((f.study or ("",))[0], f.series),
+        "find": lambda: find_query(f, g, limit=limit),
+        "facets": lambda: facets_query(f, g, by=by or "structure", limit=limit),
+        "sync": lambda: sync_query(f, g),
+        "fetch_targets": lambda: Query("fetch_targets.sql", {}, {"series": list(f.series)}),
+        "info": lambda: Query("info.sql"),
+        "series_facets": lambda: series_facets_query(f, by=by or "structure", limit=limit),
+        "known_names": known_names_query,
+        "measurements": lambda: measurements_query(f, g, MeasurementFilter(), limit=limit),
+        "sync_measurements": lambda: sync_measurements_query(f, g),
+        "measurement_targets": lambda: Query(
+            "measurement_targets.sql",
+            {},
+            {"series": list(f.series), "sr_sop_class_uids": list(SR_SOP_CLASS_UIDS)},
+        ),
+    }
+    if name not in builders:
+        from ..errors import did_you_mean
+
+        raise UsageError(
+            f"no template {template!r}{did_you_mean(name, TEMPLATES)} "
+            f"(choose from {', '.join(TEMPLATES)})"
+        )
+    return builders[name]()
+
+
+def check_filter_names(given: Iterable[str], valid: Iterable[str], what: str = "filter") -> None:
+    """Refuse keyword arguments that are not filters, naming the valid ones and the closest."""
+    from ..errors import did_you_mean
+
+    valid = list(valid)
+    for name in given:
+        if name not in valid:
+            raise UsageError(
+                f"unknown {what} {name!r}{did_you_mean(name, valid)}; "
+                f"the {what}s are: {', '.join(valid)}"
+            )

@@ -883,14 +883,41 @@ def measurement_targets(seg_series: list[str], *, store: Store | None = None) ->
 # --- fetch what a search needs ----------------------------------------------------------------
 
 
-def missing_series(
-    series_filter: SeriesFilter, *, store: Store | None = None, engine: Any = None
-) -> tuple[list[Target], list[tuple[str, str]]]:
-    """IDC SEG series matching *series_filter* whose instances are not all in the store.
+HEADER_BYTES = 64 * 1024  # what reading one SEG's header usually takes (one ranged GET)
+SERIES_PER_SECOND = 60.0  # measured with the default concurrency (README, bench/fetch_bytes.py)
 
-    A series counts as missing when the store holds fewer of its instances (from any origin)
-    than IDC's index lists (``instanceCount``); a series never fetched holds none.
-    """
+
+@dataclass(frozen=True)
+class MissingPlan:
+    """What ``find --fetch-missing`` would fetch: the IDC SEG series matching a filter whose
+    instances are not all in the store, counted before anything is located or read."""
+
+    series: tuple[str, ...]
+    instances: int
+    bytes_total: float  # the full size of those series in IDC's index
+
+    def __len__(self) -> int:
+        return len(self.series)
+
+    def describe(self) -> str:
+        """One line: how many series and files, and what reading their headers costs."""
+        reads = self.instances * HEADER_BYTES
+        minutes = len(self.series) / SERIES_PER_SECOND / 60
+        took = f"~{minutes:.0f} min" if minutes >= 1.5 else f"~{minutes * 60:.0f} s"
+        files = f"{self.instances:,} file{'s' if self.instances != 1 else ''}"
+        return (
+            f"{len(self.series):,} SEG series ({files}, {_mb(self.bytes_total)}) "
+            f"{'is' if len(self.series) == 1 else 'are'} not in the local store; fetching "
+            f"reads only each file's header from IDC's public buckets: about {_mb(reads)} in "
+            f"{self.instances:,} requests, {took}, free of charge"
+        )
+
+
+def plan_missing(
+    series_filter: SeriesFilter, *, store: Store | None = None, engine: Any = None
+) -> MissingPlan:
+    """Count the IDC SEG series matching *series_filter* whose instances are not all in the
+    store (fewer stored, from any origin, than IDC's ``instanceCount``; none if never fetched)."""
     from ..query.engines.duckdb import DuckDBEngine
     from ..query.spec import series_query
 
@@ -900,16 +927,37 @@ def missing_series(
         result = engine.run(series_query(series_filter))
         uid_col = result.columns.index("SeriesInstanceUID")
         count_col = result.columns.index("instanceCount")
-        wanted = {row[uid_col]: row[count_col] for row in result.rows()}
+        size_col = result.columns.index("series_size_MB")
+        wanted = {row[uid_col]: (row[count_col], row[size_col]) for row in result.rows()}
         if not wanted:
-            return [], []
+            return MissingPlan((), 0, 0.0)
         have = dict(
             engine.connection()
             .execute(statement("stored_instance_counts"), {"uids": list(wanted)})
             .fetchall()
         )
-        todo = [uid for uid, n in wanted.items() if have.get(uid, 0) < (n or 1)]
-        return _locate(engine, todo)
+        todo = [uid for uid, (n, _) in wanted.items() if have.get(uid, 0) < (n or 1)]
+        return MissingPlan(
+            tuple(todo),
+            sum(wanted[uid][0] or 1 for uid in todo),
+            sum((wanted[uid][1] or 0.0) * 1e6 for uid in todo),
+        )
+    finally:
+        if own:
+            engine.close()
+
+
+def missing_series(
+    series_filter: SeriesFilter, *, store: Store | None = None, engine: Any = None
+) -> tuple[list[Target], list[tuple[str, str]]]:
+    """IDC SEG series matching *series_filter* whose instances are not all in the store, located
+    in IDC's buckets (see :func:`plan_missing`); and those that cannot be located, with why."""
+    from ..query.engines.duckdb import DuckDBEngine
+
+    own = engine is None
+    engine = engine or DuckDBEngine(store=store)
+    try:
+        return _locate(engine, list(plan_missing(series_filter, engine=engine).series))
     finally:
         if own:
             engine.close()
@@ -918,25 +966,34 @@ def missing_series(
 def fetch_missing(
     series_filter: SeriesFilter,
     max_series: int = 50,
-    confirm: Callable[[int], bool] | None = None,
+    confirm: Callable[[MissingPlan], bool] | None = None,
     *,
     store: Store | None = None,
+    yes: bool = False,
     **options: Any,
 ) -> FetchReport:
     """Fetch the IDC SEG series matching *series_filter* that the store lacks (for ``find``).
 
-    When more than *max_series* series are missing, ``confirm(count)`` decides; without
-    *confirm* they are not fetched. A declined run returns a report with ``declined=True`` and
-    ``series_total`` = the count. Other keyword *options* go to :func:`fetch_segments`
+    The missing series are counted first (:func:`plan_missing`, well under a second). When there
+    are more than *max_series*, they are fetched only with *yes* or when ``confirm(plan)``
+    agrees; otherwise the report has ``declined=True`` and ``series_total`` = their number, and
+    nothing was located or read. Other keyword *options* go to :func:`fetch_segments`
     (``endpoint``, ``concurrency``, ``progress``…).
 
     Call it before opening an engine on the same store in this process (DuckDB refuses to
     write a file that a connection of the same process has attached read-only).
     """
+    from ..query.engines.duckdb import DuckDBEngine
+
     store = store or Store()
-    targets, missing = missing_series(series_filter, store=store)
-    if len(targets) > max_series and (confirm is None or not confirm(len(targets))):
-        return FetchReport(series_total=len(targets), missing=missing, declined=True)
+    engine = DuckDBEngine(store=store)
+    try:
+        plan = plan_missing(series_filter, engine=engine)
+        if len(plan) > max_series and not yes and (confirm is None or not confirm(plan)):
+            return FetchReport(series_total=len(plan), declined=True)
+        targets, missing = _locate(engine, list(plan.series))
+    finally:
+        engine.close()
     if not targets:
         return FetchReport(missing=missing)
     report = fetch_segments(targets=targets, store=store, **options)

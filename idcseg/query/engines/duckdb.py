@@ -36,6 +36,14 @@ def transpile(sql: str) -> str:
         raise IdcsegError(f"cannot translate the query for DuckDB: {exc}") from None
 
 
+class _DamagedCopies(Exception):
+    """DuckDB cannot open one or more of the copies of IDC's indexes: ``(path, why)`` each."""
+
+    def __init__(self, copies: list[tuple[Path, str]]) -> None:
+        super().__init__(copies)
+        self.copies = copies
+
+
 class DuckDBResult:
     """A DuckDB result waiting to be fetched."""
 
@@ -51,6 +59,19 @@ class DuckDBResult:
     def head(self, n: int) -> list[tuple[Any, ...]]:
         """The next *n* rows (fewer at the end)."""
         return self._cursor.fetchmany(n)
+
+    def count_rest(self) -> int:
+        """How many rows are left to fetch (fetching them as Arrow, not Python values)."""
+        import warnings
+
+        reader = getattr(self._cursor, "to_arrow_reader", None) or getattr(
+            self._cursor, "fetch_record_batch", None
+        )
+        if reader is None:  # pragma: no cover - older DuckDB without either
+            return sum(len(batch) for batch in self.batches())
+        with warnings.catch_warnings():  # "an extra copy of the rows": only counted here
+            warnings.simplefilter("ignore", UserWarning)
+            return sum(batch.num_rows for batch in reader(100_000))
 
     def batches(self, size: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
         """The rows, *size* at a time (memory stays bounded for large results)."""
@@ -165,29 +186,43 @@ class DuckDBEngine:
         folder = self.index_folder or index_dir()
         self._schemas()  # refuses a release the embedded index does not hold
         paths = {"store": str(store_path), "index": str(folder), **self._index_files(folder)}
-        key = render.cache_key(
-            Query("duckdb/catalog.sql", paths), dataset=self.dataset, target="duckdb-catalog"
-        )
-        catalog = self._sql.get_or_create(key, lambda: self._render_catalog(paths))
-        healed = False
+        healed = remade = False
         while True:
+            catalog = self._catalog(paths)
             con = duckdb.connect()
             try:
-                self._waiting(lambda c: c.execute(catalog), con)
+                self._waiting(lambda c, sql=catalog: c.execute(sql), con, paths)
                 return con
             except duckdb.CatalogException as exc:
                 con.close()
                 if healed or not self.store.heal():  # a store table missing: repair, once
                     raise self.store.open_error(exc) from None
                 healed = True
+            except _DamagedCopies as damaged:
+                con.close()
+                if remade:  # made again and still unreadable: the user has to look
+                    copy, why = damaged.copies[0]
+                    raise IdcsegError(
+                        f"the DuckDB copy {copy} cannot be read ({why}); delete it and run the "
+                        "command again"
+                    ) from None
+                self._remake(damaged.copies)
+                paths.update(self._index_files(folder))
+                remade = True
             except BaseException:
                 con.close()
                 raise
 
-    def _waiting(self, step: Callable[[Any], Any], con: duckdb.DuckDBPyConnection) -> None:
+    def _waiting(
+        self,
+        step: Callable[[Any], Any],
+        con: duckdb.DuckDBPyConnection,
+        paths: dict[str, str | None] | None = None,
+    ) -> None:
         """Run *step(con)*, retrying for :data:`BUSY_TIMEOUT` seconds while a writer (ingest,
         fetch, sync: short batches) holds the store; other failures become errors that say
-        what is wrong with the store (a missing table stays a CatalogException)."""
+        what is wrong with the store (a missing table stays a CatalogException), unless one of
+        the DuckDB copies in *paths* is what DuckDB cannot open (:class:`_DamagedCopies`)."""
         deadline = time.monotonic() + BUSY_TIMEOUT
         delay = 0.05
         while True:
@@ -198,11 +233,47 @@ class DuckDBEngine:
                 raise
             except duckdb.Error as exc:
                 if not is_lock_error(exc):
+                    damaged = self._damaged_copies(paths or {})
+                    if damaged:
+                        raise _DamagedCopies(damaged) from None
                     raise self.store.open_error(exc) from None
                 if time.monotonic() >= deadline:
                     raise busy_error(exc, self.store.path) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
+
+    def _catalog(self, paths: dict[str, str | None]) -> str:
+        key = render.cache_key(
+            Query("duckdb/catalog.sql", paths), dataset=self.dataset, target="duckdb-catalog"
+        )
+        return self._sql.get_or_create(key, lambda: self._render_catalog(paths))
+
+    @staticmethod
+    def _damaged_copies(paths: dict[str, str | None]) -> list[tuple[Path, str]]:
+        """The DuckDB copies of IDC's indexes that DuckDB cannot open, with the reason."""
+        from ...local import prepared
+
+        found = []
+        for name in ("series_db", "seg_index_db"):
+            if paths.get(name):
+                why = prepared.unreadable(Path(str(paths[name])))
+                if why is not None:
+                    found.append((Path(str(paths[name])), why))
+        return found
+
+    @staticmethod
+    def _remake(damaged: list[tuple[Path, str]]) -> None:
+        """Delete damaged copies (named on stderr); the next `_index_files` makes them again."""
+        import sys
+
+        from ...local import prepared
+
+        for copy, why in damaged:
+            print(
+                f"idcseg: the DuckDB copy {copy} cannot be read ({why}); making it again",
+                file=sys.stderr,
+            )
+            prepared.discard(copy)
 
     def _index_files(self, folder: Path) -> dict[str, str | None]:
         """The index files the catalog reads: DuckDB-native copies where they can be made."""
@@ -279,6 +350,13 @@ class DuckDBEngine:
             message = str(exc).strip().splitlines()[0]
             raise IdcsegError(f"query {query.template} failed: {message}") from None
         return DuckDBResult(cursor)
+
+    def stored_segments(self) -> int:
+        """How many segment rows the local store holds (ingested, fetched or synced)."""
+        from ...local.store import statement
+
+        row = self.connection().execute(statement("stored_segments")).fetchone()
+        return int(row[0]) if row else 0
 
     def close(self) -> None:
         """Close the connection (reopened on next use)."""
