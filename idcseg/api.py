@@ -105,6 +105,7 @@ class Explorer:
         per: str = "segment",
         limit: int | None = None,
         viewer: str = "ohif_v3",
+        with_measurements: bool = False,
         **filters: Any,
     ) -> pd.DataFrame:
         """Segments (``per="segment"``) or SEG series with their segments (``per="series"``).
@@ -118,9 +119,67 @@ class Explorer:
         since v24) or, with ``viewer="ohif_v2"``, in OHIF v2. On the embedded engine this
         searches the segments you stored (:func:`ingest`, ``idcseg sync``,
         ``idcseg fetch-segments``); on BigQuery, all of IDC.
+
+        ``with_measurements=True`` adds the segments' measurements from TID 1500 SRs: one
+        ``Float64`` column per quantity, named with its derivation and units (``"Volume
+        [mm3]"``), one ``string`` column per rated concept (``"Malignancy"``), and
+        ``measurement_groups``, the number of SR measurement groups linked to the segment (when
+        several measure one segment, a column holds the first one's value; :meth:`measurements`
+        lists them all).
         """
         f, g = _segment_filters(filters)
-        return self.query(spec.find_query(f, g, per=per, limit=limit, viewer=viewer))
+        if with_measurements and per != "segment":
+            raise spec.UsageError("with_measurements adds columns to segment rows: per='segment'")
+        frame = self.query(spec.find_query(f, g, per=per, limit=limit, viewer=viewer))
+        return self._with_measurements(frame, f, g) if with_measurements else frame
+
+    def _with_measurements(
+        self, frame: pd.DataFrame, f: spec.SeriesFilter, g: spec.SegmentFilter
+    ) -> pd.DataFrame:
+        from dataclasses import replace
+
+        from .present.measurement_columns import widen
+
+        series = sorted(set(frame["SeriesInstanceUID"].dropna()))
+        columns: list[str] = []
+        rows: list[tuple[Any, ...]] = []
+        if series:
+            narrowed = replace(f, series=tuple(series)) if len(series) <= 10_000 else f
+            query = spec.measurements_query(narrowed, g, spec.MeasurementFilter(), linked=True)
+            result = self.engine.run(query)
+            columns, rows = result.columns, result.rows()
+        keys = ["SOPInstanceUID", "SegmentNumber"]
+        segment_keys = [
+            (sop, int(number)) for sop, number in frame[keys].itertuples(index=False, name=None)
+        ]
+        wide_columns, wide_rows, kinds = widen(keys, segment_keys, columns, rows)
+        dtypes = {"float": "Float64", "string": "string", "int": "Int64"}
+        out = frame.copy()
+        for i, name in enumerate(wide_columns[len(keys) :], start=len(keys)):
+            out[name] = pd_array([row[i] for row in wide_rows], dtypes[kinds[name]])
+        return out
+
+    def measurements(self, *, limit: int | None = None, **filters: Any) -> pd.DataFrame:
+        """Measurements of segments from TID 1500 SRs: one row per measurement.
+
+        Each row has its segment (``SeriesInstanceUID``, ``SOPInstanceUID``, ``SegmentNumber``,
+        ``SegmentLabel``, ``structure``; empty when the segment is not stored), ``finding``,
+        ``finding_site``, ``kind`` (``quantitative`` / ``qualitative``), ``quantity``,
+        ``derivation``, ``value`` and ``units`` (UCUM) or ``value_meaning``, the SR's UIDs and
+        a ``viewer_url``.
+
+        Measurement filters: ``quantity`` (a meaning or ``"SCHEME:VALUE"``), ``min`` / ``max``
+        (bounds on that quantity's value), ``unit`` (a UCUM code values are converted to, e.g.
+        ``"mm3"``), ``evaluation`` (``"CONCEPT=VALUE"`` or ``"CONCEPT~TEXT"`` terms the
+        measurement group must have: values of one concept are alternatives, different
+        concepts must all hold) and ``kind``; plus the segment and series filters of
+        :meth:`find`.
+        """
+        names = ("quantity", "min", "max", "unit", "evaluation", "kind")
+        measured = {k: filters.pop(k) for k in names if k in filters}
+        f, g = _segment_filters(filters)
+        m = spec.MeasurementFilter.build(**measured)
+        return self.query(spec.measurements_query(f, g, m, limit))
 
     def facets(
         self, by: str = "structure", *, limit: int | None = None, **filters: Any
@@ -145,6 +204,13 @@ class Explorer:
         if problem is not None:
             raise IdcsegError(problem)
         return frame
+
+
+def pd_array(values: list[Any], dtype: str) -> Any:
+    """A pandas array of *values* (``None`` → missing) with a nullable *dtype*."""
+    import pandas as pd
+
+    return pd.array(values, dtype=dtype)
 
 
 SERIES_FILTERS = tuple(spec.SeriesFilter.__dataclass_fields__)  # the names SeriesFilter.build takes
@@ -218,8 +284,9 @@ def sql(
 
     *template* is one of :data:`idcseg.query.spec.TEMPLATES` (``series``, ``summary``,
     ``random``, ``viewer_urls``, ``find``, ``facets``, ``sync``, ``fetch_targets``, ``info``,
-    ``series_facets``, ``known_names``, ``download_series``, ``series_by_uuid``,
-    ``study_series``, ``citations``). Keyword arguments are the filters of
+    ``series_facets``, ``known_names``, ``measurements``, ``sync_measurements``,
+    ``measurement_targets``, ``download_series``, ``series_by_uuid``, ``study_series``,
+    ``citations``). Keyword arguments are the filters of
     :meth:`Explorer.series` (for ``find``/``facets``/``sync``, those of :meth:`Explorer.find`)
     plus ``limit``, ``by``, ``n`` and ``seed`` where the template takes them.
     """
@@ -244,6 +311,13 @@ def find(
 ) -> pd.DataFrame:
     """Segments as a DataFrame; see :meth:`Explorer.find` for the filters."""
     return Explorer(engine, idc_version).find(**filters)
+
+
+def measurements(
+    engine: Any = "duckdb", idc_version: str | int | None = None, **filters: Any
+) -> pd.DataFrame:
+    """Measurements of segments from TID 1500 SRs; see :meth:`Explorer.measurements`."""
+    return Explorer(engine, idc_version).measurements(**filters)
 
 
 def facets(

@@ -1,18 +1,25 @@
-"""Example DICOM SEG files, to try segment-level search without downloading anything.
+"""Example DICOM SEG and SR files, to try idcseg without downloading anything.
 
 ``python -m idcseg.examples FOLDER`` writes a small CT series (3 slices, from pydicom's bundled
-``CT_small.dcm``) and three SEGs of it, made with highdicom, with fixed UIDs so results repeat:
+``CT_small.dcm``), three SEGs of it and one measurement report, made with highdicom, with fixed
+UIDs so results repeat:
 
 - ``totalseg.dcm``: BINARY, AUTOMATIC "TotalSegmentator": Liver, Kidney (Left), Kidney (Right)
 - ``nodule_srt.dcm``: BINARY, SEMIAUTOMATIC "Reader 1": Nodule coded in legacy SNOMED-RT
   (``SRT:M-03010``), in the Lung, as early IDC collections carry it
 - ``lungs_labelmap.dcm``: LABELMAP, AUTOMATIC "nnU-Net": Lung (Left), Lung (Right), plus the
   Background segment 0 every label map has
+- ``nodule_srt_measurements.dcm``: a TID 1500 measurement report (Comprehensive 3D SR) on the
+  nodule, as IDC's LIDC-IDRI SRs hold them: volume, diameter and surface area with UCUM units,
+  and a reader's nine ratings (subtlety, internal structure, calcification, sphericity, margin,
+  lobulation, spiculation, texture, malignancy), coded as ``dicom_lidc_idri_nodules`` codes them
 
-Then ``idcseg ingest FOLDER`` stores their segments and ``idcseg find`` searches them. The
-building blocks — :func:`make_ct`, :func:`segment`, :func:`make_seg` — make other examples (the
-notebooks use them). Pitfalls they handle: highdicom keeps references to code objects, so every
-use gets fresh ones; AUTOMATIC and SEMIAUTOMATIC segments carry an algorithm identification.
+Then ``idcseg ingest FOLDER`` stores their segments and measurements, ``idcseg find`` and
+``idcseg measurements`` search them. The building blocks — :func:`make_ct`, :func:`segment`,
+:func:`make_seg`, :func:`measurement_group`, :func:`make_measurement_report` — make other
+examples (the notebooks use them). Pitfalls they handle: highdicom keeps references to code
+objects, so every use gets fresh ones; AUTOMATIC and SEMIAUTOMATIC segments carry an algorithm
+identification.
 """
 
 from __future__ import annotations
@@ -37,6 +44,119 @@ SRT_NODULE: Code = ("M-03010", "SRT", "Nodule")
 SRT_LUNG: Code = ("T-28000", "SRT", "Lung")
 
 ROOT = "2.25.1993"  # fixed UID root: the same files, the same answers, on every machine
+
+# TID 1500 content as IDC's LIDC-IDRI nodule reports (dicom_lidc_idri_nodules) code it
+NODULE: Code = ("M-03010", "SRT", "Nodule")
+LUNG_SRT: Code = ("T-28000", "SRT", "Lung")
+VOLUME: Code = ("G-D705", "SRT", "Volume")
+DIAMETER: Code = ("M-02550", "SRT", "Diameter")
+SURFACE_AREA: Code = ("C25244", "NCIt", "Surface Area")
+MM: Code = ("mm", "UCUM", "millimeter")
+MM2: Code = ("mm2", "UCUM", "square millimeter")
+MM3: Code = ("mm3", "UCUM", "cubic millimeter")
+ML: Code = ("ml", "UCUM", "milliliter")
+#: LIDC-IDRI's nine rated characteristics: name -> (concept code, {rating 1..n: value code}).
+LIDC_RATINGS: dict[str, tuple[Code, dict[int, Code]]] = {
+    "subtlety": (
+        ("C45992", "NCIt", "Subtlety score"),
+        {
+            1: ("101", "99LIDCQIICR", "1 out of 5 (Extremely subtle)"),
+            2: ("102", "99LIDCQIICR", "2 out of 5 (Moderately subtle)"),
+            3: ("103", "99LIDCQIICR", "3 out of 5 (Fairly subtle)"),
+            4: ("104", "99LIDCQIICR", "4 out of 5 (Moderately obvious)"),
+            5: ("105", "99LIDCQIICR", "5 out of 5 (Obvious)"),
+        },
+    ),
+    "internal_structure": (
+        ("200", "99LIDCQIICR", "Internal structure"),
+        {
+            1: ("C12471", "NCIt", "Soft tissue"),
+            2: ("C25278", "NCIt", "Fluid"),
+            3: ("C12472", "NCIt", "Adipose tissue"),
+            4: ("C73434", "NCIt", "Air"),
+        },
+    ),
+    "calcification": (
+        ("C3672", "NCIt", "Calcification"),
+        {
+            1: ("RID35453", "RadLex", "Popcorn calcification sign"),
+            2: ("302", "99LIDCQIICR", "Laminated appearance"),
+            3: ("RID5741", "RadLex", "Solid appearance"),
+            4: ("304", "99LIDCQIICR", "Non-central appearance"),
+            5: ("RID5827", "RadLex", "Central calcification"),
+            6: ("RID28473", "RadLex", "Absent"),
+        },
+    ),
+    "sphericity": (
+        ("400", "99LIDCQIICR", "Sphericity"),
+        {
+            1: ("RID5811", "RadLex", "linear"),
+            2: ("002", "99LIDCQIICR", "2 out of 5"),
+            3: ("RID5800", "RadLex", "ovoid"),
+            4: ("004", "99LIDCQIICR", "4 out of 5"),
+            5: ("RID5799", "RadLex", "round"),
+        },
+    ),
+    "margin": (
+        ("C25563", "NCIt", "Margin"),
+        {
+            1: ("RID5709", "RadLex", "Indistinct margin"),
+            2: ("002", "99LIDCQIICR", "2 out of 5"),
+            3: ("003", "99LIDCQIICR", "3 out of 5"),
+            4: ("004", "99LIDCQIICR", "4 out of 5"),
+            5: ("RID5707", "RadLex", "Circumscribed margin"),
+        },
+    ),
+    "lobulation": (
+        ("C62175", "NCIt", "Lobular Pattern"),
+        {
+            1: ("601", "99LIDCQIICR", "1 out of 5 (No lobulation)"),
+            2: ("002", "99LIDCQIICR", "2 out of 5"),
+            3: ("003", "99LIDCQIICR", "3 out of 5"),
+            4: ("004", "99LIDCQIICR", "4 out of 5"),
+            5: ("605", "99LIDCQIICR", "5 out of 5 (Marked lobulation)"),
+        },
+    ),
+    "spiculation": (
+        ("C28749", "NCIt", "Spiculation"),
+        {
+            1: ("701", "99LIDCQIICR", "1 out of 5 (No spiculation)"),
+            2: ("002", "99LIDCQIICR", "2 out of 5"),
+            3: ("003", "99LIDCQIICR", "3 out of 5"),
+            4: ("004", "99LIDCQIICR", "4 out of 5"),
+            5: ("705", "99LIDCQIICR", "5 out of 5 (Marked spiculation)"),
+        },
+    ),
+    "texture": (
+        ("C41144", "NCIt", "Texture"),
+        {
+            1: ("RID50153", "RadLex", "non-solid pulmonary nodule"),
+            2: ("002", "99LIDCQIICR", "2 out of 5"),
+            3: ("RID50152", "RadLex", "part-solid pulmonary nodule"),
+            4: ("004", "99LIDCQIICR", "4 out of 5"),
+            5: ("RID50151", "RadLex", "solid pulmonary nodule"),
+        },
+    ),
+    "malignancy": (
+        ("RID36042", "RadLex", "Malignancy"),
+        {
+            1: ("901", "99LIDCQIICR", "1 out of 5 (Highly Unlikely for Cancer)"),
+            2: ("902", "99LIDCQIICR", "2 out of 5 (Moderately Unlikely for Cancer)"),
+            3: ("903", "99LIDCQIICR", "3 out of 5 (Indeterminate Likelihood)"),
+            4: ("904", "99LIDCQIICR", "4 out of 5 (Moderately Suspicious for Cancer)"),
+            5: ("905", "99LIDCQIICR", "5 out of 5 (Highly Suspicious for Cancer)"),
+        },
+    ),
+}
+
+
+def lidc_ratings(**scores: int) -> list[tuple[Code, Code]]:
+    """(concept, value) codes of LIDC ratings, e.g. ``lidc_ratings(malignancy=4, subtlety=5)``."""
+    out = []
+    for name, score in scores.items():
+        concept, values = LIDC_RATINGS[name]
+        out.append((concept, values[score]))
+    return out
 
 
 def _concept(code: Code) -> Any:
@@ -171,10 +291,12 @@ def segment(
     laterality: Code | None = None,
     laterality_of: str = "structure",
     tracking_id: str | None = None,
+    tracking_uid: str | None = None,
 ) -> Any:
     """A highdicom SegmentDescription built from fresh code objects.
 
     *algorithm* names the software (AUTOMATIC and SEMIAUTOMATIC segments need one).
+    *tracking_id* comes with a TrackingUID (*tracking_uid*, else a new one).
     *laterality* (Left/Right) is a modifier of the segmented structure, as TotalSegmentator
     writes it, or with ``laterality_of="anatomy"`` of the anatomic region.
     """
@@ -197,7 +319,7 @@ def segment(
         algorithm_type=algorithm_type,
         algorithm_identification=identification,
         tracking_id=tracking_id,
-        tracking_uid=generate_uid() if tracking_id else None,
+        tracking_uid=(tracking_uid or generate_uid()) if tracking_id else None,
         anatomic_regions=[_concept(anatomy)] if anatomy else None,
     )
     if laterality is not None and laterality_of == "anatomy" and anatomy is not None:
@@ -260,8 +382,120 @@ def make_seg(
     return path
 
 
+def measurement_group(
+    seg: Any,
+    segment_number: int,
+    *,
+    finding: Code = NODULE,
+    finding_site: Code | None = LUNG_SRT,
+    laterality: Code | None = None,
+    measurements: list[tuple[Code, float, Code] | tuple[Code, float, Code, Code]] = (),  # type: ignore[assignment]
+    evaluations: list[tuple[Code, Code]] = (),  # type: ignore[assignment]
+    tracking_id: str | None = None,
+    tracking_uid: str | None = None,
+    source_series: str | None = None,
+) -> Any:
+    """A TID 1411 measurement group on segment *segment_number* of *seg* (a pydicom Dataset).
+
+    *measurements* are ``(quantity, value, unit)`` or ``(quantity, value, unit, derivation)``,
+    *evaluations* ``(concept, value)`` codes. The tracking identifier and UID default to the
+    segment's own (TrackingID / TrackingUID), so the group links to it both ways; the source
+    series to the SEG's referenced series.
+    """
+    import highdicom as hd
+
+    item = next(s for s in seg.SegmentSequence if int(s.SegmentNumber) == segment_number)
+    source = source_series or seg.ReferencedSeriesSequence[0].SeriesInstanceUID
+    return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(
+            uid=tracking_uid or item.get("TrackingUID") or None,
+            identifier=tracking_id or item.get("TrackingID") or item.SegmentLabel,
+        ),
+        referenced_segment=hd.sr.ReferencedSegment(
+            sop_class_uid=seg.SOPClassUID,
+            sop_instance_uid=seg.SOPInstanceUID,
+            segment_number=segment_number,
+            source_series=hd.sr.SourceSeriesForSegmentation(source),
+        ),
+        finding_type=_concept(finding),
+        finding_sites=(
+            [
+                hd.sr.FindingSite(
+                    _concept(finding_site), laterality=_concept(laterality) if laterality else None
+                )
+            ]
+            if finding_site
+            else None
+        ),
+        measurements=[
+            hd.sr.Measurement(
+                name=_concept(m[0]),
+                value=m[1],
+                unit=_concept(m[2]),
+                derivation=_concept(m[3]) if len(m) > 3 else None,  # type: ignore[misc]
+            )
+            for m in measurements
+        ],
+        qualitative_evaluations=[
+            hd.sr.QualitativeEvaluation(_concept(name), _concept(value))
+            for name, value in evaluations
+        ],
+    )
+
+
+def make_measurement_report(
+    path: Path,
+    seg: Any,
+    groups: list[Any],
+    *,
+    observer: str = "Reader",
+    description: str = "Nodule measurements",
+    series_uid: str | None = None,
+    images: list[Any] = (),  # type: ignore[assignment]
+) -> Path:
+    """Write a TID 1500 measurement report (Comprehensive 3D SR) of *groups* on *seg*.
+
+    *images* (pydicom Datasets, e.g. the CT) go to the Image Library. With *series_uid*, the
+    SOPInstanceUID is ``<series_uid>.1`` (fixed inputs, same file).
+    """
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+    from pydicom.uid import generate_uid
+
+    context = hd.sr.ObservationContext(
+        observer_person_context=hd.sr.ObserverContext(
+            observer_type=codes.DCM.Person,
+            observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(
+                name=observer
+            ),
+        )
+    )
+    report = hd.sr.MeasurementReport(
+        observation_context=context,
+        procedure_reported=_concept(("77477000", "SCT", "Computed Tomography")),
+        imaging_measurements=groups,
+        referenced_images=list(images) or None,
+    )
+    series_uid = series_uid or generate_uid()
+    document = hd.sr.Comprehensive3DSR(
+        evidence=[seg, *images],
+        content=report[0],
+        series_instance_uid=series_uid,
+        series_number=200,
+        sop_instance_uid=_child_uid(series_uid, 1),
+        instance_number=1,
+        manufacturer="idcseg examples",
+        series_description=description,
+        is_complete=True,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document.save_as(path)
+    return path
+
+
 def write_example_segs(folder: str | Path) -> list[Path]:
-    """Write the example CT series (``folder/ct``) and three SEGs of it; return the SEG paths."""
+    """Write the example CT series (``folder/ct``), three SEGs of it and a measurement report
+    on the nodule; return the SEG and SR paths."""
     folder = Path(folder)
     ct = make_ct(
         folder / "ct", "IDCSEG-EXAMPLE",
@@ -277,14 +511,15 @@ def write_example_segs(folder: str | Path) -> list[Path]:
     ]  # fmt: skip
     nodule = [
         segment(1, "Nodule 1", SRT_MORPH_ALTERED, SRT_NODULE, algorithm="Reader 1",
-                algorithm_type="SEMIAUTOMATIC", anatomy=SRT_LUNG),
+                algorithm_type="SEMIAUTOMATIC", anatomy=SRT_LUNG, tracking_id="Nodule 1",
+                tracking_uid=f"{ROOT}.30.1"),
     ]  # fmt: skip
     lungs = [
         segment(k, f"lung_{side[2].lower()}", ANATOMICAL_STRUCTURE, LUNG, algorithm="nnU-Net",
                 algorithm_type="AUTOMATIC", laterality=side)
         for k, side in ((1, LEFT), (2, RIGHT))
     ]  # fmt: skip
-    return [
+    written = [
         make_seg(ct, folder / "totalseg.dcm", organs, description="TotalSegmentator organs",
                  series_uid=f"{ROOT}.10.1"),
         make_seg(ct, folder / "nodule_srt.dcm", nodule,
@@ -292,6 +527,23 @@ def write_example_segs(folder: str | Path) -> list[Path]:
         make_seg(ct, folder / "lungs_labelmap.dcm", lungs, description="Lungs label map",
                  series_uid=f"{ROOT}.10.3", segmentation_type="LABELMAP"),
     ]  # fmt: skip
+    import pydicom
+
+    seg = pydicom.dcmread(written[1])
+    group = measurement_group(
+        seg, 1,
+        measurements=[(VOLUME, 523.6, MM3), (DIAMETER, 10.2, MM), (SURFACE_AREA, 310.4, MM2)],
+        evaluations=lidc_ratings(subtlety=5, internal_structure=1, calcification=6,
+                                 sphericity=4, margin=4, lobulation=2, spiculation=1,
+                                 texture=5, malignancy=4),
+    )  # fmt: skip
+    written.append(
+        make_measurement_report(
+            folder / "nodule_srt_measurements.dcm", seg, [group], observer="Reader^One",
+            description="Nodule 1 - Reader 1 measurements", series_uid=f"{ROOT}.20.1",
+        )
+    )  # fmt: skip
+    return written
 
 
 def main(argv: list[str] | None = None) -> None:

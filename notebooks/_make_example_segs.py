@@ -17,15 +17,38 @@ Nothing is downloaded. A tiny CT series is derived from pydicom's bundled ``CT_s
 - ``organs_totalsegmentator.dcm`` — automatic organ masks (liver, spleen, kidneys and lungs with
   laterality), coded as TotalSegmentator's DICOM output codes them.
 - ``tumor_manual.dcm`` — a manually drawn liver tumour.
+
+:func:`make_nodule_reports` writes what a nodule study holds besides its SEGs: DICOM SR
+measurement reports (TID 1500), modelled on IDC's LIDC-IDRI ones — per nodule and reader a
+volume, a diameter and a surface area (UCUM units) and the nine LIDC ratings, malignancy among
+them. Four readers rate eight nodules of a local CT (``nodules.dcm``), and one reader each of the
+two IDC stand-in SEGs. The numbers are made up (seeded, so every run is the same): bigger
+nodules tend to get higher malignancy ratings, as in LIDC.
 """
 
 from __future__ import annotations
 
+import math
+import random
 from pathlib import Path
 
 import numpy as np
 
-from idcseg.examples import Code, make_ct, make_seg, segment
+from idcseg.examples import (
+    DIAMETER,
+    MM,
+    MM2,
+    MM3,
+    SURFACE_AREA,
+    VOLUME,
+    Code,
+    lidc_ratings,
+    make_ct,
+    make_measurement_report,
+    make_seg,
+    measurement_group,
+    segment,
+)
 
 # Real IDC identifiers (IDC v25 index): LIDC-IDRI-0001, its CT series and two nodule SEGs.
 LIDC_PATIENT = "LIDC-IDRI-0001"
@@ -146,4 +169,78 @@ def make_examples(folder: str | Path) -> dict[str, Path]:
         [segment(1, "Liver tumor", MORPH_ALTERED, NEOPLASM, anatomy=LIVER)],
         description="Liver tumor, manual",
     )
+    return written
+
+
+READERS = ("Reader^A", "Reader^B", "Reader^C", "Reader^D")
+
+
+def _nodule_group(seg, number: int, diameter: float, score: int, rng: random.Random):
+    """A measurement group: the nodule's size as one reader measured it, and its ratings."""
+    measured = diameter * rng.uniform(0.9, 1.1)
+    volume = math.pi / 6 * measured**3
+    area = math.pi * measured**2
+    return measurement_group(
+        seg,
+        number,
+        measurements=[
+            (VOLUME, round(volume, 1), MM3),
+            (DIAMETER, round(measured, 2), MM),
+            (SURFACE_AREA, round(area, 1), MM2),
+        ],
+        evaluations=lidc_ratings(
+            subtlety=rng.randint(2, 5),
+            internal_structure=1,
+            calcification=6 if score >= 3 else rng.choice((1, 3, 6)),
+            sphericity=rng.choice((3, 4, 5)),
+            margin=rng.randint(2, 5),
+            lobulation=rng.randint(1, 3),
+            spiculation=min(5, max(1, score - rng.randint(0, 2))),
+            texture=5,
+            malignancy=score,
+        ),
+    )
+
+
+def make_nodule_reports(folder: str | Path) -> dict[str, Path]:
+    """Write the SEG of eight nodules and the readers' reports (see the module docstring) under
+    *folder*, after :func:`make_examples` wrote the IDC stand-ins there; return ``{name: file}``."""
+    import pydicom
+
+    folder = Path(folder)
+    rng = random.Random(2024)
+    ct = make_ct(folder / "ct" / "nodules", "DEMO-0002")
+    diameters = [4.5, 6.0, 7.5, 9.0, 11.0, 14.0, 18.0, 24.0]
+    seg_path = make_seg(
+        ct,
+        folder / "segs" / "nodules.dcm",
+        [
+            segment(k, f"Nodule {k}", MORPH_ALTERED, NODULE, anatomy=LUNG,
+                    tracking_id=f"Nodule {k}")
+            for k in range(1, len(diameters) + 1)
+        ],
+        description="Eight lung nodules",
+    )  # fmt: skip
+    seg = pydicom.dcmread(seg_path)
+    written = {"nodules": seg_path}
+    for reader in READERS:
+        groups = []
+        for k, diameter in enumerate(diameters, start=1):
+            likely = 1 + (diameter - 4) / 5 + rng.gauss(0, 0.7)
+            score = min(5, max(1, round(likely)))
+            groups.append(_nodule_group(seg, k, diameter, score, rng))
+        name = f"nodules_{reader[-1].lower()}"
+        written[name] = make_measurement_report(
+            folder / "reports" / f"{name}.dcm", seg, groups, observer=reader,
+            description=f"Nodule ratings - {reader}",
+        )  # fmt: skip
+    for name, diameter, score in (("lidc_nodule_001", 10.0, 4), ("lidc_nodule_il057", 13.5, 5)):
+        stand_in = pydicom.dcmread(folder / "segs" / f"{name}.dcm")
+        written[f"{name}_report"] = make_measurement_report(
+            folder / "reports" / f"{name}_report.dcm",
+            stand_in,
+            [_nodule_group(stand_in, 1, diameter, score, rng)],
+            observer="Reader^LIDC",
+            description="Nodule ratings (stand-in)",
+        )
     return written

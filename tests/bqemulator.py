@@ -713,14 +713,17 @@ def create_idc_dataset(
     segmentations: Sequence[Mapping[str, Any]],
     dicom_all: Sequence[Mapping[str, Any]],
     dicom_metadata_curated: Sequence[Mapping[str, Any]] | None = None,
+    measurements: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     project: str = PUBLIC_PROJECT,
 ) -> dict[str, bigquery.Table]:
-    """Create ``project.dataset`` with IDC-shaped ``segmentations`` and ``dicom_all`` tables
-    (and ``dicom_metadata_curated`` when its rows are given).
+    """Create ``project.dataset`` with IDC-shaped ``segmentations`` and ``dicom_all`` tables,
+    ``dicom_metadata_curated`` when its rows are given, and the measurement tables
+    (``measurement_groups``, ``quantitative_measurements``, ``qualitative_measurements``) when
+    *measurements* maps their names to rows.
 
-    Rows are dicts keyed by column name; keys that the *version*'s schema lacks are dropped
-    (so one set of rows serves every version).  Existing tables are replaced.  Returns the
-    created tables by name.
+    Rows are dicts keyed by column name; keys that the *version*'s schema lacks are dropped and
+    a value of a column the version holds REPEATED is wrapped in a list (so one set of rows
+    serves every version).  Existing tables are replaced.  Returns the created tables by name.
     """
     from google.cloud import bigquery
 
@@ -738,14 +741,28 @@ def create_idc_dataset(
                 dicom_metadata_curated,
             )
         )
+    for name, rows in (measurements or {}).items():
+        contents.append((name, MEASUREMENT_SCHEMAS[name](version), rows))
     for name, schema, rows in contents:
         table_id = f"{project}.{dataset}.{name}"
         client.delete_table(table_id, not_found_ok=True)
         table = client.create_table(bigquery.Table(table_id, schema=schema))
-        columns = {f.name for f in schema}
-        insert_rows(client, table, [{k: v for k, v in r.items() if k in columns} for r in rows])
+        insert_rows(client, table, [_fit(r, schema) for r in rows])
         tables[name] = table
     return tables
+
+
+def _fit(row: Mapping[str, Any], schema: Sequence[bigquery.SchemaField]) -> dict[str, Any]:
+    """*row* with the columns of *schema* only; scalars of REPEATED columns become lists."""
+    out: dict[str, Any] = {}
+    for column in schema:
+        if column.name not in row:
+            continue
+        value = row[column.name]
+        if column.mode == "REPEATED" and not isinstance(value, list):
+            value = [] if value is None else [value]
+        out[column.name] = value
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -1067,7 +1084,8 @@ def load_idc_fixture(
 ) -> dict[str, dict[str, bigquery.Table]]:
     """Create ``bigquery-public-data.<era.dataset>`` for each of *eras* from :func:`fixture_series`.
 
-    Returns ``{"idc_v25": {"segmentations": Table, "dicom_all": Table, ...}, ...}``.
+    Returns ``{"idc_v25": {"segmentations": Table, "dicom_all": Table, ...}, ...}``; the
+    measurement tables hold :func:`measurement_rows` of :func:`fixture_reports`.
     """
     chosen = list(fixture_series() if series is None else series)
     return {
@@ -1078,8 +1096,431 @@ def load_idc_fixture(
             segmentations=segmentations_rows(chosen, era.version, labelmaps=era.labelmaps_in_view),
             dicom_all=dicom_all_rows(chosen, era.version),
             dicom_metadata_curated=dicom_metadata_curated_rows(chosen),
+            measurements=measurement_rows(fixture_reports()),
         )
         for era in eras
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# IDC's measurement tables (TID 1500 SRs)
+# --------------------------------------------------------------------------------------------
+
+MEASUREMENT_SERIES_SINCE = 13
+"""From this fixture version on, the measurement tables carry the SR's SeriesInstanceUID and
+the SEG's segmentationSeriesUID, and measurement_groups / quantitative_measurements hold
+segmentationSegmentNumber as an INTEGER (before: REPEATED). qualitative_measurements keeps it
+REPEATED and has no segmentationSeriesUID even in the newest schema IDC publishes. (The eras
+follow the view SQL and schema JSON in ImagingDataCommons/etl_flow, derived_data_views; the
+release numbers here are the fixture's, not IDC's exact ones.)"""
+
+
+def _code4(name: str, mode: str = "NULLABLE") -> bigquery.SchemaField:
+    """A code RECORD with CodingSchemeVersion, as IDC's measurement tables have most."""
+    from google.cloud.bigquery import SchemaField
+
+    return SchemaField(
+        name,
+        "RECORD",
+        mode=mode,
+        fields=[
+            SchemaField("CodeValue", "STRING"),
+            SchemaField("CodingSchemeDesignator", "STRING"),
+            SchemaField("CodingSchemeVersion", "STRING"),
+            SchemaField("CodeMeaning", "STRING"),
+        ],
+    )
+
+
+def content_sequence_schema() -> bigquery.SchemaField:
+    """``measurement_groups.contentSequence``: IDC's content tree of a Measurement Group, with
+    its fields and irregular nesting level by level as IDC's schema JSON declares them."""
+    from google.cloud.bigquery import SchemaField as F
+
+    def strings(*names: str) -> list[F]:
+        return [F(n, "STRING") for n in names]
+
+    def measured(units: F) -> F:
+        return F(
+            "MeasuredValueSequence",
+            "RECORD",
+            "REPEATED",
+            fields=[units, F("NumericValue", "STRING", "REPEATED")],
+        )
+
+    def refs(*extra: F) -> F:
+        return F(
+            "ReferencedSOPSequence",
+            "RECORD",
+            "REPEATED",
+            fields=[*strings("ReferencedSOPClassUID", "ReferencedSOPInstanceUID"), *extra],
+        )
+
+    nested_refs = refs(F("ReferencedFrameNumber", "STRING", "REPEATED"), refs())
+    level4 = F(
+        "ContentSequence",
+        "RECORD",
+        "REPEATED",
+        fields=[
+            *strings("RelationshipType", "ValueType"),
+            _code("ConceptNameCodeSequence", "REPEATED"),
+            F("TextValue", "STRING"),
+            _code("ConceptCodeSequence", "REPEATED"),
+            F(
+                "ContentSequence",
+                "RECORD",
+                "REPEATED",
+                fields=[nested_refs, *strings("RelationshipType", "ValueType")],
+            ),
+            F("GraphicData", "FLOAT", "REPEATED"),
+            F("GraphicType", "STRING"),
+        ],
+    )
+    level3 = F(
+        "ContentSequence",
+        "RECORD",
+        "REPEATED",
+        fields=[
+            *strings("RelationshipType", "ValueType"),
+            _code("ConceptNameCodeSequence", "REPEATED"),
+            F("ContinuityOfContent", "STRING"),
+            _code("ConceptCodeSequence", "REPEATED"),
+            refs(refs()),
+            measured(_code4("MeasurementUnitsCodeSequence", "REPEATED")),
+            level4,
+        ],
+    )
+    level2 = F(
+        "ContentSequence",
+        "RECORD",
+        "REPEATED",
+        fields=[
+            *strings("RelationshipType", "ValueType"),
+            _code("ConceptNameCodeSequence", "REPEATED"),
+            F("ContinuityOfContent", "STRING"),
+            F("DateTime", "TIMESTAMP"),
+            F("Time", "TIME"),
+            *strings("UID", "TextValue"),
+            _code("ConceptCodeSequence", "REPEATED"),
+            measured(_code("MeasurementUnitsCodeSequence", "REPEATED")),
+            level3,
+        ],
+    )
+    level1 = F(
+        "ContentSequence",
+        "RECORD",
+        "REPEATED",
+        fields=[
+            refs(F("ReferencedSegmentNumber", "INTEGER", "REPEATED")),
+            *strings("RelationshipType", "ValueType"),
+            _code("ConceptNameCodeSequence", "REPEATED"),
+            F("ContinuityOfContent", "STRING"),
+            F("Date", "DATE"),
+            F("Time", "TIME"),
+            *strings("UID", "TextValue"),
+            _code4("ConceptCodeSequence", "REPEATED"),
+            measured(_code4("MeasurementUnitsCodeSequence", "REPEATED")),
+            level2,
+        ],
+    )
+    return F("contentSequence", "RECORD", fields=[
+        refs(F("ReferencedFrameNumber", "STRING", "REPEATED")),
+        *strings("RelationshipType", "ValueType"),
+        _code("ConceptNameCodeSequence", "REPEATED"), F("ContinuityOfContent", "STRING"),
+        F("Date", "DATE"), *strings("UID", "TextValue"),
+        _code("ConceptCodeSequence", "REPEATED"),
+        measured(_code4("MeasurementUnitsCodeSequence", "REPEATED")),
+        F("ContentTemplateSequence", "RECORD", "REPEATED",
+          fields=strings("MappingResource", "MappingResourceUID", "TemplateIdentifier")),
+        level1,
+    ])  # fmt: skip
+
+
+def _segment_number(version: int, table: str) -> bigquery.SchemaField:
+    from google.cloud.bigquery import SchemaField
+
+    repeated = table == "qualitative_measurements" or version < MEASUREMENT_SERIES_SINCE
+    return SchemaField(
+        "segmentationSegmentNumber", "INTEGER", mode="REPEATED" if repeated else "NULLABLE"
+    )
+
+
+def measurement_groups_schema(version: int) -> list[bigquery.SchemaField]:
+    """IDC's ``measurement_groups`` (one row per TID 1500 Measurement Group)."""
+    from google.cloud.bigquery import SchemaField
+
+    new = version >= MEASUREMENT_SERIES_SINCE
+    fields = [
+        SchemaField("SOPInstanceUID", "STRING"),
+        SchemaField("SeriesInstanceUID", "STRING") if new else None,
+        SchemaField("measurementGroup_number", "INTEGER"),
+        SchemaField("trackingUniqueIdentifier", "STRING"),
+        SchemaField("trackingIdentifier", "STRING"),
+        SchemaField("PatientID", "STRING"),
+        SchemaField("SeriesDescription", "STRING"),
+        _code4("finding"),
+        _code4("findingSite"),
+        SchemaField("sourceSegmentedSeriesUID", "STRING"),
+        SchemaField("segmentationInstanceUID", "STRING"),
+        SchemaField("segmentationSeriesUID", "STRING") if new else None,
+        _segment_number(version, "measurement_groups"),
+        content_sequence_schema(),
+    ]
+    return [f for f in fields if f is not None]
+
+
+def _measurement_head(version: int, table: str) -> list[bigquery.SchemaField | None]:
+    from google.cloud.bigquery import SchemaField
+
+    new = version >= MEASUREMENT_SERIES_SINCE
+    qualitative = table == "qualitative_measurements"
+    return [
+        SchemaField("PatientID", "STRING"),
+        SchemaField("SOPInstanceUID", "STRING"),
+        SchemaField("SeriesInstanceUID", "STRING") if new else None,
+        SchemaField("SeriesDescription", "STRING") if new or not qualitative else None,
+        SchemaField("measurementGroup_number", "INTEGER"),
+        SchemaField("segmentationInstanceUID", "STRING"),
+        SchemaField("segmentationSeriesUID", "STRING") if new and not qualitative else None,
+        _segment_number(version, table),
+        SchemaField("sourceSegmentedSeriesUID", "STRING"),
+        SchemaField("trackingIdentifier", "STRING"),
+        SchemaField("trackingUniqueIdentifier", "STRING"),
+    ]
+
+
+def quantitative_measurements_schema(version: int) -> list[bigquery.SchemaField]:
+    """IDC's ``quantitative_measurements`` (one row per NUM item of a group)."""
+    from google.cloud.bigquery import SchemaField
+
+    fields = [
+        *_measurement_head(version, "quantitative_measurements"),
+        _code("Quantity"),
+        _code("derivationModifier"),
+        SchemaField("Value", "NUMERIC"),
+        _code4("Units"),
+        _code4("finding"),
+        _code4("findingSite"),
+        _code4("lateralityModifier"),
+    ]
+    return [f for f in fields if f is not None]
+
+
+def qualitative_measurements_schema(version: int) -> list[bigquery.SchemaField]:
+    """IDC's ``qualitative_measurements`` (one row per coded evaluation of a group)."""
+    fields = [
+        *_measurement_head(version, "qualitative_measurements"),
+        _code("Quantity"),
+        _code4("Value"),
+        _code4("finding"),
+        _code4("findingSite"),
+    ]
+    return [f for f in fields if f is not None]
+
+
+MEASUREMENT_SCHEMAS = {
+    "measurement_groups": measurement_groups_schema,
+    "quantitative_measurements": quantitative_measurements_schema,
+    "qualitative_measurements": qualitative_measurements_schema,
+}
+
+
+def code4(value: str, scheme: str, meaning: str) -> dict[str, str | None]:
+    """A code with CodingSchemeVersion (NULL), as the measurement tables hold most codes."""
+    return {**code(value, scheme, meaning), "CodingSchemeVersion": None}
+
+
+NO_CODE = {"CodeValue": None, "CodingSchemeDesignator": None, "CodeMeaning": None}
+"""IDC's views write an absent derivation or laterality as a STRUCT of NULLs."""
+NODULE_FINDING = code4("M-03010", "SRT", "Nodule")
+LUNG_SITE = code4("T-28000", "SRT", "Lung")
+VOLUME_CODE = code("G-D705", "SRT", "Volume")
+VOLUME_SCT = code("118565006", "SCT", "Volume")
+DIAMETER_CODE = code("M-02550", "SRT", "Diameter")
+MEAN_HU = code("112031", "DCM", "Attenuation Coefficient")
+MALIGNANCY = code("RID36042", "RadLex", "Malignancy")
+SUBTLETY = code("C45992", "NCIt", "Subtlety score")
+
+
+def malignancy(score: int, meaning: str) -> dict[str, str | None]:
+    return code4(f"90{score}", "99LIDCQIICR", f"{score} out of 5 ({meaning})")
+
+
+@dataclass(frozen=True)
+class MeasuredGroup:
+    """One measurement group of a fixture SR."""
+
+    segmentation: str | None  # SOPInstanceUID of the SEG named
+    segmentation_series: str | None
+    segment_number: int | None
+    source_series: str | None
+    tracking_id: str
+    tracking_uid: str
+    finding: dict[str, Any] = field(default_factory=lambda: NODULE_FINDING)
+    finding_site: dict[str, Any] | None = field(default_factory=lambda: LUNG_SITE)
+    laterality: dict[str, Any] | None = None
+    # (quantity, value as text, units code, derivation or None)
+    measurements: tuple[tuple[dict[str, Any], str, dict[str, Any], dict[str, Any] | None], ...] = ()
+    evaluations: tuple[tuple[dict[str, Any], dict[str, Any]], ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    """One fixture TID 1500 SR."""
+
+    patient: str
+    series: str
+    sop: str
+    description: str
+    groups: tuple[MeasuredGroup, ...]
+
+
+def fixture_reports() -> list[Report]:
+    """SRs on the fixture world's SEGs, the ways a measurement meets its segment:
+
+    * LIDC-IDRI-0001 reader 1: the legacy nodule SEG's segment 1 by instance + number (volume,
+      a diameter with a derivation, LIDC ratings), laterality Left.
+    * reader 2: names a SEG instance no table holds, but the nodule's tracking UID.
+    * TotalSegmentator on the nlst CT: two organs of its SEG (volumes in ml and mm3 — the
+      SNOMED-CT Volume code —, a mean attenuation with derivation Mean).
+    * an SR measuring a segment of an unknown SEG, with an unknown tracking UID.
+    """
+    seg2, ct2 = _instance_uid_of("2.25.2.1.2"), "2.25.2.1.1"
+    seg1, ct1 = _instance_uid_of("2.25.1.1.2"), "2.25.1.1.1"
+    mm3 = code4("mm3", "UCUM", "cubic millimeter")
+    ml = code4("ml", "UCUM", "milliliter")
+    mm = code4("mm", "UCUM", "millimeter")
+    hu = code4("[hnsf'U]", "UCUM", "Hounsfield unit")
+    maximum = code("R-404FB", "SRT", "Maximum")
+    mean = code("R-00317", "SRT", "Mean")
+    return [
+        Report("LIDC-IDRI-0001", _uid(2, 8, 1), _uid(2, 8, 1, 1), "Reader 1", (
+            MeasuredGroup(seg2, "2.25.2.1.2", 1, ct2, "Nodule 1 - Reader 1", _uid(2, 9, 1),
+                          laterality=code4("7771000", "SCT", "Left"),
+                          measurements=((VOLUME_CODE, "523.6", mm3, None),
+                                        (DIAMETER_CODE, "10.25", mm, maximum)),
+                          evaluations=((MALIGNANCY, malignancy(4, "Moderately Suspicious for Cancer")),
+                                       (SUBTLETY, code4("105", "99LIDCQIICR", "5 out of 5 (Obvious)")))),
+        )),
+        Report("LIDC-IDRI-0001", _uid(2, 8, 2), _uid(2, 8, 2, 1), "Reader 2", (
+            MeasuredGroup("2.25.9.9.9.1", "2.25.9.9.9", 1, ct2, "Nodule 1 - Reader 2", _uid(2, 9, 1),
+                          measurements=((VOLUME_CODE, "610", mm3, None),),
+                          evaluations=((MALIGNANCY, malignancy(5, "Highly Suspicious for Cancer")),)),
+        )),
+        Report("100002", _uid(1, 8, 1), _uid(1, 8, 1, 1), "TotalSegmentator measurements", (
+            MeasuredGroup(seg1, "2.25.1.1.2", 1, ct1, "lung_left", _uid(1, 9, 1),
+                          finding=code4("39607008", "SCT", "Lung"), finding_site=None,
+                          measurements=((VOLUME_SCT, "2.5E3", ml, None),
+                                        (MEAN_HU, "-812.25", hu, mean))),
+            MeasuredGroup(seg1, "2.25.1.1.2", 2, ct1, "liver", _uid(1, 9, 2),
+                          finding=code4("10200004", "SCT", "Liver"), finding_site=None,
+                          measurements=((VOLUME_SCT, "1612000", mm3, None),
+                                        (MEAN_HU, "55.5", hu, mean))),
+        )),
+        Report("LIDC-IDRI-0001", _uid(2, 8, 3), _uid(2, 8, 3, 1), "Reader 3", (
+            MeasuredGroup("2.25.9.9.8.1", "2.25.9.9.8", 1, None, "Nodule X", _uid(2, 9, 99),
+                          measurements=((VOLUME_CODE, "1.2", ml, None),),
+                          evaluations=((MALIGNANCY, malignancy(3, "Indeterminate Likelihood")),)),
+        )),
+    ]  # fmt: skip
+
+
+def _instance_uid_of(series_uid: str) -> str:
+    return f"{series_uid}.1"
+
+
+def measurement_rows(reports: Iterable[Report]) -> dict[str, list[dict[str, Any]]]:
+    """IDC's three measurement tables' rows (newest columns; older ones dropped on load)."""
+    groups: list[dict[str, Any]] = []
+    quantitative: list[dict[str, Any]] = []
+    qualitative: list[dict[str, Any]] = []
+    for report in reports:
+        for number, g in enumerate(report.groups):
+            common = {
+                "PatientID": report.patient,
+                "SOPInstanceUID": report.sop,
+                "SeriesInstanceUID": report.series,
+                "SeriesDescription": report.description,
+                "measurementGroup_number": number,
+                "segmentationInstanceUID": g.segmentation,
+                "segmentationSeriesUID": g.segmentation_series,
+                "segmentationSegmentNumber": g.segment_number,
+                "sourceSegmentedSeriesUID": g.source_series,
+                "trackingIdentifier": g.tracking_id,
+                "trackingUniqueIdentifier": g.tracking_uid,
+            }
+            groups.append(
+                {
+                    **common,
+                    "finding": g.finding,
+                    "findingSite": g.finding_site,
+                    "contentSequence": _content(g),
+                }
+            )
+            for quantity, value, units, derivation in g.measurements:
+                quantitative.append(
+                    {
+                        **common,
+                        "Quantity": quantity,
+                        "derivationModifier": derivation or NO_CODE,
+                        "Value": value,
+                        "Units": units,
+                        "finding": g.finding,
+                        "findingSite": g.finding_site,
+                        "lateralityModifier": g.laterality
+                        or {**NO_CODE, "CodingSchemeVersion": None},
+                    }
+                )
+            for concept, value in g.evaluations:
+                qualitative.append(
+                    {
+                        **{k: v for k, v in common.items() if k != "segmentationSeriesUID"},
+                        "Quantity": concept,
+                        "Value": value,
+                        "finding": g.finding,
+                        "findingSite": g.finding_site,
+                    }
+                )
+    return {
+        "measurement_groups": groups,
+        "quantitative_measurements": quantitative,
+        "qualitative_measurements": qualitative,
+    }
+
+
+def _content(g: MeasuredGroup) -> dict[str, Any]:
+    """The first two levels of a group's content tree, in IDC's field names."""
+    items: list[dict[str, Any]] = [
+        {"RelationshipType": "HAS OBS CONTEXT", "ValueType": "TEXT",
+         "ConceptNameCodeSequence": [code("112039", "DCM", "Tracking Identifier")],
+         "TextValue": g.tracking_id},
+        {"RelationshipType": "HAS OBS CONTEXT", "ValueType": "UIDREF",
+         "ConceptNameCodeSequence": [code("112040", "DCM", "Tracking Unique Identifier")],
+         "UID": g.tracking_uid},
+        {"RelationshipType": "CONTAINS", "ValueType": "CODE",
+         "ConceptNameCodeSequence": [code("121071", "DCM", "Finding")],
+         "ConceptCodeSequence": [g.finding]},
+    ]  # fmt: skip
+    if g.segmentation:
+        items.append(
+            {"RelationshipType": "CONTAINS", "ValueType": "IMAGE",
+             "ConceptNameCodeSequence": [code("121191", "DCM", "Referenced Segment")],
+             "ReferencedSOPSequence": [{"ReferencedSOPClassUID": SEG_STORAGE,
+                                        "ReferencedSOPInstanceUID": g.segmentation,
+                                        "ReferencedSegmentNumber": [g.segment_number]}]}
+        )  # fmt: skip
+    for quantity, value, units, _ in g.measurements:
+        items.append(
+            {"RelationshipType": "CONTAINS", "ValueType": "NUM",
+             "ConceptNameCodeSequence": [quantity],
+             "MeasuredValueSequence": [{"MeasurementUnitsCodeSequence": [units],
+                                        "NumericValue": [value]}]}
+        )  # fmt: skip
+    return {
+        "RelationshipType": "CONTAINS",
+        "ValueType": "CONTAINER",
+        "ConceptNameCodeSequence": [code("125007", "DCM", "Measurement Group")],
+        "ContentSequence": items,
     }
 
 

@@ -261,3 +261,11 @@ def mask_cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     root = tmp_path_factory.mktemp("mask-cases")
     return {g: segfactory.MaskCase(root / g, g) for g in segfactory.GEOMETRIES}
+
+
+@pytest.fixture(scope="session")
+def sr_world(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A two-nodule SEG and TID 1500 SRs on it, made with highdicom (tests/srfactory.py)."""
+    from tests import srfactory
+
+    return srfactory.make_world(tmp_path_factory.mktemp("sr-world"))

@@ -4,7 +4,9 @@
 them to bucket ``idc-open-data`` of a local moto server under IDC's key layout
 ``<crdc_series_uuid>/<crdc_instance_uuid>.dcm``, and writes a stand-in ``idc_index_data`` package
 whose ``idc_index.parquet`` has IDC's 31 columns and one row per test series (collection
-``fetch_test``), pointing at the bucket. Put its folder first on ``PYTHONPATH`` (or patch
+``fetch_test``), pointing at the bucket. Beside the "multi" SEG's study are three SR series: a
+TID 1500 report on its segments, an SR of another template, and a report of another analysis
+result (not to be fetched with the SEG's measurements). Put its folder first on ``PYTHONPATH`` (or patch
 ``index_dir``) and the embedded engine selects the test series as it would IDC's.
 """
 
@@ -75,6 +77,9 @@ class World:
 # the SEG series of the index (collection fetch_test); "ct" is IDC's oddity: Modality SEG, CT
 # images; "bad" and "faulty" are only given as targets
 INDEXED = ("multi", "labelmap", "legacy", "frac")
+# SR series in the index, in the "multi" SEG's study (SR_ANALYSIS: their analysis_result_id)
+REPORTS = ("multi_sr", "other_template_sr", "foreign_sr")
+SR_ANALYSIS = {"foreign_sr": "someone_elses_analysis"}
 
 
 def build(folder: Path) -> World:
@@ -131,13 +136,44 @@ def build(folder: Path) -> World:
     bad_uid = str(pydicom.dcmread(good, stop_before_pixels=True).SeriesInstanceUID)
     add("bad", [good, bad / "notdicom.dcm", bad / "cut.dcm"], uid=bad_uid)
     add("faulty", clones(first["legacy"], "faulty", 5))
+    _add_reports(folder / "sr", series["multi"].files[0], add)
     root = folder / "index"
     _write_index(root / "idc_index_data", series)
     return World(s3, proxy, series, root)
 
 
+def _add_reports(folder: Path, seg_file: Path, add) -> None:  # noqa: ANN001
+    """The SR series beside the "multi" SEG (see the module docstring)."""
+    from tests import srfactory
+    from tests.srfactory import ML, MM3, VOLUME, VOLUME_SCT, Group
+
+    seg = pydicom.dcmread(seg_file, stop_before_pixels=True)
+    report = srfactory.make_report(
+        folder / "multi_sr.dcm",
+        seg,
+        [
+            Group(1, measurements=[(VOLUME, 1523.5, MM3)],
+                  evaluations=[(srfactory.MALIGNANCY, srfactory.MALIGNANCY_SCORES[3])]),
+            Group(2, measurements=[(VOLUME_SCT, 0.15, ML)], tracking_id="Kidney L",
+                  tracking_uid=generate_uid()),
+        ],
+    )  # fmt: skip
+    add("multi_sr", [report])
+
+    def other_template(ds: pydicom.Dataset) -> None:
+        ds.SeriesInstanceUID = generate_uid()
+        ds.ContentTemplateSequence[0].TemplateIdentifier = "2000"
+
+    add("other_template_sr", [srfactory.edited(report, folder / "other.dcm", other_template)])
+
+    def foreign(ds: pydicom.Dataset) -> None:
+        ds.SeriesInstanceUID = generate_uid()
+
+    add("foreign_sr", [srfactory.edited(report, folder / "foreign.dcm", foreign)])
+
+
 def _write_index(
-    package: Path, series: dict[str, Series], names: tuple[str, ...] = (*INDEXED, "ct")
+    package: Path, series: dict[str, Series], names: tuple[str, ...] = (*INDEXED, "ct", *REPORTS)
 ) -> None:
     """A stand-in idc_index_data package: IDC's real schema, rows for the test series *names*
     (collection ``fetch_test``)."""
@@ -161,12 +197,14 @@ def _write_index(
         ds = pydicom.dcmread(one.files[0] if one.files else one.header, stop_before_pixels=True)
         con.execute(
             "INSERT INTO idx BY NAME SELECT $collection AS collection_id, $patient AS PatientID, "
-            "$series AS SeriesInstanceUID, $study AS StudyInstanceUID, 'SEG' AS Modality, "
+            "$series AS SeriesInstanceUID, $study AS StudyInstanceUID, $modality AS Modality, "
             "$sop AS SOPClassUID, $description AS SeriesDescription, $count AS instanceCount, "
             "$size AS series_size_MB, 'CC BY 4.0' AS license_short_name, $bucket AS aws_bucket, "
-            "$uuid AS crdc_series_uuid, $url AS series_aws_url",
+            "$uuid AS crdc_series_uuid, $url AS series_aws_url, $analysis AS analysis_result_id",
             {
                 "collection": COLLECTION,
+                "modality": "SR" if name in REPORTS else "SEG",
+                "analysis": SR_ANALYSIS.get(name),
                 "patient": str(ds.PatientID),
                 "series": one.uid,
                 "study": str(ds.StudyInstanceUID),

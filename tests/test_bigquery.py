@@ -394,3 +394,112 @@ def test_label_maps_count_once_whether_or_not_the_view_has_them(
         )
     assert counts["idc_v25"][0] == 6 and counts["idc_current"][0] == 8  # 2 label-map rows
     assert counts["idc_v25"][1:] == counts["idc_current"][1:] == (7, 0, 8, 8, [3, 2])
+
+
+# --- measurements -------------------------------------------------------------------------------
+
+MEASURED = ["quantity", "quantity_code", "derivation", "value", "units", "value_meaning", "link"]
+
+
+def test_measurements_adapt_to_an_older_release(
+    bq_client: Any, bq_idc: Any, tmp_path: Path
+) -> None:
+    """Older measurement tables hold segmentationSegmentNumber as an ARRAY and lack the SR's
+    series: the same measurements come back, linked the same way."""
+    old = engine(bq_client, tmp_path / "old", dataset="idc_v12", cache=False)
+    new = engine(bq_client, tmp_path / "new", cache=False)
+    assert "segmentationSegmentNumber[]" in old.columns()["quantitative_measurements"]
+    assert "segmentationSegmentNumber[]" not in new.columns()["quantitative_measurements"]
+    assert "SeriesInstanceUID" not in old.columns()["qualitative_measurements"]
+    query = spec.measurements_query(
+        spec.SeriesFilter.build(), spec.SegmentFilter.build(), spec.MeasurementFilter.build()
+    )
+    then, now = old.run(query).to_pandas(), new.run(query).to_pandas()
+    assert len(now) == 12 and then.sr_SeriesInstanceUID.isna().all()
+    assert now.sr_SeriesInstanceUID.notna().all()
+    key = ["sr_SOPInstanceUID", "measurementGroup_number", "SegmentNumber", *MEASURED]
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(then[key], now[key])
+
+
+def test_sync_measurements_then_the_same_answers_offline(
+    bq_client: Any, bq_idc: Any, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from idcseg.local.sync import sync, sync_measurements
+    from idcseg.query.engines.duckdb import DuckDBEngine
+
+    store = Store(tmp_path / "store")
+    source = engine(bq_client, tmp_path / "bq", cache=False)
+    f, g = spec.SeriesFilter.build(), spec.SegmentFilter.build()
+    sync(f, g, source, store=store, progress=False)
+    report = sync_measurements(f, g, source, store=store, progress=False)
+    # the SRs measuring stored segments (by reference or tracking UID), not the unlinked one
+    assert (report.instances, report.measurements) == (3, 10)
+    assert "synced 10 measurements of 3 SR instances" in report.summary()
+    local = DuckDBEngine(store=store, dataset="idc_v25", fetch_seg_index=False)
+    for g2, m in [
+        (g, spec.MeasurementFilter.build()),
+        (spec.SegmentFilter.build(structure="Nodule"), spec.MeasurementFilter.build()),
+        (g, spec.MeasurementFilter.build(quantity="Volume", min=600, unit="mm3")),
+        (g, spec.MeasurementFilter.build(evaluation="Malignancy~suspicious")),
+    ]:
+        query = spec.measurements_query(f, g2, m, linked=True)
+        pd.testing.assert_frame_equal(local.run(query).to_pandas(), source.run(query).to_pandas())
+    con = store.connect(read_only=True)
+    try:
+        groups = con.execute("SELECT count(*), count(contentSequence) FROM measurement_groups")
+        assert groups.fetchall() == [(4, 0)]
+        origins = con.execute("SELECT DISTINCT origin FROM instances").fetchall()
+        assert origins == [("bigquery",)]
+    finally:
+        con.close()
+    again = sync_measurements(f, g, source, store=store, progress=False)
+    assert again.measurements == 10
+    assert len(local.run(spec.measurements_query(f, g, spec.MeasurementFilter())).to_pandas()) == 10
+
+
+def test_measurements_on_the_cli_with_bigquery(bq_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**bq_env, "IDCSEG_HOME": str(tmp_path)}
+    dry = run_cli(
+        "measurements", "--engine", "bigquery", "--idc-version", "25", "--dry-run",
+        "--quantity", "Volume", "--min", "500", env=env,
+    )  # fmt: skip
+    assert dry.code == 0 and "dry run: this query would scan" in dry.err, dry.err
+    run = run_cli(
+        "measurements", "--engine", "bigquery", "--idc-version", "25", "-f", "json",
+        "--quantity", "Volume", "--min", "600", "--unit", "mm3", env=env,
+    )  # fmt: skip
+    assert run.code == 0, run.err
+    assert sorted(r["value"] for r in json.loads(run.out)) == [610.0, 1200.0, 1612000.0, 2500000.0]
+    wide = run_cli(
+        "find", "--engine", "bigquery", "--idc-version", "25", "--with-measurements",
+        "--structure", "Nodule", "-f", "json", env=env,
+    )  # fmt: skip
+    assert wide.code == 0, wide.err
+    (row,) = json.loads(wide.out)
+    assert row["Volume [mm3]"] == 523.6 and row["measurement_groups"] == 2
+    assert row["Malignancy"] == "4 out of 5 (Moderately Suspicious for Cancer)"
+    dry = run_cli(
+        "find", "--engine", "bigquery", "--idc-version", "25", "--with-measurements", "--dry-run",
+        env=env,
+    )  # fmt: skip
+    assert dry.code == 0 and "their measurements would scan" in dry.err
+
+
+def test_sync_cli_with_measurements(bq_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**bq_env, "IDCSEG_HOME": str(tmp_path)}
+    dry = run_cli("sync", "--idc-version", "25", "--measurements", "--dry-run", env=env)
+    assert dry.code == 0 and "dry run: sync of measurements would scan" in dry.err, dry.err
+    done = run_cli(
+        "sync", "--idc-version", "25", "--collection", "lidc_idri", "--measurements", env=env
+    )
+    assert done.code == 0, done.err
+    assert "synced 6 measurements of 2 SR instances in 2 series" in done.err
+    found = run_cli("measurements", "--quantity", "Malignancy", "-f", "json", env=env)
+    assert sorted(r["value_code"] for r in json.loads(found.out)) == [
+        "99LIDCQIICR:904",
+        "99LIDCQIICR:905",
+    ]

@@ -455,6 +455,98 @@ def test_fetch_missing(world, fake_index, proxy, tmp_path: Path) -> None:
     assert unasked.files_stored == 5
 
 
+def test_with_measurements_fetches_the_reports_of_the_same_studies(
+    world, fake_index, proxy, tmp_path: Path
+) -> None:
+    from tests.srref import expected_report
+
+    store = Store(tmp_path)
+    multi = world.series["multi"]
+    report = fetch_segments(
+        SeriesFilter.build(series=[multi.uid]),
+        store=store,
+        endpoint=world.endpoint,
+        with_measurements=True,
+    )
+    assert report.ok and report.files_stored == 2
+    m = report.measurements
+    assert m is not None and m.kind == "SR"
+    # the report and the other-template SR of the same study; not the other analysis result's
+    assert m.series_total == 2 and m.series_done == 2
+    assert m.files_stored == 1 and m.rows_written == 3 and m.files_not_seg == 1
+    other = world.series["other_template_sr"].uid
+    assert m.not_segmentation == {other: "Comprehensive 3D SR Storage"}
+    whole = world.series["multi_sr"].files[0].stat().st_size
+    assert m.bytes_read == m.bytes_total == whole  # SRs are read whole, once
+    assert m.requests == 2 + 2  # two listings, one whole GET each
+    summary = report.summary().splitlines()
+    assert summary[0].startswith("1 of 1 series done, 2 of 2 files stored")
+    assert summary[1].startswith(
+        "2 of 2 SR series done, 1 of 2 files stored (0 already stored), 3 measurements"
+    )
+    assert summary[2] == (
+        "not TID 1500 measurement reports, not stored: 1 series (1 Comprehensive 3D SR Storage)"
+    )
+
+    expected = expected_report(world.series["multi_sr"].files[0])
+    con = duckdb.connect(str(store.path), read_only=True)
+    try:
+        quantitative = con.execute(
+            "SELECT Quantity.CodeMeaning, Value, Units.CodeValue, segmentationSegmentNumber "
+            "FROM quantitative_measurements ORDER BY measurementGroup_number"
+        ).fetchall()
+        origin = con.execute(
+            "SELECT origin, location FROM instances WHERE SOPInstanceUID = ?",
+            [expected["groups"][0]["SOPInstanceUID"]],
+        ).fetchall()
+    finally:
+        con.close()
+    assert quantitative == [
+        (
+            q["Quantity"]["CodeMeaning"],
+            q["Value"],
+            q["Units"]["CodeValue"],
+            q["segmentationSegmentNumber"],
+        )
+        for q in expected["quantitative"]
+    ]
+    assert origin[0][0] == "bucket" and origin[0][1].startswith("s3://idc-open-data/")
+
+    from idcseg.query.engines.duckdb import DuckDBEngine
+    from idcseg.query.spec import MeasurementFilter, SegmentFilter, measurements_query
+
+    engine = DuckDBEngine(store=store)
+    try:
+        linked = engine.run(
+            measurements_query(SeriesFilter.build(), SegmentFilter.build(), MeasurementFilter())
+        ).to_pandas()
+    finally:
+        engine.close()
+    assert set(linked.link) == {"segment"} and set(linked.collection_id) == {"fetch_test"}
+    assert set(linked.SegmentLabel) == {"Liver", "Kidney L"}
+
+    again = fetch_segments(
+        SeriesFilter.build(series=[multi.uid]),
+        store=store,
+        endpoint=world.endpoint,
+        with_measurements=True,
+    )
+    assert again.files_skipped == 2 and again.measurements.files_skipped == 1
+    assert again.measurements.files_stored == 0
+
+
+def test_with_measurements_dry_run(world, fake_index, proxy, tmp_path: Path) -> None:
+    report = fetch_segments(
+        SeriesFilter.build(series=[world.series["multi"].uid]),
+        store=Store(tmp_path),
+        endpoint=world.endpoint,
+        with_measurements=True,
+        dry_run=True,
+    )
+    assert len(report.planned) == 2 and len(report.measurements.planned) == 2
+    assert not Store(tmp_path).exists() or not report.files_stored
+
+
 # --- the command line -------------------------------------------------------------------------
 
 
@@ -512,6 +604,14 @@ def test_cli(world, proxy, cli, tmp_path: Path) -> None:
     assert failed.code == 1 and "HTTP 503" in failed.err
     refused = cli("fetch-segments", env=env)
     assert refused.code == 2 and "--all" in refused.err
+    measured = cli(
+        "fetch-segments", "-c", "fetch_test", "--with-measurements", "--format", "json",
+        env={**env, "IDCSEG_S3_ENDPOINT": world.endpoint},
+    )  # fmt: skip
+    assert measured.code == 0, measured.err
+    assert json.loads(measured.out)["measurements"]["files_stored"] == 1
+    volumes = cli("measurements", "--quantity", "volume", "--unit", "ml", "-f", "json", env=env)
+    assert sorted(r["value"] for r in json.loads(volumes.out)) == [0.15, 1.5235]
 
 
 def test_find_fetch_missing_counts_first_and_says_what_it_would_fetch(

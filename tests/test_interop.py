@@ -62,9 +62,45 @@ def test_label_maps_and_legacy_codes(samples):
 def test_ingest_the_samples_folder(samples):
     report = ingest([SAMPLES], progress=False)
     failed = {Path(p).name: reason for p, reason in report.failures}
-    assert set(failed) == {"NOTICE.md", SR}
-    assert "Comprehensive SR" in failed[SR]
-    segs = [p for p in samples if p.name != SR]
-    assert report.files_ingested == len(segs)
+    assert set(failed) == {"NOTICE.md"}
+    assert report.files_ingested == len(samples)  # the SEGs and the TID 1500 SR
+    assert report.measurements_written == 22  # SUVbw statistics, volume, glycolysis…
     # the two sparse label maps share one SOPInstanceUID: stored once
     assert len(report.duplicates) == 1
+
+
+def test_the_dcmqi_report_reads_like_pydicom(samples):
+    """dcmqi's TID 1500 report (undefined lengths, an Image Library of 100+ images) on a
+    QIN-HEADNECK PET SEG: SUVbw statistics with derivations, volume in ml."""
+    from idcseg.dicom import sr
+    from tests.srref import expected_report
+
+    (path,) = [p for p in samples if p.name == SR]
+    report = sr.read_report(path)
+    assert {
+        "groups": report.groups,
+        "quantitative": report.quantitative,
+        "qualitative": report.qualitative,
+    } == expected_report(path)
+    seg = pydicom.dcmread(SAMPLES / "dcmqi" / "sr-example_seg.dcm", stop_before_pixels=True)
+    group = report.groups[0]
+    assert group["segmentationInstanceUID"] == seg.SOPInstanceUID
+    assert group["segmentationSeriesUID"] == seg.SeriesInstanceUID
+    assert (group["trackingIdentifier"], group["segmentationSegmentNumber"]) == ("primary tumor", 1)
+    suv = {
+        q["derivationModifier"]["CodeMeaning"]: str(q["Value"])
+        for q in report.quantitative
+        if q["Quantity"]["CodeMeaning"] == "SUVbw" and q["derivationModifier"]
+    }
+    assert suv["Mean"] == "6.015290000" and suv["Maximum"] == "10.381400000"
+    (volume,) = [q for q in report.quantitative if q["Quantity"]["CodeMeaning"] == "Volume"]
+    assert (str(volume["Value"]), volume["Units"]["CodeValue"]) == ("33.582400000", "ml")
+
+
+def test_the_dcmqi_report_links_to_its_segment(samples):
+    import idcseg
+
+    ingest([SAMPLES / "dcmqi"], progress=False)
+    frame = idcseg.measurements(quantity="Volume", unit="mm3")
+    assert list(frame.value) == [33582.4] and list(frame.link) == ["segment"]
+    assert list(frame.SegmentNumber) == [1]

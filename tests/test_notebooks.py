@@ -30,6 +30,7 @@ EXPECTED = [
     "02_viewer_urls_and_random_studies.ipynb",
     "03_segment_metadata_in_pandas.ipynb",
     "04_nodule_masks.ipynb",
+    "05_nodule_ratings.ipynb",
 ]
 CELL_TIMEOUT = 60  # seconds, per cell
 NOTEBOOK_BUDGET = 60  # seconds, per notebook, kernel start included
@@ -41,7 +42,7 @@ def code_cells(nb: Any) -> list[Any]:
     return [c for c in nb.cells if c.cell_type == "code"]
 
 
-def test_the_four_notebooks_are_there() -> None:
+def test_the_notebooks_are_there() -> None:
     assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == EXPECTED
     assert (NOTEBOOKS / "_make_example_segs.py").is_file()
 
@@ -160,6 +161,15 @@ def test_notebook_runs_offline(name: str, tmp_path: Path) -> None:
         assert text.count("skipped: BigQuery not configured") == 2
         assert html.count(VIEWER) >= 10  # series links and links to SEGs over their source
         assert "initialSeriesInstanceUID=1.2.276.0.7230010.3.1.3.0.89314.1553284067.990548" in html
+    elif name.startswith("05"):
+        assert "34 readings of 10 nodules" in text  # 4 readers x 8 nodules + 2 IDC stand-ins
+        assert "8 readings of 4 nodules" in text  # malignancy >= 4 and > 500 mm3
+        assert "skipped: BigQuery not configured" in text
+        assert html.count(VIEWER) == 2  # the two IDC stand-ins among the suspicious nodules
+        assert "initialSeriesInstanceUID=1.2.276.0.7230010.3.1.3.0.89314.1553284067.990548" in html
+        assert len(images_of(nb)) == 1  # volume by malignancy rating
+        plain = "".join(o.data.get("text/plain", "") for o in outputs(nb, "execute_result"))
+        assert "Volume [mm3]" in plain and "Malignancy" in plain
     elif name.startswith("02"):
         assert "same seed, same studies: True" in text
         assert '<a href="https://viewer.imaging.datacommons.cancer.gov/slim/studies/' in html
@@ -218,3 +228,19 @@ def test_notebook_01_bigquery_cells_on_the_emulator(
     assert "SRT:M-03010" in "".join(
         o.data.get("text/plain", "") for o in outputs(nb, "display_data")
     )
+
+
+def test_notebook_05_bigquery_cell_on_the_emulator(
+    bq_emulator: Any, bq_idc: Any, tmp_path: Path
+) -> None:
+    """With BigQuery configured (the local emulator), the last query reads IDC's tables."""
+    nb, _ = run_notebook(
+        "05_nodule_ratings.ipynb",
+        tmp_path,
+        IDCSEG_BIGQUERY_ENDPOINT=bq_emulator.endpoint,
+        GOOGLE_CLOUD_PROJECT="idcseg-test",
+    )
+    text = text_of(nb)
+    assert "skipped: BigQuery" not in text
+    # the emulator's LIDC readers 1 and 2 rated the nodule 4 and 5, volumes 523.6 and 610 mm3
+    assert "BigQuery: 2 readings (limit 20)" in text

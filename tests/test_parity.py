@@ -34,12 +34,15 @@ from idcseg.query.engines.duckdb import DuckDBEngine
 from tests.bqemulator import (
     IDC_ERAS,
     LABELMAP_SEG_STORAGE,
+    MEASUREMENT_SERIES_SINCE,
     SEGMENTATION_TYPE_SINCE,
     SEGMENTATIONS_V13_COLUMNS,
     Era,
     dicom_all_rows,
     dicom_metadata_curated_rows,
+    fixture_reports,
     fixture_series,
+    measurement_rows,
     segmentations_rows,
 )
 
@@ -121,7 +124,50 @@ def make_duck(era: Era, folder: Path, sql_cache: Path) -> DuckDBEngine:
                         item["SegmentDescription"],
                     ],
                 )
+        store_measurements(db, era_measurements(era))
     return DuckDBEngine(store=store, dataset="idc_v25", index_folder=index, fetch_seg_index=False)
+
+
+def era_measurements(era: Era) -> dict[str, list[dict[str, Any]]]:
+    """The measurement rows ``sync --measurements`` from *era* would store: releases before
+    the SR's series were recorded leave those columns NULL."""
+    tables = measurement_rows(fixture_reports())
+    if era.version < MEASUREMENT_SERIES_SINCE:
+        for name, rows in tables.items():
+            for row in rows:
+                row.update(SeriesInstanceUID=None, segmentationSeriesUID=None)
+                if name == "qualitative_measurements":
+                    row["SeriesDescription"] = None
+    return tables
+
+
+def store_measurements(db: Any, tables: dict[str, list[dict[str, Any]]]) -> None:
+    """The measurement tables' rows, typed like the store's columns (contentSequence left
+    out: the store keeps fewer levels and fields of it than IDC's schema declares)."""
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    for name, rows in tables.items():
+        schema = db.table(name).limit(0).to_arrow_table().schema
+        if "contentSequence" in schema.names:
+            schema = schema.remove(schema.get_field_index("contentSequence"))
+        fitted = [
+            {
+                f.name: Decimal(row[f.name]) if pa.types.is_decimal(f.type) else row.get(f.name)
+                for f in schema
+            }
+            for row in rows
+        ]
+        db.register("_rows", pa.Table.from_pylist(fitted, schema=schema))
+        db.execute(statement_insert(name))
+        db.unregister("_rows")
+
+
+def statement_insert(name: str) -> str:
+    """INSERT the registered rows into store table *name* (one of three fixed names)."""
+    assert name in ("measurement_groups", "quantitative_measurements", "qualitative_measurements")
+    return f"INSERT INTO {name} BY NAME SELECT * FROM _rows"
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +228,28 @@ ERA_GRID = (
     "series0", "series3", "series6", "series11", "series12", "summary6",
     "find0.0", "find-series0.0", "find1.0", "find2.2", "find7.0",
     "facets-structure0", "series-facets", "url-series", "info", "sync",
+    "measurements0", "measurements-linked", "sync-measurements",
 )  # fmt: skip
+
+
+SEGMENT_KEYS = ("structure", "category", "anatomy", "modifier", "algorithm_type", "algorithm_name")
+MEASUREMENT_FILTERS: list[tuple[dict[str, Any], dict[str, Any]]] = [
+    ({}, {}),
+    ({}, {"kind": "qualitative"}),
+    ({}, {"quantity": "Volume"}),
+    ({}, {"quantity": "SCT:118565006"}),  # matches the SRT-coded volumes too
+    ({}, {"quantity": "Volume", "min": 500}),
+    ({}, {"quantity": "volume", "min": "600", "unit": "mm3"}),
+    ({}, {"quantity": "Volume", "max": 1.5, "unit": "ml"}),
+    ({}, {"quantity": "Attenuation Coefficient", "max": 0}),
+    ({}, {"evaluation": "Malignancy~suspicious"}),
+    ({}, {"evaluation": ["malignancy=99lidcqiicr:905", "Malignancy=99LIDCQIICR:904"]}),
+    ({}, {"evaluation": ["Malignancy~suspicious", "Subtlety score~obvious"], "quantity": "Volume"}),
+    ({"structure": "Nodule"}, {}),
+    ({"collection": "nlst"}, {"kind": "quantitative"}),
+    ({"structure": "Liver"}, {"quantity": "Volume", "unit": "ml"}),
+    ({}, {"evaluation": "Malignancy=x'; DROP TABLE t; --"}),
+]
 
 
 def queries(era: str = FULL_GRID_ERA) -> list[tuple[str, spec.Query]]:
@@ -206,6 +273,22 @@ def queries(era: str = FULL_GRID_ERA) -> list[tuple[str, spec.Query]]:
                 out.append((f"find-series{i}.{j}", spec.find_query(f, g, per="series")))
         for by in spec.FACETS if i in (0, 2, 4) else ():
             out.append((f"facets-{by}{i}", spec.facets_query(spec.SeriesFilter.build(), g, by)))
+    for i, (segment, measured) in enumerate(MEASUREMENT_FILTERS):
+        g = spec.SegmentFilter.build(**{k: v for k, v in segment.items() if k in SEGMENT_KEYS})
+        f = spec.SeriesFilter.build(**{k: v for k, v in segment.items() if k not in SEGMENT_KEYS})
+        m = spec.MeasurementFilter.build(**measured)
+        out.append((f"measurements{i}", spec.measurements_query(f, g, m)))
+    out.append(
+        (
+            "measurements-linked",
+            spec.measurements_query(
+                spec.SeriesFilter.build(series=["2.25.2.1.2", "2.25.1.1.2"]),
+                spec.SegmentFilter.build(),
+                spec.MeasurementFilter(),
+                linked=True,
+            ),
+        )
+    )
     everything = spec.SeriesFilter.build()
     out += [
         ("find-v2", spec.find_query(everything, spec.SegmentFilter.build(), viewer="ohif_v2")),
@@ -230,6 +313,17 @@ def queries(era: str = FULL_GRID_ERA) -> list[tuple[str, spec.Query]]:
             spec.Query("fetch_targets.sql", {}, {"series": ["2.25.3.1.2", "2.25.1.1.2", "9.9"]}),
         ),
         ("sync", spec.sync_query(everything, spec.SegmentFilter.build())),
+        (
+            "sync-measurements",
+            spec.sync_measurements_query(spec.SeriesFilter.build(), spec.SegmentFilter.build()),
+        ),
+        (
+            "sync-measurements-filtered",
+            spec.sync_measurements_query(
+                spec.SeriesFilter.build(collection="nlst"),
+                spec.SegmentFilter.build(structure="Liver"),
+            ),
+        ),
         (
             "sync-filtered",
             spec.sync_query(
@@ -275,6 +369,13 @@ def test_the_grid_is_not_vacuous(engines: dict[str, Any]) -> None:
     assert sizes["series6"] == 2  # Kidney: the TotalSegmentator SEG and the label map
     assert sizes["find1.0"] == 1  # SCT Nodule finds the SRT-coded row
     assert sizes["series3"] == 1  # the label map
+    assert sizes["measurements0"] == 12  # 8 quantitative + 4 qualitative rows of 4 SRs
+    assert sizes["measurements3"] == 5  # the SCT code finds the SRT-coded volumes too
+    assert (sizes["measurements4"], sizes["measurements5"], sizes["measurements6"]) == (4, 4, 3)
+    assert sizes["measurements9"] == 6 and sizes["measurements10"] == 1
+    assert sizes["measurements11"] == 6 and sizes["measurements13"] == 1
+    frame = duck.run(dict(queries())["measurements0"]).to_pandas()
+    assert set(frame.link.dropna()) == {"segment", "tracking_uid"} and frame.link.isna().sum() == 2
     assert sizes["series12"] == 1  # curated ABDOMEN: the label map of the RCC CT
     assert sizes["find0.2"] == 1  # its Kidney segment (Background is no structure)
     assert sizes["series13"] == 0  # no SEG of your own in this world
@@ -283,7 +384,7 @@ def test_the_grid_is_not_vacuous(engines: dict[str, Any]) -> None:
 def test_every_era_runs_every_template() -> None:
     every = {
         "series.sql", "summary.sql", "find.sql", "facets.sql", "sync.sql", "info.sql",
-        "viewer_urls.sql", "series_facets.sql",
+        "viewer_urls.sql", "series_facets.sql", "measurements.sql", "sync_measurements.sql",
     }  # fmt: skip
     for era in ERAS:
         names = [name for name, _ in queries(era)]

@@ -45,6 +45,21 @@ def all_filters() -> list[spec.SeriesFilter]:
     return [*singles, full]
 
 
+def measurement_filters() -> list[spec.MeasurementFilter]:
+    """No filter, each filter, and most together (with hostile values)."""
+    return [
+        spec.MeasurementFilter.build(),
+        spec.MeasurementFilter.build(kind="qualitative", quantity=HOSTILE),
+        spec.MeasurementFilter.build(quantity="SRT:G-D705", min=1, max=2),
+        spec.MeasurementFilter.build(quantity=HOSTILE, max="3", unit="mm3"),
+        spec.MeasurementFilter.build(
+            quantity=["Volume", "SCT:118565006"],
+            evaluation=[f"Malignancy={HOSTILE}", "Malignancy~4 out", "RadLex:RID36042=x:1"],
+        ),
+        spec.MeasurementFilter.build(evaluation=[f"{HOSTILE}~{HOSTILE}", "Subtlety=Obvious"]),
+    ]
+
+
 def all_queries() -> list[spec.Query]:
     queries = [
         spec.viewer_urls_query("1.2.3"),
@@ -55,6 +70,11 @@ def all_queries() -> list[spec.Query]:
         spec.series_by_uuid_query(["6079cc3b-4b0f-41ec-bdbb-c6e754e88229"]),
         spec.study_series_query(["1.2.4"]),
         spec.citations_query(["1.2.4"]),
+        spec.Query(
+            "measurement_targets.sql",
+            {},
+            {"series": ["1.2.4"], "sr_sop_class_uids": list(spec.SR_SOP_CLASS_UIDS)},
+        ),
         spec.known_names_query(),
     ]
     segment_filters = [
@@ -79,6 +99,12 @@ def all_queries() -> list[spec.Query]:
         for by in spec.FACETS:
             queries.append(spec.facets_query(f, g, by, limit))
         queries.append(spec.sync_query(f, g))
+        queries.append(spec.sync_measurements_query(f, g))
+    plain = (series_filters[0], segment_filters[0])
+    full = (series_filters[-1], segment_filters[-1])
+    for m in measurement_filters():  # the big template: each filter, alone and with the rest
+        queries.append(spec.measurements_query(*plain, m))
+        queries.append(spec.measurements_query(*full, m, 5, linked=True))
     for f, limit in itertools.product(all_filters(), (None, 5)):
         queries.append(spec.series_query(f, limit))
         queries.append(spec.summary_query(f, "analysis_result", limit))
@@ -104,7 +130,7 @@ def test_templates_parse_as_bigquery_and_hold_no_values(dataset: str, target: st
         assert "DROP TABLE" not in sql and "1.2.3" not in sql and "ü" not in sql
         # every parameter bound is used, every @name used is bound
         body = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
-        used = set(re.findall(r"@([a-z_]+)", body))
+        used = set(re.findall(r"@([a-z_][a-z_0-9]*)", body))
         assert used == set(query.params), (query.template, used, set(query.params))
         assert f"`bigquery-public-data.{dataset}." in sql
         assert transpile(sql)

@@ -258,8 +258,9 @@ def sql(
         str,
         typer.Argument(
             help="series, summary, random, viewer_urls, find, facets, sync, fetch_targets, info, "
-            "series_facets or known_names (the segment filters --structure/--category/"
-            "--anatomy/--algorithm-* apply to segments in find/facets/sync)."
+            "series_facets, known_names, measurements, sync_measurements or measurement_targets "
+            "(the segment filters --structure/--category/--anatomy/--algorithm-* apply to "
+            "segments in find/facets/sync/measurements/sync_measurements)."
         ),
     ],
     limit: LimitOpt = None,
@@ -326,3 +327,9 @@ def info(
         width = max(len(k) for k in facts)
         for key, value in facts.items():
             print(f"{key.ljust(width)}  {value}")
+        if facts.get("measurements_without_segment"):
+            print(
+                "(measurements_without_segment: SR measurements whose SEG segment is not in the "
+                "store; `idcseg measurements` lists them with empty segment columns. Ingest or "
+                "fetch their SEGs to link them.)"
+            )

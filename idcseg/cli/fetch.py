@@ -73,6 +73,15 @@ def fetch_segments_command(
             "--force", help="Read files again even if already stored.", rich_help_panel=_FETCH
         ),
     ] = False,
+    with_measurements: Annotated[
+        bool,
+        typer.Option(
+            "--with-measurements",
+            help="Also fetch the SR series of the same studies and analysis results (whole "
+            "objects; SRs are small) and store their TID 1500 measurements.",
+            rich_help_panel=_FETCH,
+        ),
+    ] = False,
     progress: Annotated[
         bool | None,
         typer.Option(
@@ -104,6 +113,7 @@ def fetch_segments_command(
       idcseg fetch-segments --analysis-result dicom_lidc_idri_nodules --limit 100
       idcseg fetch-segments --series 1.2.276.0.7230010.3.1.3.0.89314.1553284067.990548
       idcseg fetch-segments --collection qin_prostate_repeatability --dry-run
+      idcseg fetch-segments --analysis-result dicom_lidc_idri_nodules --with-measurements
       IDCSEG_S3_ENDPOINT=http://127.0.0.1:9000 idcseg fetch-segments --collection my_test
     """
     from ..errors import UsageError
@@ -129,26 +139,30 @@ def fetch_segments_command(
             dry_run=dry_run,
             force=force,
             progress=progress,
+            with_measurements=with_measurements,
         )
     except FetchInterrupted as exc:
         print(exc.report.summary(), file=sys.stderr)
         raise typer.Exit(130) from None
+    parts = [report] + ([report.measurements] if report.measurements else [])
     if fmt == "json":
         sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
     else:
         if dry_run:
-            for item in report.planned:
-                sys.stdout.write(f"{item.location}\t{item.size}\t{item.series or ''}\n")
+            for part in parts:
+                for item in part.planned:
+                    sys.stdout.write(f"{item.location}\t{item.size}\t{item.series or ''}\n")
         print(report.summary(), file=sys.stderr)
-        for failure in report.failures[:20]:
-            print(f"  {failure.location}: {failure.kind}: {failure.reason}", file=sys.stderr)
-        if len(report.failures) > 20:
-            print(f"  … and {len(report.failures) - 20} more", file=sys.stderr)
-        for uid, why in report.missing[:20]:
-            print(f"  {uid}: {why}", file=sys.stderr)
-        for name, what in list(report.not_segmentation.items())[:20]:
-            print(f"  {name}: {what}", file=sys.stderr)
-    if report.failures:
+        for part in parts:
+            for failure in part.failures[:20]:
+                print(f"  {failure.location}: {failure.kind}: {failure.reason}", file=sys.stderr)
+            if len(part.failures) > 20:
+                print(f"  … and {len(part.failures) - 20} more", file=sys.stderr)
+            for uid, why in part.missing[:20]:
+                print(f"  {uid}: {why}", file=sys.stderr)
+            for name, what in list(part.not_segmentation.items())[:20]:
+                print(f"  {name}: {what}", file=sys.stderr)
+    if any(part.failures for part in parts):
         raise typer.Exit(1)
 
 

@@ -51,6 +51,15 @@ def find(
             "public buckets (counts them first; above 50 series asks, or needs --yes).",
         ),
     ] = False,
+    with_measurements: Annotated[
+        bool,
+        typer.Option(
+            "--with-measurements",
+            help="Add the segments' measurements from TID 1500 SRs: one column per quantity "
+            "(named with its units, e.g. 'Volume [mm3]') and per rated concept (e.g. "
+            "'Malignancy'); see `idcseg measurements`.",
+        ),
+    ] = False,
     yes: Annotated[
         bool,
         typer.Option("--yes", "-y", help="With --fetch-missing: fetch however many, no question."),
@@ -71,14 +80,22 @@ def find(
       idcseg find --anatomy Kidney --modifier Left --format csv -o left_kidneys.csv
       idcseg find --structure Kidney --body-part ABDOMEN --sop-class labelmap
       idcseg find --collection qin_lung_ct --structure Nodule --fetch-missing
+      idcseg find --structure Nodule --with-measurements --format csv
     """
     from ..query.spec import find_query
 
     if yes and not fetch_missing:
         raise UsageError("--yes answers --fetch-missing's question: add --fetch-missing")
+    if with_measurements and per != "segment":
+        raise UsageError("--with-measurements adds columns to segment rows: use --per segment")
     query = find_query(filters, segment_filter, per=per, limit=limit, viewer=viewer)
     if fetch_missing:
         _fetch_missing(filters, engine, yes)
+    if with_measurements:
+        from .measurements import find_with_measurements
+
+        find_with_measurements(query, filters, segment_filter, engine, fmt, output, display)
+        return
     emit(query, engine, fmt, output, display, on_empty=_say_the_store_is_empty)
 
 
@@ -279,19 +296,23 @@ def _series_facets(filters: Any, segment_filter: Any, by: str, limit: int | None
 @app.command()
 def ingest(
     paths: Annotated[
-        list[Path], typer.Argument(help="SEG files or folders (searched recursively).")
+        list[Path],
+        typer.Argument(help="SEG and SR files, or folders (searched recursively)."),
     ],
     force: Annotated[
         bool, typer.Option("--force", help="Re-read files even if unchanged since last ingest.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress line.")] = False,
 ) -> None:
-    """Store the segments of DICOM SEG files, for `find` and `facets` to search offline.
+    """Store the segments of DICOM SEG files and the measurements of TID 1500 SRs, for `find`,
+    `facets` and `measurements` to search offline.
 
-    Reads only each file's header (before the per-frame data and pixels). Re-ingesting a file
-    replaces its rows; unchanged files are skipped, so a rerun after Ctrl-C continues. Files that
-    are not DICOM SEGs (the images beside them) are skipped and counted; truncated, malformed or
-    unreadable SEGs are listed with a reason and make the exit code 1.
+    Reads only each SEG's header (before the per-frame data and pixels), and each SR's
+    measurement groups (Comprehensive 3D, Comprehensive, Enhanced SR… with the TID 1500
+    Measurement Report template). Re-ingesting a file replaces its rows; unchanged files are
+    skipped, so a rerun after Ctrl-C continues. Files that are neither (the images beside them)
+    are skipped and counted, SRs of other templates listed as skipped; truncated, malformed or
+    unreadable files are listed with a reason and make the exit code 1.
 
     \b
     Examples:
@@ -310,6 +331,8 @@ def ingest(
         raise typer.Exit(130) from None
     from ..errors import printable
 
+    for path, reason in report.skipped("NotMeasurementReport"):
+        print(f"skipped {printable(path)}: {printable(reason)}", file=sys.stderr)
     for path, reason in report.errors:
         print(f"failed {printable(path)}: {printable(reason)}", file=sys.stderr)
     print(report.summary(), file=sys.stderr)

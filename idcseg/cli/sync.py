@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from .app import app, engine_options, segment_filters, segment_series_filters
 
@@ -13,7 +15,19 @@ from .app import app, engine_options, segment_filters, segment_series_filters
 @engine_options
 @segment_filters
 @segment_series_filters
-def sync(filters: Any, segment_filter: Any, engine: Any) -> None:
+def sync(
+    filters: Any,
+    segment_filter: Any,
+    engine: Any,
+    measurements: Annotated[
+        bool,
+        typer.Option(
+            "--measurements",
+            help="Also copy the TID 1500 SR measurements of those segments (IDC's "
+            "measurement tables), for `idcseg measurements` offline.",
+        ),
+    ] = False,
+) -> None:
     """Copy IDC's segment rows (all, or those matching the filters) from BigQuery into the
     local store, so `find` and `facets` answer offline.
 
@@ -24,9 +38,15 @@ def sync(filters: Any, segment_filter: Any, engine: Any) -> None:
     Examples:
       idcseg sync --collection lidc_idri --dry-run
       idcseg sync --structure Nodule --idc-version 25 --project my-project
+      idcseg sync --analysis-result dicom_lidc_idri_nodules --measurements
     """
     from ..local.sync import sync as run_sync
+    from ..local.sync import sync_measurements
 
     choice = dataclasses.replace(engine, engine="bigquery", dry_run=False)
-    report = run_sync(filters, segment_filter, choice.create(), dry_run=engine.dry_run)
+    bigquery = choice.create()
+    report = run_sync(filters, segment_filter, bigquery, dry_run=engine.dry_run)
     print(report.summary(), file=sys.stderr)
+    if measurements:
+        done = sync_measurements(filters, segment_filter, bigquery, dry_run=engine.dry_run)
+        print(done.summary(), file=sys.stderr)

@@ -147,6 +147,39 @@ def resolve(term: str) -> CodeMatch:
     return CodeMatch(text, tuple(sorted(f"{s}:{v}" for s, v in expanded)), meanings, (text,))
 
 
+_SR_CODE = re.compile(r"(?P<scheme>[A-Za-z0-9][A-Za-z0-9_.\-]*):(?P<value>[A-Za-z0-9_.\-]+)")
+
+
+def resolve_code_or_meaning(term: str) -> CodeMatch:
+    """A term matched by code (``SCHEME:VALUE``, with its SNOMED twin) or else by meaning only.
+
+    For SR concepts (``--quantity``, ``--evaluation``): meanings are compared as written in the
+    documents, without pydicom's concept dictionary (whose import costs half a second). Codes
+    come upper-cased, to be compared with upper-cased codes: SRs spell private and newer
+    schemes in any case (``RadLex``, ``NCIt``, ``99LIDCQIICR``).
+    """
+    text = term.strip()
+    if not text:
+        raise UsageError("an empty code filter matches nothing; give a meaning or SCHEME:VALUE")
+    found = _SR_CODE.fullmatch(text)
+    if not found:
+        return CodeMatch(text, (), (text.lower(),), (text,))
+    codes = equivalents(found["scheme"].upper(), found["value"])
+    return CodeMatch(text, tuple(sorted(f"{s}:{v}".upper() for s, v in codes)), (), (text,))
+
+
+def merge(matches: list[CodeMatch]) -> CodeMatch | None:
+    """Several matches for one filter: any of them matches. None for none."""
+    if not matches:
+        return None
+    return CodeMatch(
+        ", ".join(m.term for m in matches),
+        tuple(sorted({c for m in matches for c in m.codes})),
+        tuple(sorted({x for m in matches for x in m.meanings})),
+        tuple(t for m in matches for t in m.terms),
+    )
+
+
 def resolve_all(terms: list[str] | tuple[str, ...]) -> CodeMatch | None:
     """Several terms for one filter: any of them matches. None when no term is given."""
     if not terms:

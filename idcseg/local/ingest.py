@@ -1,9 +1,11 @@
-"""Ingestion: store the segments of local SEG files.
+"""Ingestion: store the segments of local SEG files and the measurements of TID 1500 SRs.
 
-``ingest(paths)`` finds files (folders recursively), reads each SEG header
-(:func:`idcseg.dicom.segheader.read_header`) and writes its rows to the store's ``segmentations``,
-``segment_labels`` and ``instances`` tables, and series facts to ``local_series`` for SEG series
-that IDC's index does not know.
+``ingest(paths)`` finds files (folders recursively) and reads each by its SOP class: a SEG's
+header (:func:`idcseg.dicom.segheader.read_header`) gives rows of the store's ``segmentations``
+and ``segment_labels`` tables, and series facts for ``local_series`` when IDC's index does not
+know the series; a TID 1500 SR (:func:`idcseg.dicom.sr.read_report`) gives rows of
+``measurement_groups``, ``quantitative_measurements`` and ``qualitative_measurements``. Every
+stored file is recorded in ``instances``.
 
 How it stays safe and fast:
 
@@ -36,22 +38,25 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..dicom import segheader
+from ..dicom import segheader, sr
 from ..errors import IdcsegError, StoreBusyError
 from ..present.progress import ProgressLine
 from .store import Store, statement
 
 BATCH_SIZE = 200
-SKIPPED = ("NotDicom", "NotSegmentation")  # failure kinds that are not errors
+# failure kinds that are not errors: files that are neither SEGs nor TID 1500 SRs
+SKIPPED = ("NotDicom", "NotSegmentation", "NotMeasurementReport")
 
 
 @dataclass
 class IngestReport:
     """What an ingest run did.
 
-    ``failures`` lists ``(path, reason)`` of files that were not stored (not DICOM, not a SEG,
-    truncated, malformed, unreadable); ``failure_kinds`` counts them by kind: ``NotDicom``,
-    ``NotSegmentation``, ``Truncated``, ``Malformed``, ``Unreadable`` or ``StoreError``.
+    ``failures`` lists ``(path, reason)`` of files that were not stored (not DICOM, neither a SEG
+    nor a TID 1500 SR, truncated, malformed, unreadable); ``failure_kinds`` counts them by kind:
+    ``NotDicom``, ``NotSegmentation``, ``NotMeasurementReport`` (an SR of another template),
+    ``Truncated``, ``Malformed``, ``Unreadable`` or ``StoreError``. ``measurements_written``
+    counts quantitative and qualitative rows of the SRs stored.
     ``local_series`` holds the SEG series written to ``local_series`` (IDC's index lacks them).
     ``duplicates`` lists ``(path, kept_path)`` when two files of one run hold the same
     SOPInstanceUID: the later one's rows replace the earlier's.
@@ -61,6 +66,7 @@ class IngestReport:
     files_ingested: int = 0
     files_unchanged: int = 0
     segments_written: int = 0
+    measurements_written: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     failure_kinds: Counter[str] = field(default_factory=Counter)
     _kinds: list[str] = field(default_factory=list, repr=False)
@@ -91,19 +97,26 @@ class IngestReport:
 
     @property
     def errors(self) -> list[tuple[str, str]]:
-        """Failures that are errors: files that are not DICOM SEGs (a CT slice, a text file
-        beside them) are skipped, not errors; truncated, malformed or unreadable ones are."""
+        """Failures that are errors: files that are neither SEGs nor TID 1500 SRs (a CT slice, a
+        text file beside them) are skipped, not errors; truncated, malformed or unreadable ones
+        are."""
         return [f for f, k in zip(self.failures, self._kinds, strict=True) if k not in SKIPPED]
+
+    def skipped(self, kind: str) -> list[tuple[str, str]]:
+        """Files skipped as *kind* (e.g. ``NotMeasurementReport``), with the reason."""
+        return [f for f, k in zip(self.failures, self._kinds, strict=True) if k == kind]
 
     def summary(self) -> str:
         """One line for a terminal."""
         parts = [f"{self.files_ingested} of {self.files_seen} files ingested"]
         parts.append(f"{self.segments_written} segments")
+        if self.measurements_written:
+            parts.append(f"{self.measurements_written} measurements")
         if self.files_unchanged:
             parts.append(f"{self.files_unchanged} unchanged")
         skipped = sum(n for k, n in self.failure_kinds.items() if k in SKIPPED)
         if skipped:
-            parts.append(f"{skipped} skipped (not DICOM SEG)")
+            parts.append(f"{skipped} skipped (not DICOM SEG or TID 1500 SR)")
         if self.errors:
             kinds = ", ".join(
                 f"{n} {k}" for k, n in self.failure_kinds.most_common() if k not in SKIPPED
@@ -218,12 +231,13 @@ class _Parsed:
     mtime: float | None
     sop: str
     series: str
-    rows: list[dict[str, Any]]
-    facts: dict[str, Any]
+    rows: list[dict[str, Any]]  # segments of a SEG (none for an SR)
+    facts: dict[str, Any] | None  # local_series facts of a SEG (None for an SR)
     origin: str = "file"
+    measurements: sr.Report | None = None  # the rows of a TID 1500 SR
 
 
-#: One parsed SEG instance, ready for :func:`store_parsed`.
+#: One parsed SEG or SR instance, ready for :func:`store_parsed`.
 ParsedInstance = _Parsed
 
 
@@ -249,9 +263,28 @@ def parse_dataset(
     )
 
 
+def parse_report(
+    report: sr.Report, location: str, size: int, mtime: float | None = None, origin: str = "file"
+) -> ParsedInstance:
+    """A TID 1500 SR's rows (:func:`idcseg.dicom.sr.read_report`), ready to store."""
+    return _Parsed(
+        path=location,
+        size=size,
+        mtime=mtime,
+        sop=report.sop,
+        series=report.series,
+        rows=[],
+        facts=None,
+        origin=origin,
+        measurements=report,
+    )
+
+
 def _parse_file(path: str) -> _Parsed:
     with open(path, "rb") as fp:
         st = os.fstat(fp.fileno())
+        if sr.is_sr_class(sr.peek_sop_class(fp)):
+            return parse_report(sr.read_report(fp), path, st.st_size, st.st_mtime)
         ds = segheader.read_header(fp)
     return parse_dataset(ds, path, st.st_size, st.st_mtime)
 
@@ -393,7 +426,7 @@ def _tables(records: list[_Parsed], local: set[str]):  # noqa: ANN202
                 "mtime": rec.mtime,
             }
         )
-        if rec.series in local:
+        if rec.series in local and rec.facts is not None:
             series_rows[rec.series] = rec.facts
     return (
         pa.Table.from_pylist(seg_rows, schema=seg_schema),
@@ -401,6 +434,40 @@ def _tables(records: list[_Parsed], local: set[str]):  # noqa: ANN202
         pa.Table.from_pylist(inst_rows, schema=inst_schema),
         pa.Table.from_pylist(list(series_rows.values()), schema=series_schema),
     )
+
+
+_MEASUREMENT_TABLES = (
+    ("_b_groups", "measurement_groups", "groups"),
+    ("_b_quant", "quantitative_measurements", "quantitative"),
+    ("_b_qual", "qualitative_measurements", "qualitative"),
+)
+
+
+def _measurement_tables(con: Any, records: list[_Parsed]) -> dict[str, Any]:
+    """Arrow tables of the SR rows of *records*, typed like the store's tables.
+
+    A group's content tree (``contentSequence``) travels as JSON text, which the insert casts
+    to the column's nested type: pyarrow converts deeply nested dicts ~6 times slower.
+    """
+    import json
+
+    import pyarrow as pa
+
+    tables = {}
+    for name, table, attr in _MEASUREMENT_TABLES:
+        schema = con.table(table).limit(0).to_arrow_table().schema
+        rows = [row for r in records if r.measurements for row in getattr(r.measurements, attr)]
+        if "contentSequence" in schema.names:
+            at = schema.get_field_index("contentSequence")
+            schema = schema.set(at, pa.field("contentSequence", pa.string()))
+            rows = [
+                {**row, "contentSequence": json.dumps(row["contentSequence"])}
+                if row.get("contentSequence") is not None
+                else row
+                for row in rows
+            ]
+        tables[name] = pa.Table.from_pylist(rows, schema=schema)
+    return tables
 
 
 def _write(con: Any, records: list[_Parsed], local: set[str]) -> int:
@@ -411,6 +478,7 @@ def _write(con: Any, records: list[_Parsed], local: set[str]) -> int:
         ("_b_labels", labels),
         ("_b_inst", inst),
         ("_b_series", series),
+        *_measurement_tables(con, records).items(),
     ):
         con.register(name, table)
     try:
@@ -423,7 +491,15 @@ def _write(con: Any, records: list[_Parsed], local: set[str]) -> int:
                 con.execute("ROLLBACK")
             raise
     finally:
-        for name in ("_b_seg", "_b_labels", "_b_inst", "_b_series"):
+        for name in (
+            "_b_seg",
+            "_b_labels",
+            "_b_inst",
+            "_b_series",
+            "_b_groups",
+            "_b_quant",
+            "_b_qual",
+        ):
             with suppress(Exception):
                 con.unregister(name)
     return seg.num_rows
@@ -532,7 +608,8 @@ def ingest(
     batch_size: int = BATCH_SIZE,
     busy_timeout: float = 10.0,
 ) -> IngestReport:
-    """Read the SEG files under *paths* and store their rows; return what was done.
+    """Read the SEG and TID 1500 SR files under *paths* and store their rows; return what was
+    done.
 
     Args:
         paths: files and folders (walked recursively); duplicates are read once.
@@ -566,7 +643,7 @@ def ingest(
             batch = _parse_batch(todo[start : start + batch_size], report, display)
             batch = _dedupe(batch, sop_paths, report)
             if batch:
-                known = index.in_idc(r.series for r in batch)
+                known = index.in_idc(r.series for r in batch if r.facts is not None)
                 local = {r.series for r in batch if not known.get(r.series, False)}
                 _store_batch(store, batch, local, busy_timeout, report)
             display.update(report)
@@ -682,7 +759,8 @@ def _disk_reason(exc: BaseException) -> str:
 def _count(report: IngestReport, batch: list[_Parsed], local: set[str], written: int) -> None:
     report.files_ingested += len(batch)
     report.segments_written += written
-    report.local_series.update(r.series for r in batch if r.series in local)
+    report.measurements_written += sum(r.measurements.measurements for r in batch if r.measurements)
+    report.local_series.update(r.series for r in batch if r.series in local and r.facts is not None)
 
 
 def store_parsed(
@@ -692,7 +770,8 @@ def store_parsed(
     report: IngestReport | None = None,
     busy_timeout: float = 10.0,
 ) -> IngestReport:
-    """Write instances parsed elsewhere (e.g. read from IDC's buckets) as :func:`ingest` does.
+    """Write SEG or SR instances parsed elsewhere (read from IDC's buckets, copied from
+    BigQuery) as :func:`ingest` does.
 
     One transaction for *records* (rows replaced, never duplicated; SEG series IDC's index lacks
     go to ``local_series``); if the database refuses it, records are retried one by one and only
@@ -707,7 +786,7 @@ def store_parsed(
         return report
     index = _IdcIndex()
     try:
-        known = index.in_idc(r.series for r in batch)
+        known = index.in_idc(r.series for r in batch if r.facts is not None)  # SEGs only
     finally:
         index.close()
     local = {r.series for r in batch if not known.get(r.series, False)}

@@ -215,8 +215,8 @@ class Store:
         con.execute(statement("store"))
         con.execute("CHECKPOINT")
         print(
-            f"idcseg: the store {self.path} lacked tables {', '.join(missing)} (its creation "
-            "was cut short, e.g. by a full disk); created them",
+            f"idcseg: the store {self.path} lacked tables {', '.join(missing)} (it was made by "
+            "an older idcseg, or its creation was cut short, e.g. by a full disk); created them",
             file=sys.stderr,
         )
 

@@ -14,7 +14,7 @@ import math
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -54,6 +54,13 @@ READABLE_COLUMNS = frozenset(
         "structures",
         "algorithm_types",
         "value",
+        "units",
+        "value_meaning",
+        "finding",
+        "finding_site",
+        "kind",
+        "quantity",
+        "derivation",
         "code",
         "series_count",
         "study_count",
@@ -65,10 +72,14 @@ READABLE_COLUMNS = frozenset(
 
 @dataclass(frozen=True)
 class Display:
-    """Which columns a table shows: *columns* chosen by name, or *wide* for all of them."""
+    """Which columns a table shows: *columns* chosen by name, or *wide* for all of them.
+
+    *also* names columns a narrow terminal shows beside :data:`READABLE_COLUMNS` (e.g. the
+    measurement columns ``find --with-measurements`` adds)."""
 
     columns: tuple[str, ...] = ()
     wide: bool = False
+    also: tuple[str, ...] = ()
 
     @classmethod
     def build(cls, columns: list[str] | str | None = None, wide: bool = False) -> Display:
@@ -96,17 +107,16 @@ class Display:
         return [by_name[n.lower()] for n in self.columns]
 
 
-def readable(columns: list[str], rows: list[tuple[Any, ...]], width: int) -> list[int] | None:
+def readable(
+    columns: list[str], rows: list[tuple[Any, ...]], width: int, also: Iterable[str] = ()
+) -> list[int] | None:
     """The columns a terminal *width* characters wide shows of a table too wide for it: the
-    :data:`READABLE_COLUMNS` it has, less those empty in every row shown. None when every
-    column fits, or when that would leave no column or all of them."""
+    :data:`READABLE_COLUMNS` it has and those named in *also*, less those empty in every row
+    shown. None when every column fits, or when that would leave no column or all of them."""
     if max(map(len, format_table(columns, rows).splitlines())) <= width:
         return None
-    keep = [
-        i
-        for i, c in enumerate(columns)
-        if c in READABLE_COLUMNS and any(_cell(row[i]) for row in rows)
-    ]
+    wanted = READABLE_COLUMNS.union(also)
+    keep = [i for i, c in enumerate(columns) if c in wanted and any(_cell(row[i]) for row in rows)]
     return keep if 0 < len(keep) < len(columns) else None
 
 
@@ -180,6 +190,17 @@ def _cell(value: Any, exact: bool = False) -> str:
     return str(value)
 
 
+def _csv_cell(value: Any) -> Any:
+    """A CSV field: strings and integers as they are (the csv module writes them), the rest
+    through :func:`_cell` with every digit (a third of the time on wide results)."""
+    kind = type(value)
+    if kind is str or kind is int:
+        return value
+    if value is None:
+        return ""
+    return _cell(value, exact=True)
+
+
 def format_table(columns: list[str], rows: list[tuple[Any, ...]], max_width: int = 60) -> str:
     """Aligned plain-text columns; long cells are cut with '…' except URLs and UIDs."""
     cells = [[_cell(v) for v in row] for row in rows]
@@ -251,7 +272,7 @@ def _write_table(
         rows, total = _head(result, preview)
     keep = display.chosen(columns)
     if keep is None and width is not None and not display.wide:
-        keep = readable(columns, rows, width)
+        keep = readable(columns, rows, width, display.also)
     shown_columns, shown_rows = _project(columns, rows, keep)
     out.write(format_table(shown_columns, shown_rows))
     hidden = len(columns) - len(shown_columns) if keep is not None and not display.columns else 0
@@ -328,7 +349,7 @@ def _write_text(
             count += 1
     else:
         for batch in _batches(result):
-            writer.writerows([_cell(v, exact=True) for v in row] for row in batch)
+            writer.writerows([_csv_cell(v) for v in row] for row in batch)
             count += len(batch)
     if fmt == "json":
         out.write("\n]\n" if count else "]\n")

@@ -16,6 +16,14 @@ from ..errors import UsageError
 
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 LABELMAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
+#: The SR SOP classes whose TID 1500 documents IDC's measurement tables (and idcseg) read.
+SR_SOP_CLASS_UIDS = (
+    "1.2.840.10008.5.1.4.1.1.88.11",  # Basic Text SR
+    "1.2.840.10008.5.1.4.1.1.88.22",  # Enhanced SR
+    "1.2.840.10008.5.1.4.1.1.88.33",  # Comprehensive SR
+    "1.2.840.10008.5.1.4.1.1.88.34",  # Comprehensive 3D SR
+    "1.2.840.10008.5.1.4.1.1.88.35",  # Extensible SR
+)
 SEG_SOP_CLASSES: dict[str, tuple[str, ...]] = {
     "binary": (SEGMENTATION_STORAGE,),
     "labelmap": (LABELMAP_SEGMENTATION_STORAGE,),
@@ -594,6 +602,12 @@ def sync_query(f: SeriesFilter, g: SegmentFilter) -> Query:
     return Query("sync.sql", structure, _segment_params(f, g))
 
 
+def sync_measurements_query(f: SeriesFilter, g: SegmentFilter) -> Query:
+    """Rows of the TID 1500 SRs measuring the matching segments, to copy into the store."""
+    structure = {"f": f.flags(), "g": g.structure_flags()}
+    return Query("sync_measurements.sql", structure, _segment_params(f, g))
+
+
 SERIES_FACETS = ("structure", "category", "anatomy", "algorithm_type", "algorithm_name")
 
 
@@ -649,6 +663,210 @@ def citations_query(series: Iterable[str]) -> Query:
     return Query("citations.sql", {}, {"series": list(dict.fromkeys(uids))})
 
 
+# --- measurements (TID 1500 SRs) ----------------------------------------------------------------
+
+MEASUREMENT_KINDS = ("all", "quantitative", "qualitative")
+
+
+def _number(value: Any, what: str) -> float | None:
+    """A finite number from user input (``"500"``, ``0.5``), else a UsageError naming *what*."""
+    import math
+
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise UsageError(f"{what} must be a number (e.g. 500 or 0.5), not {value!r}")
+    try:
+        number = float(str(value).strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{what} must be a number (e.g. 500 or 0.5), not {value!r}") from None
+    if not math.isfinite(number):
+        raise UsageError(f"{what} must be a finite number, not {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One ``--evaluation`` concept and the values accepted for it (any of them).
+
+    ``values`` match a value's code (``SCHEME:VALUE``) or its whole meaning (any case);
+    ``texts`` (from ``CONCEPT~TEXT``) match text anywhere in the value's meaning.
+    """
+
+    concept: Any  # CodeMatch
+    values: Any = None  # CodeMatch | None
+    texts: tuple[str, ...] = ()
+
+    def flags(self) -> dict[str, bool]:
+        """Which parameters this evaluation's SQL binds."""
+        return {
+            "codes": bool(self.concept.codes),
+            "meanings": bool(self.concept.meanings),
+            "value_codes": bool(self.values and self.values.codes),
+            "value_meanings": bool(self.values and self.values.meanings),
+            "value_texts": bool(self.texts),
+        }
+
+
+def _evaluations(terms: Iterable[str] | str | None) -> tuple[Evaluation, ...]:
+    """``CONCEPT=VALUE`` / ``CONCEPT~TEXT`` terms, grouped by concept: values of one concept
+    are alternatives (OR), different concepts must all hold (AND)."""
+    from ..dicom.codes import merge, resolve_code_or_meaning
+
+    grouped: dict[str, tuple[Any, list[Any], list[str]]] = {}
+    for term in _texts(terms):
+        cut = min((i for i in (term.find("="), term.find("~")) if i >= 0), default=-1)
+        concept, value = term[:cut].strip(), term[cut + 1 :].strip()
+        if cut < 0 or not concept or not value:
+            raise UsageError(
+                f"--evaluation {term!r}: write CONCEPT=VALUE (a meaning or SCHEME:VALUE each, "
+                "e.g. Malignancy=99LIDCQIICR:905) or CONCEPT~TEXT (text in the value's meaning)"
+            )
+        match = resolve_code_or_meaning(concept)
+        key = "|".join(match.codes or match.meanings)
+        entry = grouped.setdefault(key, (match, [], []))
+        if term[cut] == "~":
+            entry[2].append(value.lower())
+        else:
+            entry[1].append(resolve_code_or_meaning(value))
+    return tuple(
+        Evaluation(concept, merge(values), tuple(dict.fromkeys(texts)))
+        for concept, values, texts in grouped.values()
+    )
+
+
+@dataclass(frozen=True)
+class MeasurementFilter:
+    """Which measurements to return (see :meth:`build`)."""
+
+    quantity: Any = None  # CodeMatch | None
+    minimum: float | None = None
+    maximum: float | None = None
+    unit: str | None = None
+    evaluations: tuple[Evaluation, ...] = ()
+    kind: str = "all"
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        quantity: Iterable[str] | str | None = None,
+        min: Any = None,  # noqa: A002 - named as the CLI option
+        max: Any = None,  # noqa: A002
+        unit: str | None = None,
+        evaluation: Iterable[str] | str | None = None,
+        kind: str = "all",
+    ) -> MeasurementFilter:
+        """Validate and resolve user input.
+
+        *quantity*: the measured concept, a meaning (any case, e.g. ``Volume``) or
+        ``SCHEME:VALUE`` (SNOMED-RT and SNOMED-CT twins match each other). *min*/*max*: bounds on
+        that quantity's value, in the SR's units or, with *unit* (a UCUM code such as ``mm3``),
+        converted to it. *evaluation*: ``CONCEPT=VALUE`` or ``CONCEPT~TEXT`` terms the
+        measurement's group must have (see :func:`_evaluations`). *kind*: ``all``,
+        ``quantitative`` or ``qualitative``.
+        """
+        from ..dicom.codes import merge, resolve_code_or_meaning
+        from .units import validate_unit
+
+        kind = str(kind).lower()
+        if kind not in MEASUREMENT_KINDS:
+            choices = ", ".join(MEASUREMENT_KINDS)
+            raise UsageError(f"unknown --kind {kind!r} (choose from {choices})")
+        quantities = [resolve_code_or_meaning(q) for q in _texts(quantity)]
+        minimum, maximum = _number(min, "--min"), _number(max, "--max")
+        unit = validate_unit(unit)
+        if minimum is not None or maximum is not None:
+            if len(quantities) != 1:
+                raise UsageError(
+                    "--min/--max bound one quantity's values: give exactly one --quantity "
+                    "(e.g. --quantity Volume --min 500 --unit mm3)"
+                )
+            if minimum is not None and maximum is not None and minimum > maximum:
+                raise UsageError(f"--min {minimum:g} is larger than --max {maximum:g}")
+        if (minimum is not None or maximum is not None or unit) and kind == "qualitative":
+            raise UsageError("--min, --max and --unit apply to quantitative measurements")
+        if minimum is not None or maximum is not None or unit:
+            kind = "quantitative"
+        return cls(
+            quantity=merge(quantities),
+            minimum=minimum,
+            maximum=maximum,
+            unit=unit,
+            evaluations=_evaluations(evaluation),
+            kind=kind,
+        )
+
+    def flags(self) -> dict[str, Any]:
+        """The structure the template needs."""
+        q = self.quantity
+        return {
+            "quantity": {"codes": bool(q.codes), "meanings": bool(q.meanings)} if q else None,
+            "min": self.minimum is not None,
+            "max": self.maximum is not None,
+            "unit": self.unit is not None,
+            "kind": self.kind,
+            "evaluations": [e.flags() for e in self.evaluations],
+        }
+
+    def params(self) -> dict[str, Any]:
+        """Filter values as query parameters."""
+        params: dict[str, Any] = {}
+        if self.quantity is not None:
+            if self.quantity.codes:
+                params["quantity_codes"] = list(self.quantity.codes)
+            if self.quantity.meanings:
+                params["quantity_meanings"] = list(self.quantity.meanings)
+        if self.minimum is not None:
+            params["min_value"] = self.minimum
+        if self.maximum is not None:
+            params["max_value"] = self.maximum
+        if self.unit is not None:
+            params["unit"] = self.unit
+        for i, e in enumerate(self.evaluations):
+            if e.concept.codes:
+                params[f"evaluation{i}_codes"] = list(e.concept.codes)
+            if e.concept.meanings:
+                params[f"evaluation{i}_meanings"] = list(e.concept.meanings)
+            if e.values is not None and e.values.codes:
+                params[f"evaluation{i}_value_codes"] = list(e.values.codes)
+            if e.values is not None and e.values.meanings:
+                params[f"evaluation{i}_value_meanings"] = list(e.values.meanings)
+            if e.texts:
+                params[f"evaluation{i}_value_texts"] = list(e.texts)
+        return params
+
+
+def measurements_query(
+    f: SeriesFilter,
+    g: SegmentFilter,
+    m: MeasurementFilter,
+    limit: int | None = None,
+    *,
+    linked: bool = False,
+) -> Query:
+    """Measurements of segments (``sql/measurements.sql``): one row each.
+
+    Measurements whose segment is not in the store are kept, with empty segment columns, unless
+    a segment or series filter is used or *linked* is true.
+    """
+    limit = validate_limit(limit)
+    params = _segment_params(f, g)
+    params.update(m.params())
+    if limit is not None:
+        params["limit"] = limit
+    segment_flags = g.structure_flags()
+    filtered = any(f.flags().values()) or any(bool(v) for v in segment_flags.values())
+    structure = {
+        "f": f.flags(),
+        "g": segment_flags,
+        "m": m.flags(),
+        "linked_only": linked or filtered,
+        "limit": limit is not None,
+    }
+    return Query("measurements.sql", structure, params, f)
+
+
 def viewer_urls_problem(study: str, columns: list[str], rows: list[tuple[Any, ...]]) -> str | None:
     """Why the rows of a :func:`viewer_urls_query` answer nothing useful: an unknown study, or a
     series not in it; None when every asked series is in the study."""
@@ -678,10 +896,13 @@ TEMPLATES = (
     "series_by_uuid",
     "study_series",
     "citations",
+    "measurements",
+    "sync_measurements",
+    "measurement_targets",
 )
 
 
-SEGMENT_TEMPLATES = ("find", "facets", "sync")
+SEGMENT_TEMPLATES = ("find", "facets", "sync", "measurements", "sync_measurements")
 
 
 def split_segment_filters(f: SeriesFilter) -> tuple[SeriesFilter, SegmentFilter]:
@@ -714,8 +935,9 @@ def template_query(
     what ``idcseg sql TEMPLATE`` and :func:`idcseg.sql` print.
 
     For ``viewer_urls`` the study is the first of ``f.study``; ``fetch_targets``,
-    ``download_series`` and ``citations`` take ``f.series``, ``study_series`` ``f.study``. *by*
-    is the grouping of ``summary`` and the facet of ``facets`` / ``series_facets``.
+    ``measurement_targets``, ``download_series`` and ``citations`` take ``f.series``,
+    ``study_series`` ``f.study``. *by* is the grouping of ``summary`` and the facet of
+    ``facets`` / ``series_facets``.
     """
     name = template.removesuffix(".sql")
     if g is None and name in SEGMENT_TEMPLATES:
@@ -737,6 +959,13 @@ def template_query(
         "series_by_uuid": lambda: series_by_uuid_query(()),
         "study_series": lambda: study_series_query(f.study),
         "citations": lambda: citations_query(f.series),
+        "measurements": lambda: measurements_query(f, g, MeasurementFilter(), limit=limit),
+        "sync_measurements": lambda: sync_measurements_query(f, g),
+        "measurement_targets": lambda: Query(
+            "measurement_targets.sql",
+            {},
+            {"series": list(f.series), "sr_sop_class_uids": list(SR_SOP_CLASS_UIDS)},
+        ),
     }
     if name not in builders:
         from ..errors import did_you_mean

@@ -23,6 +23,12 @@ answers offline.
 
 :func:`fetch_missing` fetches the SEG series matching a filter that the store does not hold yet
 (for ``idcseg find --fetch-missing``).
+
+With ``with_measurements=True`` the SR series of the same studies and analysis results
+(``sql/measurement_targets.sql``, from the embedded index) are fetched next: whole objects
+(SRs are small), read by :func:`idcseg.dicom.sr.read_report` and stored like ``ingest`` stores
+TID 1500 SRs; SR series of other templates are reported and not stored. Their counts are in
+:attr:`FetchReport.measurements`.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..dicom import segheader
+from ..dicom import segheader, sr
 from ..errors import IdcsegError, UsageError
 from ..local.store import Store, statement
 from ..present.progress import ProgressLine
@@ -252,11 +258,14 @@ class FetchReport:
     declined: bool = False
     interrupted: bool = False
     seconds: float = 0.0
+    kind: str = "SEG"  # what the series hold: "SEG", or "SR" (the measurements' report)
+    measurements: FetchReport | None = None  # the SR series, with --with-measurements
 
     @property
     def ok(self) -> bool:
         """True when nothing failed and the run completed."""
-        return not self.failures and not self.interrupted
+        done = self.measurements is None or self.measurements.ok
+        return not self.failures and not self.interrupted and done
 
     @property
     def header_fraction(self) -> float | None:
@@ -270,13 +279,22 @@ class FetchReport:
 
     def summary(self) -> str:
         """A few lines for a terminal: counts, bytes, rate, and failures by reason."""
+        lines = [self._summary()]
+        if self.measurements is not None:
+            lines.append(self.measurements._summary())
+        return "\n".join(lines)
+
+    def _summary(self) -> str:
         rate = self.series_done / self.seconds if self.seconds > 0 else 0.0
+        sr_run = self.kind == "SR"
+        series = "SR series" if sr_run else "series"
+        rows = "measurement" if sr_run else "segment"
         if self.declined:
             return f"not fetched: {self.series_total} series need fetching (declined)"
         if self.dry_run:
             nbytes = sum(p.size for p in self.planned)
             lines = [
-                f"dry run: {_n(self.series_total, 'series')}, "
+                f"dry run: {_n(self.series_total, series)}, "
                 f"{_n(self.files_listed, 'object')} listed, {self.files_skipped} already stored; "
                 f"would read {_n(len(self.planned), 'object')} ({_mb(nbytes)} in all) with at "
                 f"least {_n(len(self.planned), 'ranged GET request')} (after "
@@ -286,9 +304,9 @@ class FetchReport:
             fraction = self.header_fraction
             share = f" ({fraction:.1%} of {_mb(self.bytes_total)})" if fraction is not None else ""
             lines = [
-                f"{self.series_done} of {self.series_total} series done, "
+                f"{self.series_done} of {self.series_total} {series} done, "
                 f"{self.files_stored} of {_n(self.files_listed, 'file')} stored "
-                f"({self.files_skipped} already stored), {_n(self.rows_written, 'segment')}; "
+                f"({self.files_skipped} already stored), {_n(self.rows_written, rows)}; "
                 f"{_mb(self.bytes_read)} read{share}, {_n(self.requests, 'request')} "
                 f"({_n(self.retries, 'retry', 'retries')}) in {self.seconds:.1f} s "
                 f"({rate:.1f} series/s)"
@@ -296,9 +314,8 @@ class FetchReport:
         if self.not_segmentation:
             kinds = Counter(self.not_segmentation.values())
             what = ", ".join(f"{n} {k}" for k, n in kinds.most_common())
-            lines.append(
-                f"not segmentations, not stored: {len(self.not_segmentation)} series ({what})"
-            )
+            which = "not TID 1500 measurement reports" if sr_run else "not segmentations"
+            lines.append(f"{which}, not stored: {len(self.not_segmentation)} series ({what})")
         if self.missing:
             lines.append(f"not fetchable: {len(self.missing)} series (" + _why(self.missing) + ")")
         if self.failures:
@@ -334,6 +351,8 @@ class FetchReport:
             "declined": self.declined,
             "interrupted": self.interrupted,
             "ok": self.ok,
+            "kind": self.kind,
+            "measurements": self.measurements.as_dict() if self.measurements else None,
         }
 
 
@@ -419,6 +438,23 @@ def _epoch(stamp: str | None) -> float | None:
         return None
 
 
+def _read_report(client: AnonymousS3, obj: _Object, window: int) -> tuple[Any, ObjectRead]:
+    """Worker task: read one SR object whole and parse its TID 1500 measurement rows."""
+    from ..local.ingest import parse_report
+
+    size = obj.info.size
+    if size <= 0:
+        raise segheader.Truncated("the object is empty")
+    chunk = client.get_range(obj.target.bucket, obj.info.key, 0, size - 1)
+    data = bytes(chunk.data)
+    if len(data) < size:
+        raise segheader.Truncated(f"the object ended after {len(data)} of {size} bytes")
+    parsed = parse_report(
+        sr.read_report(data), obj.location, size, _epoch(obj.info.last_modified), ORIGIN
+    )
+    return parsed, ObjectRead(obj.location, size, len(data), 1)
+
+
 def _read_and_parse(client: AnonymousS3, obj: _Object, window: int) -> tuple[Any, ObjectRead]:
     """Worker task: read and parse one object; the parsed instance and what it cost."""
     from ..local.ingest import parse_dataset
@@ -481,6 +517,7 @@ def fetch_segments(
     busy_timeout: float = 10.0,
     keep_reads: bool = False,
     client: AnonymousS3 | None = None,
+    with_measurements: bool = False,
 ) -> FetchReport:
     """Read the headers of SEG series' objects in IDC's buckets and store their segment rows.
 
@@ -505,6 +542,8 @@ def fetch_segments(
         keep_reads: record per-object costs in :attr:`FetchReport.reads`.
         client: an :class:`~idcseg.remote.bucket.AnonymousS3` to use (then *endpoint*, *timeout* and
             *attempts* are its own).
+        with_measurements: then fetch the SR series of the same studies and analysis results
+            (whole objects) and store their TID 1500 measurements (see the module docstring).
 
     Raises:
         UsageError: no filter and no targets, or bad option values.
@@ -541,17 +580,40 @@ def fetch_segments(
     stored = {} if force else _stored_locations(store)
     run = _Run(client, store, report, stored, window, batch_size, busy_timeout, keep_reads)
     display = _Progress(progress)
+    current = report
+    sr_before: tuple[int, int] | None = None
     try:
         with segheader.quiet():
             run.go(chosen, concurrency, display)
+            if with_measurements:
+                current = report.measurements = FetchReport(dry_run=dry_run, kind="SR")
+                uids = [t.series_uid for t in chosen if t.series_uid]
+                reports = measurement_targets(uids, store=store)
+                current.series_total = len(reports)
+                sr_before = (client.stats.requests, client.stats.retries)
+                display.update(report, force=True)
+                display.close()
+                display = _Progress(progress)
+                run = _Run(
+                    client, store, current, stored, window, batch_size, busy_timeout,
+                    keep_reads, reader=_read_report,
+                )  # fmt: skip
+                run.go(reports, concurrency, display)
     except KeyboardInterrupt:
-        report.interrupted = True
+        current.interrupted = report.interrupted = True
         raise FetchInterrupted(report) from None
     finally:
         report.requests = client.stats.requests - before[0]
         report.retries = client.stats.retries - before[1]
+        if report.measurements is not None and sr_before is not None:
+            report.measurements.requests = client.stats.requests - sr_before[0]
+            report.measurements.retries = client.stats.retries - sr_before[1]
+            report.requests -= report.measurements.requests
+            report.retries -= report.measurements.retries
         report.seconds = time.monotonic() - started
-        display.update(report, force=True)
+        if report.measurements is not None:
+            report.measurements.seconds = report.seconds
+        display.update(current, force=True)
         display.close()
         if own_client:
             client.close()
@@ -571,7 +633,9 @@ class _Run:
         batch_size: int,
         busy_timeout: float,
         keep_reads: bool,
+        reader: Callable[..., tuple[Any, ObjectRead]] = _read_and_parse,
     ) -> None:
+        self.reader = reader
         self.client = client
         self.store = store
         self.report = report
@@ -608,7 +672,7 @@ class _Run:
                             self.report.files_not_seg += 1
                             self._object_done(obj.target)
                             continue
-                        read = pool.submit(_read_and_parse, self.client, obj, self.window)
+                        read = pool.submit(self.reader, self.client, obj, self.window)
                         inflight[read] = ("read", obj)
                     else:
                         target = pending.popleft()
@@ -702,7 +766,7 @@ class _Run:
         release = self.held.pop(target, [])
         try:
             parsed, cost = future.result()
-        except segheader.NotSegmentation as exc:
+        except (segheader.NotSegmentation, sr.NotMeasurementReport) as exc:
             report.files_not_seg += 1
             self.not_seg.add(target)
             report.not_segmentation.setdefault(target.name, _sop_name(exc))
@@ -718,7 +782,9 @@ class _Run:
             report.fail(obj.location, "error", f"{type(exc).__name__}: {exc}", target.series_uid)
         else:
             report.files_read += 1
-            report.rows_read += len(parsed.rows)
+            report.rows_read += len(parsed.rows) or (
+                parsed.measurements.measurements if parsed.measurements else 0
+            )
             report.bytes_read += cost.bytes_read
             report.bytes_total += cost.size
             if self.keep_reads:
@@ -767,17 +833,51 @@ class _Run:
             for path, reason in written.failures:
                 self.report.fail(path, "StoreError", reason, where[path].series_uid)
             self.report.files_stored += written.files_ingested
-            self.report.rows_written += written.segments_written
+            self.report.rows_written += written.segments_written + written.measurements_written
             for rec in batch:
                 self._object_done(where[rec.path])
 
 
-def _sop_name(exc: segheader.NotSegmentation) -> str:
+def _sop_name(exc: segheader.NotSegmentation | sr.NotMeasurementReport) -> str:
     if not exc.sop_class_uid:
         return "no SOP class"
     from pydicom.uid import UID
 
     return UID(exc.sop_class_uid).name
+
+
+def measurement_targets(seg_series: list[str], *, store: Store | None = None) -> list[Target]:
+    """The SR series of the studies and analysis results of *seg_series*, in the embedded index
+    (``sql/measurement_targets.sql``), with their bucket locations."""
+    from ..query.engines.duckdb import DuckDBEngine
+
+    if not seg_series:
+        return []
+    engine = DuckDBEngine(store=store)
+    try:
+        params = {
+            "series": list(dict.fromkeys(seg_series)),
+            "sr_sop_class_uids": list(sr.SR_SOP_CLASSES),
+        }
+        rows = engine.run(Query("measurement_targets.sql", {}, params)).rows()
+    finally:
+        engine.close()
+    targets = []
+    for uid, bucket, uuid, url in rows:
+        try:
+            targets.append(
+                Target.coerce(
+                    {
+                        "SeriesInstanceUID": uid,
+                        "aws_bucket": bucket,
+                        "crdc_series_uuid": uuid,
+                        "series_aws_url": url,
+                    }
+                )
+            )
+        except (UsageError, ValueError):
+            continue  # a series with no bucket location (stored locally)
+    return targets
 
 
 # --- fetch what a search needs ----------------------------------------------------------------

@@ -5,6 +5,8 @@
 --   dicom_all        IDC's series index (idc-index-data's idc_index.parquet; series level,
 --                    IDC's column names) plus series facts of locally stored SEGs
 --   segmentations    segment rows the user ingested, synced or fetched (IDC's schema)
+--   measurement_groups, quantitative_measurements, qualitative_measurements
+--                    TID 1500 SR rows the user ingested, synced or fetched (IDC's schemas)
 --   collections_index, analysis_results_index   the wheel's collection and analysis-result indexes
 --   prior_versions_index   series of earlier IDC releases (the wheel's; empty when it has none)
 --   local.main.idc_seg_index   IDC's seg_index.parquet once `idcseg index fetch` stored it, with
@@ -66,6 +68,10 @@ CREATE VIEW "bigquery-public-data".{{ schema }}.dicom_all AS
 
 CREATE VIEW "bigquery-public-data".{{ schema }}.segmentations AS
   SELECT * FROM store.main.segmentations;
+{% for name in ("measurement_groups", "quantitative_measurements", "qualitative_measurements") %}
+CREATE VIEW "bigquery-public-data".{{ schema }}.{{ name }} AS
+  SELECT * FROM store.main.{{ name }};
+{% endfor %}
 
 {% for name in ("collections_index", "analysis_results_index", "prior_versions_index") if name ~ ".parquet" in index_files %}
 CREATE VIEW "bigquery-public-data".{{ schema }}.{{ name }} AS

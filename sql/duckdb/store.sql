@@ -5,7 +5,13 @@
 -- segment_labels  SegmentLabel / SegmentDescription, which IDC's view lacks,
 --                 keyed by (SOPInstanceUID, SegmentNumber)
 -- local_series    series-level facts (idc_index columns) of SEG series IDC's index does not know
--- instances       where each stored SEG instance came from (file, bucket or BigQuery)
+-- instances       where each stored SEG or SR instance came from (file, bucket or BigQuery)
+-- measurement_groups         one row per Measurement Group of a TID 1500 SR, with its content
+--                            tree (three levels of children; see idcseg/dicom/sr.py)
+-- quantitative_measurements  one row per NUM item of a group (Value as NUMERIC, Units in UCUM)
+-- qualitative_measurements   one row per coded evaluation of a group (Quantity = concept, Value)
+--                 (the three with the columns, names and nesting of IDC's BigQuery views, newest
+--                 release; a store made before they existed gains them when it is next opened)
 -- meta            store schema version
 
 CREATE TABLE IF NOT EXISTS segmentations (
@@ -75,6 +81,137 @@ CREATE TABLE IF NOT EXISTS instances (
   size_bytes BIGINT,
   mtime DOUBLE,
   stored_at TIMESTAMP DEFAULT current_timestamp
+);
+
+CREATE TABLE IF NOT EXISTS measurement_groups (
+  SOPInstanceUID VARCHAR,
+  SeriesInstanceUID VARCHAR,
+  measurementGroup_number BIGINT,
+  trackingUniqueIdentifier VARCHAR,
+  trackingIdentifier VARCHAR,
+  PatientID VARCHAR,
+  SeriesDescription VARCHAR,
+  finding STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodingSchemeVersion VARCHAR, CodeMeaning VARCHAR),
+  findingSite STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodingSchemeVersion VARCHAR, CodeMeaning VARCHAR),
+  sourceSegmentedSeriesUID VARCHAR,
+  segmentationInstanceUID VARCHAR,
+  segmentationSeriesUID VARCHAR,
+  segmentationSegmentNumber BIGINT,
+  contentSequence STRUCT(
+    RelationshipType VARCHAR,
+    ValueType VARCHAR,
+    ConceptNameCodeSequence STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodeMeaning VARCHAR)[],
+    ContinuityOfContent VARCHAR,
+    UID VARCHAR,
+    TextValue VARCHAR,
+    ConceptCodeSequence STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodingSchemeVersion VARCHAR, CodeMeaning VARCHAR)[],
+    MeasuredValueSequence STRUCT(
+      MeasurementUnitsCodeSequence STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodingSchemeVersion VARCHAR, CodeMeaning VARCHAR)[],
+      NumericValue VARCHAR[]
+    )[],
+    ReferencedSOPSequence STRUCT(
+      ReferencedSOPClassUID VARCHAR,
+      ReferencedSOPInstanceUID VARCHAR,
+      ReferencedSegmentNumber BIGINT[],
+      ReferencedFrameNumber VARCHAR[]
+    )[],
+    ContentSequence STRUCT(
+      RelationshipType VARCHAR,
+      ValueType VARCHAR,
+      ConceptNameCodeSequence STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodeMeaning VARCHAR)[],
+      ContinuityOfContent VARCHAR,
+      UID VARCHAR,
+      TextValue VARCHAR,
+      ConceptCodeSequence STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodingSchemeVersion VARCHAR, CodeMeaning VARCHAR)[],
+      MeasuredValueSequence STRUCT(
+        MeasurementUnitsCodeSequence STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodingSchemeVersion VARCHAR, CodeMeaning VARCHAR)[],
+        NumericValue VARCHAR[]
+      )[],
+      ReferencedSOPSequence STRUCT(
+        ReferencedSOPClassUID VARCHAR,
+        ReferencedSOPInstanceUID VARCHAR,
+        ReferencedSegmentNumber BIGINT[],
+        ReferencedFrameNumber VARCHAR[]
+      )[],
+      ContentSequence STRUCT(
+        RelationshipType VARCHAR,
+        ValueType VARCHAR,
+        ConceptNameCodeSequence STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodeMeaning VARCHAR)[],
+        ContinuityOfContent VARCHAR,
+        UID VARCHAR,
+        TextValue VARCHAR,
+        ConceptCodeSequence STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodingSchemeVersion VARCHAR, CodeMeaning VARCHAR)[],
+        MeasuredValueSequence STRUCT(
+          MeasurementUnitsCodeSequence STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodingSchemeVersion VARCHAR, CodeMeaning VARCHAR)[],
+          NumericValue VARCHAR[]
+        )[],
+        ReferencedSOPSequence STRUCT(
+          ReferencedSOPClassUID VARCHAR,
+          ReferencedSOPInstanceUID VARCHAR,
+          ReferencedSegmentNumber BIGINT[],
+          ReferencedFrameNumber VARCHAR[]
+        )[],
+        ContentSequence STRUCT(
+          RelationshipType VARCHAR,
+          ValueType VARCHAR,
+          ConceptNameCodeSequence STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodeMeaning VARCHAR)[],
+          ContinuityOfContent VARCHAR,
+          UID VARCHAR,
+          TextValue VARCHAR,
+          ConceptCodeSequence STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodingSchemeVersion VARCHAR, CodeMeaning VARCHAR)[],
+          MeasuredValueSequence STRUCT(
+            MeasurementUnitsCodeSequence STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodingSchemeVersion VARCHAR, CodeMeaning VARCHAR)[],
+            NumericValue VARCHAR[]
+          )[],
+          ReferencedSOPSequence STRUCT(
+            ReferencedSOPClassUID VARCHAR,
+            ReferencedSOPInstanceUID VARCHAR,
+            ReferencedSegmentNumber BIGINT[],
+            ReferencedFrameNumber VARCHAR[]
+          )[]
+        )[]
+      )[]
+    )[]
+  )
+);
+
+CREATE TABLE IF NOT EXISTS quantitative_measurements (
+  PatientID VARCHAR,
+  SOPInstanceUID VARCHAR,
+  SeriesInstanceUID VARCHAR,
+  SeriesDescription VARCHAR,
+  measurementGroup_number BIGINT,
+  segmentationInstanceUID VARCHAR,
+  segmentationSeriesUID VARCHAR,
+  segmentationSegmentNumber BIGINT,
+  sourceSegmentedSeriesUID VARCHAR,
+  trackingIdentifier VARCHAR,
+  trackingUniqueIdentifier VARCHAR,
+  Quantity STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodeMeaning VARCHAR),
+  derivationModifier STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodeMeaning VARCHAR),
+  lateralityModifier STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodingSchemeVersion VARCHAR, CodeMeaning VARCHAR),
+  Value DECIMAL(38, 9),
+  Units STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodingSchemeVersion VARCHAR, CodeMeaning VARCHAR),
+  finding STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodingSchemeVersion VARCHAR, CodeMeaning VARCHAR),
+  findingSite STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodingSchemeVersion VARCHAR, CodeMeaning VARCHAR)
+);
+
+CREATE TABLE IF NOT EXISTS qualitative_measurements (
+  PatientID VARCHAR,
+  SOPInstanceUID VARCHAR,
+  SeriesInstanceUID VARCHAR,
+  SeriesDescription VARCHAR,
+  measurementGroup_number BIGINT,
+  segmentationInstanceUID VARCHAR,
+  segmentationSeriesUID VARCHAR,
+  segmentationSegmentNumber BIGINT,
+  sourceSegmentedSeriesUID VARCHAR,
+  trackingIdentifier VARCHAR,
+  trackingUniqueIdentifier VARCHAR,
+  Quantity STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodeMeaning VARCHAR),
+  Value STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodingSchemeVersion VARCHAR, CodeMeaning VARCHAR),
+  finding STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodingSchemeVersion VARCHAR, CodeMeaning VARCHAR),
+  findingSite STRUCT(CodeValue VARCHAR, CodingSchemeDesignator VARCHAR, CodingSchemeVersion VARCHAR, CodeMeaning VARCHAR)
 );
 
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);

@@ -2,10 +2,14 @@
 -- caller's transaction (DuckDB dialect).
 --
 -- Reads the registered Arrow tables _b_seg (segmentations rows), _b_labels (segment_labels),
--- _b_inst (instances) and _b_series (local_series facts of series IDC's index lacks). An
--- instance's earlier rows go first, whether they came from the same SOPInstanceUID or from the
--- same origin and location; local_series keeps what other origins set (collection, license…)
--- and recounts instances and size from the instances table.
+-- _b_inst (instances: SEGs and SRs), _b_series (local_series facts of SEG series IDC's index
+-- lacks), and _b_groups, _b_quant, _b_qual (measurement_groups, quantitative_measurements and
+-- qualitative_measurements rows of TID 1500 SRs; a group's contentSequence comes as JSON text and
+-- is cast to the column's nested type). An instance's earlier rows go first, whether
+-- they came from the same SOPInstanceUID or from the same origin and location (a file that was
+-- a SEG and is now an SR loses its segments, and the other way round); local_series keeps what
+-- other origins set (collection, license…) and recounts instances and size from the instances
+-- table.
 
 CREATE TEMP TABLE _gone AS
   SELECT SOPInstanceUID, SeriesInstanceUID FROM instances
@@ -16,9 +20,19 @@ DELETE FROM segmentations WHERE SOPInstanceUID IN
   (SELECT SOPInstanceUID FROM _gone UNION SELECT SOPInstanceUID FROM _b_inst);
 DELETE FROM segment_labels WHERE SOPInstanceUID IN
   (SELECT SOPInstanceUID FROM _gone UNION SELECT SOPInstanceUID FROM _b_inst);
+DELETE FROM measurement_groups WHERE SOPInstanceUID IN
+  (SELECT SOPInstanceUID FROM _gone UNION SELECT SOPInstanceUID FROM _b_inst);
+DELETE FROM quantitative_measurements WHERE SOPInstanceUID IN
+  (SELECT SOPInstanceUID FROM _gone UNION SELECT SOPInstanceUID FROM _b_inst);
+DELETE FROM qualitative_measurements WHERE SOPInstanceUID IN
+  (SELECT SOPInstanceUID FROM _gone UNION SELECT SOPInstanceUID FROM _b_inst);
 DELETE FROM instances WHERE SOPInstanceUID IN (SELECT SOPInstanceUID FROM _gone);
 INSERT INTO segmentations BY NAME SELECT * FROM _b_seg;
 INSERT INTO segment_labels BY NAME SELECT * FROM _b_labels;
+INSERT INTO measurement_groups BY NAME
+  SELECT * REPLACE (contentSequence::JSON AS contentSequence) FROM _b_groups;
+INSERT INTO quantitative_measurements BY NAME SELECT * FROM _b_quant;
+INSERT INTO qualitative_measurements BY NAME SELECT * FROM _b_qual;
 INSERT INTO instances BY NAME SELECT * FROM _b_inst;
 INSERT INTO local_series BY NAME SELECT * FROM _b_series
   ON CONFLICT (SeriesInstanceUID) DO UPDATE SET

@@ -22,10 +22,14 @@
                      By "SCHEME:VALUE" against @<name>_codes and/or by lower-case meaning
                      against @<name>_meanings (`m` says which parameters exist); the second
                      form takes a code RECORD (CodeValue, CodingSchemeDesignator, CodeMeaning)
-  selected_segments(f, g, keep_background=False, with_body_part=False)
+  selected_segments(f, g, keep_background=False, with_body_part=False, restrict=None)
                      CTEs `segments` (segment filters g; a label map's Background segment 0
-                     is never a structure, unless keep_background), `series_facts` (series
-                     filters f; its BodyPartExamined only with_body_part), `segmented_series`
+                     is never a structure, unless keep_background; `restrict`, a condition on
+                     the segment row `s` written by the calling template, narrows it further),
+                     `series_facts` (series filters f; its BodyPartExamined only
+                     with_body_part; on the embedded engine also Modality SEG — every SEG series
+                     of IDC's index has it — so that DuckDB reads only the SEG blocks of its
+                     copy of the index, sorted by Modality), `segmented_series`
                      (BodyPartExamined of the series the segments segment, for --body-part),
                      and `matched` (segments with collection_id, analysis_result_id, in_idc
                      and source of their SEG series)
@@ -128,7 +132,7 @@
 )
 {%- endmacro -%}
 
-{%- macro selected_segments(f, g, keep_background=False, with_body_part=False) -%}
+{%- macro selected_segments(f, g, keep_background=False, with_body_part=False, restrict=None) -%}
   segments AS (
     SELECT s.*
     FROM ({{ segment_rows() }}
@@ -165,10 +169,16 @@
 {%- if f.series %}
       AND s.SeriesInstanceUID IN UNNEST(@series)
 {%- endif %}
+{%- if restrict %}
+      AND ({{ restrict }})
+{%- endif %}
   ),
   series_facts AS (
     {%- call idc.seg_series(with_body_part or f.body_part) -%}
     SeriesInstanceUID IN (SELECT SeriesInstanceUID FROM segments){{ idc.series_filters(f) }}
+{%- if target != "bigquery" %}
+      AND Modality = 'SEG'
+{%- endif %}
 {%- if f.sop_class %}
       AND SOPClassUID IN UNNEST(@sop_class_uids)
 {%- endif %}

@@ -27,8 +27,14 @@ from . import normalise_frame, sql_kind
 ENDPOINT_ENV = "IDCSEG_BIGQUERY_ENDPOINT"
 PUBLIC_PROJECT = "bigquery-public-data"
 SCHEMA_TABLES = ("segmentations", "dicom_all")
-OPTIONAL_TABLES = ("dicom_metadata_curated",)
-"""Read when the release has them (IDC's curated BodyPartExamined, from v7); absent is fine."""
+OPTIONAL_TABLES = (
+    "dicom_metadata_curated",
+    "measurement_groups",
+    "quantitative_measurements",
+    "qualitative_measurements",
+)
+"""Read when the release has them (IDC's curated BodyPartExamined, from v7; the TID 1500
+measurement tables); absent is fine: templates that need one say so."""
 COLUMNS_CACHE_VERSION = 2  # part of the cached file's name: bump when flatten_schema changes
 
 
@@ -212,8 +218,9 @@ class BigQueryEngine:
         """Column paths of the IDC tables idcseg reads in this dataset (cached).
 
         Read from the tables' schemas (a free metadata call, no query bytes): ``segmentations``
-        and ``dicom_all`` must exist; ``dicom_metadata_curated`` maps to an empty set where the
-        release lacks it. Cached on disk, ``idc_current`` for a day, pinned releases for good.
+        and ``dicom_all`` must exist; ``dicom_metadata_curated`` and the measurement tables map
+        to an empty set where the release lacks them. Cached on disk, ``idc_current`` for a
+        day, pinned releases for good.
         """
         if self._columns is not None:
             return self._columns
