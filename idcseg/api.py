@@ -285,7 +285,8 @@ def sql(
     *template* is one of :data:`idcseg.query.spec.TEMPLATES` (``series``, ``summary``,
     ``random``, ``viewer_urls``, ``find``, ``facets``, ``sync``, ``fetch_targets``, ``info``,
     ``series_facets``, ``known_names``, ``measurements``, ``sync_measurements``,
-    ``measurement_targets``). Keyword arguments are the filters of
+    ``measurement_targets``, ``download_series``, ``series_by_uuid``, ``study_series``,
+    ``citations``). Keyword arguments are the filters of
     :meth:`Explorer.series` (for ``find``/``facets``/``sync``, those of :meth:`Explorer.find`)
     plus ``limit``, ``by``, ``n`` and ``seed`` where the template takes them.
     """
@@ -361,6 +362,127 @@ def describe(path: str | Path) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=columns)
     kinds = {c: "int" if c == "SegmentNumber" else "string" for c in columns}
     return normalise_frame(frame, kinds)
+
+
+def download(
+    frame_or_filters: Any = None,
+    output: str | Path | None = None,
+    *,
+    with_source: bool = False,
+    layout: str | None = None,
+    concurrency: int = 16,
+    dry_run: bool = False,
+    force: bool = False,
+    verify: bool = False,
+    progress: bool | None = None,
+    endpoint: str | None = None,
+    limit: int | None = None,
+    **filters: Any,
+) -> pd.DataFrame:
+    """Download series from IDC's public buckets into *output*; one report row per series.
+
+    *frame_or_filters* says which series: a DataFrame with a ``SeriesInstanceUID`` column (e.g.
+    from :func:`series`), a list of SeriesInstanceUIDs, a dict of :meth:`Explorer.series` filters,
+    a path to an s5cmd manifest (``.s5cmd``/``.txt``), or ``None`` with the filters as keyword
+    arguments. ``with_source=True`` adds the image series each SEG segments. Files go to
+    ``output/<layout>/<SOPInstanceUID>.dcm`` (``layout`` as ``idcseg download --layout``); a
+    rerun skips complete files; ``LICENSES.csv`` and ``CITATIONS.txt`` are written beside them.
+
+    Returns a DataFrame with one row per series: ``SeriesInstanceUID``, ``role`` (``selected``
+    or ``source``), ``source_of`` / ``source_series`` / ``source_note`` (which SEGs a source
+    serves, a SEG's source, why a SEG has none), the series' facts, ``folder``, ``status``
+    (``complete``, ``incomplete``, ``failed``; ``planned`` for a dry run), ``files``,
+    ``downloaded``, ``present``, ``failed``, ``bytes`` and the first ``error``. ``frame.attrs``
+    holds the ``summary`` text.
+
+    Raises :class:`UsageError` for bad input, :class:`IdcsegError` when the disk would be too
+    small (unless ``force``) or fills up; ``KeyboardInterrupt`` keeps what was finished.
+    """
+    from .errors import UsageError
+    from .remote.cohort import run_cohort
+    from .remote.layout import DEFAULT_LAYOUT
+
+    if output is None:
+        raise UsageError("say where to download: output=FOLDER")
+    selection = _download_selection(frame_or_filters, filters, limit)
+    plan, report = run_cohort(
+        selection,
+        output,
+        layout=DEFAULT_LAYOUT if layout is None else layout,
+        with_source=with_source,
+        concurrency=concurrency,
+        dry_run=dry_run,
+        force=force,
+        verify=verify,
+        progress=progress,
+        endpoint=endpoint,
+        say=lambda line: None,
+    )
+    if report is None:
+        from .remote.download import DownloadReport
+
+        frame = DownloadReport(plan, []).to_frame()
+        return _planned_frame(plan, frame)
+    return report.to_frame()
+
+
+def _download_selection(what: Any, filters: dict[str, Any], limit: int | None) -> Any:
+    from .errors import UsageError
+    from .remote.cohort import Selection
+    from .remote.plan import uids_of_frame
+
+    if what is None:
+        return Selection(series_filter=_series_filter(dict(filters)), limit=limit)
+    if filters:
+        raise UsageError("give the selection once: a frame, UIDs, a manifest or filters")
+    if hasattr(what, "columns"):
+        return Selection(uids=uids_of_frame(what), limit=limit)
+    if isinstance(what, dict):
+        return Selection(series_filter=_series_filter(dict(what)), limit=limit)
+    if isinstance(what, Path) or (isinstance(what, str) and not _looks_like_uid(what)):
+        from .remote.manifest import read_manifest
+
+        return Selection(manifest=read_manifest(Path(what)), limit=limit)
+    values = [what] if isinstance(what, str) else list(what)
+    uids = [spec.validate_uid(str(v), "SeriesInstanceUID") for v in values]
+    return Selection(uids=uids, limit=limit)
+
+
+def _looks_like_uid(text: str) -> bool:
+    try:
+        spec.validate_uid(text.strip())
+    except spec.UsageError:
+        return False
+    return True
+
+
+def _planned_frame(plan: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """The report shape for a dry run: one 'planned' row per series of *plan*."""
+    import pandas as pd
+
+    from .query.engines import normalise_frame
+
+    rows = [
+        {
+            "SeriesInstanceUID": p.uid,
+            "role": p.role,
+            "source_of": ",".join(p.source_of) or None,
+            "source_note": dict(plan.unresolved).get(p.uid),
+            "collection_id": p.facts.get("collection_id"),
+            "PatientID": p.facts.get("PatientID"),
+            "StudyInstanceUID": p.facts.get("StudyInstanceUID"),
+            "Modality": p.facts.get("Modality"),
+            "folder": str(plan.output / p.folder),
+            "status": "planned",
+            "files": len(p.only) if p.only is not None else p.files,
+            "bytes": p.size,
+            "series_aws_url": p.url,
+        }
+        for p in plan.series
+    ]
+    out = normalise_frame(pd.DataFrame(rows, columns=list(frame.columns)))
+    out.attrs["summary"] = "\n".join(plan.lines())
+    return out
 
 
 # --- masks ------------------------------------------------------------------------------------

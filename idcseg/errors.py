@@ -6,7 +6,8 @@ Exit codes of the command line (and ``exit_code`` of each error):
 0      done
 1      could not be done (:class:`IdcsegError`): a damaged store, a full disk, no network...
 2      bad input (:class:`UsageError`): an unknown option value, a malformed UID...
-3      the store is busy: another process holds it (:class:`StoreBusyError`)
+3      the store is busy: another process holds it (:class:`StoreBusyError`), or another
+       download writes to the same folder
 4      a BigQuery query would scan more than the cost cap
 130    interrupted (Ctrl-C)
 =====  ==========================================================================

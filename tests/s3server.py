@@ -6,8 +6,11 @@
 - :class:`FaultProxy` forwards GETs to it and can misbehave on purpose, per request whose path
   contains some text: answer 5xx, reset the connection, cut the body short (with the promised
   Content-Length, or a 206 whose Content-Range promises more than it sends), answer only after
-  a delay, or ignore the Range header (a 200 with the whole object). It speaks HTTP/1.1 keep-alive to the client (moto's server closes every connection)
-  and logs each request (path, Range, client port) and the bytes it sent.
+  a delay (a consistent but short 200 too), or ignore the Range header (a 200 with the whole object). It speaks HTTP/1.1
+  keep-alive to the client (moto's server closes every connection), forwards Range and the
+  conditional headers (If-Match, If-None-Match), and logs each request (path, Range, If-Match,
+  client port) and the bytes it sent. A fault's ``after`` runs once the upstream answer is in
+  hand (e.g. to change the object between two requests of one download).
 
 Nothing here talks to anything but 127.0.0.1.
 """
@@ -21,6 +24,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -82,10 +86,12 @@ class Fault:
     """Misbehave on requests whose path contains ``match`` (``times`` of them; None: all)."""
 
     match: str
-    kind: str  # "503", "500", "reset", "truncate", "short206", "slow", "norange"
+    # "503", "500", "reset", "truncate", "short206", "short200", "slow", "norange", "none"
+    kind: str
     times: int | None = 1
     delay: float = 0.0
     hits: int = 0
+    after: Callable[[], None] | None = None  # run after the upstream answered
 
 
 @dataclass
@@ -96,6 +102,7 @@ class Logged:
     range: str | None
     client_port: int
     fault: str | None
+    if_match: str | None = None
 
 
 @dataclass
@@ -133,6 +140,7 @@ class FaultProxy:
                             self.headers.get("Range"),
                             self.client_address[1],
                             fault.kind if fault else None,
+                            self.headers.get("If-Match"),
                         )
                     )
                 kind = fault.kind if fault else None
@@ -149,9 +157,15 @@ class FaultProxy:
                 if kind == "slow":
                     time.sleep(fault.delay if fault else 1.0)
                 status, headers, body = self._forward(use_range=kind != "norange")
+                if fault is not None and fault.after is not None:
+                    fault.after()
                 if kind == "truncate":  # promise everything, send half, hang up
                     self._send(status, headers, body, send=len(body) // 2)
                     self.close_connection = True
+                    return
+                if kind == "short200" and status == 200:  # a consistent but short 200
+                    cut = body[: len(body) // 2]
+                    self._send(status, {**headers, "Content-Length": str(len(cut))}, cut)
                     return
                 if kind == "short206" and status == 206:  # a consistent but short 206
                     cut = body[: len(body) // 2]
@@ -168,6 +182,9 @@ class FaultProxy:
                     headers = {}
                     if use_range and self.headers.get("Range"):
                         headers["Range"] = self.headers["Range"]
+                    for name in ("If-Match", "If-None-Match"):
+                        if self.headers.get(name):
+                            headers[name] = self.headers[name]
                     conn.request("GET", self.path, headers=headers)
                     response = conn.getresponse()
                     body = response.read()
@@ -216,9 +233,16 @@ class FaultProxy:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
-    def add(self, match: str, kind: str, times: int | None = 1, delay: float = 0.0) -> Fault:
+    def add(
+        self,
+        match: str,
+        kind: str,
+        times: int | None = 1,
+        delay: float = 0.0,
+        after: Callable[[], None] | None = None,
+    ) -> Fault:
         """Inject a fault (see :class:`Fault`)."""
-        fault = Fault(match, kind, times, delay)
+        fault = Fault(match, kind, times, delay, after=after)
         with self.state.lock:
             self.state.faults.append(fault)
         return fault

@@ -66,6 +66,10 @@ def all_queries() -> list[spec.Query]:
         spec.viewer_urls_query("1.2.3", ["1.2.4"]),
         spec.Query("info.sql"),
         spec.Query("fetch_targets.sql", {}, {"series": ["1.2.4"]}),
+        spec.download_series_query(["1.2.4", "1.2.5"]),
+        spec.series_by_uuid_query(["6079cc3b-4b0f-41ec-bdbb-c6e754e88229"]),
+        spec.study_series_query(["1.2.4"]),
+        spec.citations_query(["1.2.4"]),
         spec.Query(
             "measurement_targets.sql",
             {},

@@ -13,7 +13,7 @@ import sys
 from .app import app
 
 # Command modules register themselves on `app` when imported.
-from . import explore, fetch, index, makeseg, masks, measurements, segments, sync  # noqa: E402,F401  isort: skip
+from . import download, explore, fetch, index, makeseg, masks, measurements, segments, sync  # noqa: E402,F401  isort: skip
 
 _DISK_FULL = (28, 122, 27)  # ENOSPC, EDQUOT, EFBIG
 

@@ -42,3 +42,71 @@ class ProgressLine:
             sys.stderr.write("\n")
             sys.stderr.flush()
             self._shown = False
+
+
+def human_bytes(n: float) -> str:
+    """``812.4 MB``: decimal units, as IDC's index (``series_size_MB``) and portal use."""
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
+
+
+def duration(seconds: float) -> str:
+    """``0:42``, ``1:02:03``: an ETA or elapsed time."""
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class TransferProgress(ProgressLine):
+    """A progress bar for downloads: bytes, files, series, rate and ETA, on one stderr line.
+
+    The rate is the bytes of the last few seconds (so a pause shows); the ETA divides what is
+    left by it. Totals may grow while the run learns them (listings).
+    """
+
+    WINDOW = 5.0  # seconds of history for the rate
+
+    def __init__(self, enabled: bool, interval: float = 0.2, width: int = 24) -> None:
+        super().__init__(enabled, interval)
+        self.width = width
+        self._history: list[tuple[float, int]] = []
+
+    def rate(self, done: int) -> float:
+        """Bytes per second over the last :attr:`WINDOW` seconds."""
+        now = time.monotonic()
+        self._history.append((now, done))
+        while len(self._history) > 2 and now - self._history[0][0] > self.WINDOW:
+            self._history.pop(0)
+        then, before = self._history[0]
+        if now - then < 1e-3:
+            return done / self.elapsed()
+        return max(0.0, (done - before) / (now - then))
+
+    def render(
+        self,
+        done: int,
+        total: int,
+        files: int,
+        files_total: int,
+        series: int,
+        series_total: int,
+        failed: int = 0,
+    ) -> str:
+        """The line for these counts."""
+        fraction = min(1.0, done / total) if total else 0.0
+        filled = int(round(fraction * self.width))
+        bar = "#" * filled + "-" * (self.width - filled)
+        rate = self.rate(done)
+        left = max(0, total - done)
+        eta = duration(left / rate) if rate > 0 and left else ("0:00" if not left else "--:--")
+        failed_text = f"  {failed} failed" if failed else ""
+        return (
+            f"[{bar}] {fraction:4.0%}  {human_bytes(done)}/{human_bytes(total)}  "
+            f"files {files}/{files_total}  series {series}/{series_total}  "
+            f"{human_bytes(rate)}/s  ETA {eta}{failed_text}"
+        )

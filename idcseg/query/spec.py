@@ -627,6 +627,42 @@ def series_facets_query(f: SeriesFilter, by: str = "structure", limit: int | Non
     return Query("series_facets.sql", structure, params, f)
 
 
+# --- downloads --------------------------------------------------------------------------------
+
+_CRDC_UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+
+
+def validate_crdc_uuid(value: str) -> str:
+    """Return *value* (lower case) if it is a crdc_series_uuid: a UUID in its 8-4-4-4-12 form."""
+    if not isinstance(value, str) or not _CRDC_UUID.fullmatch(value):
+        raise UsageError(f"not a crdc_series_uuid: {value!r} (expected a UUID)")
+    return value.lower()
+
+
+def download_series_query(series: Iterable[str]) -> Query:
+    """Where the files of some series are, and their facts (``sql/download_series.sql``)."""
+    uids = [validate_uid(s, "SeriesInstanceUID") for s in series]
+    return Query("download_series.sql", {}, {"series": list(dict.fromkeys(uids))})
+
+
+def series_by_uuid_query(uuids: Iterable[str]) -> Query:
+    """Series named by their bucket folders (``sql/series_by_uuid.sql``), for s5cmd manifests."""
+    values = [validate_crdc_uuid(u) for u in uuids]
+    return Query("series_by_uuid.sql", {}, {"uuids": list(dict.fromkeys(values))})
+
+
+def study_series_query(studies: Iterable[str]) -> Query:
+    """The image series of some studies (``sql/study_series.sql``)."""
+    uids = [validate_uid(s, "StudyInstanceUID") for s in studies]
+    return Query("study_series.sql", {}, {"study": list(dict.fromkeys(uids))})
+
+
+def citations_query(series: Iterable[str]) -> Query:
+    """The sources (DOI, licence, citation) of some series (``sql/citations.sql``)."""
+    uids = [validate_uid(s, "SeriesInstanceUID") for s in series]
+    return Query("citations.sql", {}, {"series": list(dict.fromkeys(uids))})
+
+
 # --- measurements (TID 1500 SRs) ----------------------------------------------------------------
 
 MEASUREMENT_KINDS = ("all", "quantitative", "qualitative")
@@ -856,6 +892,10 @@ TEMPLATES = (
     "info",
     "series_facets",
     "known_names",
+    "download_series",
+    "series_by_uuid",
+    "study_series",
+    "citations",
     "measurements",
     "sync_measurements",
     "measurement_targets",
@@ -894,9 +934,10 @@ def template_query(
     """The query of any template in ``sql/`` for the filters *f* (and segment filters *g*):
     what ``idcseg sql TEMPLATE`` and :func:`idcseg.sql` print.
 
-    For ``viewer_urls`` the study is the first of ``f.study``; ``fetch_targets`` and
-    ``measurement_targets`` take ``f.series``. *by* is the grouping of ``summary`` and the
-    facet of ``facets`` / ``series_facets``.
+    For ``viewer_urls`` the study is the first of ``f.study``; ``fetch_targets``,
+    ``measurement_targets``, ``download_series`` and ``citations`` take ``f.series``,
+    ``study_series`` ``f.study``. *by* is the grouping of ``summary`` and the facet of
+    ``facets`` / ``series_facets``.
     """
     name = template.removesuffix(".sql")
     if g is None and name in SEGMENT_TEMPLATES:
@@ -914,6 +955,10 @@ def template_query(
         "info": lambda: Query("info.sql"),
         "series_facets": lambda: series_facets_query(f, by=by or "structure", limit=limit),
         "known_names": known_names_query,
+        "download_series": lambda: download_series_query(f.series),
+        "series_by_uuid": lambda: series_by_uuid_query(()),
+        "study_series": lambda: study_series_query(f.study),
+        "citations": lambda: citations_query(f.series),
         "measurements": lambda: measurements_query(f, g, MeasurementFilter(), limit=limit),
         "sync_measurements": lambda: sync_measurements_query(f, g),
         "measurement_targets": lambda: Query(

@@ -8,6 +8,7 @@
 --   measurement_groups, quantitative_measurements, qualitative_measurements
 --                    TID 1500 SR rows the user ingested, synced or fetched (IDC's schemas)
 --   collections_index, analysis_results_index   the wheel's collection and analysis-result indexes
+--   prior_versions_index   series of earlier IDC releases (the wheel's; empty when it has none)
 --   local.main.idc_seg_index   IDC's seg_index.parquet once `idcseg index fetch` stored it, with
 --                    the modality and body part of each segmented series (seg_index_rows.sql),
 --                    else an empty table of the same shape
@@ -72,8 +73,18 @@ CREATE VIEW "bigquery-public-data".{{ schema }}.{{ name }} AS
   SELECT * FROM store.main.{{ name }};
 {% endfor %}
 
-{% for name in ("collections_index", "analysis_results_index") if name ~ ".parquet" in index_files %}
+{% for name in ("collections_index", "analysis_results_index", "prior_versions_index") if name ~ ".parquet" in index_files %}
 CREATE VIEW "bigquery-public-data".{{ schema }}.{{ name }} AS
   SELECT * FROM read_parquet({{ (index_dir ~ "/" ~ name ~ ".parquet") | literal }});
 {% endfor %}
+{% if "prior_versions_index.parquet" not in index_files %}
+CREATE VIEW "bigquery-public-data".{{ schema }}.prior_versions_index AS
+  SELECT
+    NULL::VARCHAR AS collection_id, NULL::VARCHAR AS PatientID,
+    NULL::VARCHAR AS SeriesInstanceUID, NULL::VARCHAR AS StudyInstanceUID,
+    NULL::VARCHAR AS Modality, NULL::VARCHAR AS gcs_bucket, NULL::VARCHAR AS crdc_series_uuid,
+    NULL::DOUBLE AS series_size_MB, NULL::VARCHAR AS series_aws_url, NULL::VARCHAR AS aws_bucket,
+    NULL::BIGINT AS min_idc_version, NULL::BIGINT AS max_idc_version
+  WHERE FALSE;
+{% endif %}
 {% endfor %}

@@ -25,6 +25,9 @@
   source(crdc_series_uuid)
                          'idc' when the series is hosted by IDC (it has a crdc_series_uuid),
                          else 'local' (SEGs you ingested that IDC does not have)
+  series_level(columns)  series-level facts of any series: SeriesInstanceUID, `columns` (IDC's
+                         series-level column names), instanceCount and series_size_MB; the caller's
+                         body is the WHERE condition (aggregated on BigQuery, as seg_series())
   series_filters(f)      AND-clauses of the series filters, for seg_series()'s body
 -#}
 
@@ -111,6 +114,31 @@ CASE WHEN {{ crdc_series_uuid }} IS NOT NULL THEN 'idc' ELSE 'local' END
 {%- endif %}
 {%- endmacro -%}
 
+{%- macro series_level(columns) -%}
+{%- if target == "bigquery" %}
+    SELECT
+      SeriesInstanceUID,
+{%- for column in columns %}
+      ANY_VALUE({{ column }}) AS {{ column }},
+{%- endfor %}
+      COUNT(SOPInstanceUID) AS instanceCount,
+      SUM(SAFE_CAST(instance_size AS FLOAT64)) / 1000000. AS series_size_MB
+    FROM {{ table("dicom_all") }}
+    WHERE {{ caller() }}
+    GROUP BY SeriesInstanceUID
+{%- else %}
+    SELECT
+      SeriesInstanceUID,
+{%- for column in columns %}
+      {{ column }},
+{%- endfor %}
+      instanceCount,
+      series_size_MB
+    FROM {{ table("dicom_all") }}
+    WHERE {{ caller() }}
+{%- endif %}
+{%- endmacro -%}
+
 {%- macro series_filters(f) -%}
 {%- if f.collection %}
       AND LOWER(collection_id) IN UNNEST(@collection)
@@ -125,7 +153,8 @@ CASE WHEN {{ crdc_series_uuid }} IS NOT NULL THEN 'idc' ELSE 'local' END
       AND StudyInstanceUID IN UNNEST(@study)
 {%- endif %}
 {%- if f.series %}
-      AND SeriesInstanceUID IN UNNEST(@series)
+      {#- a semi-join, not a membership test per row: lists of thousands of UIDs (downloads) #}
+      AND SeriesInstanceUID IN (SELECT uid FROM UNNEST(@series) AS uid)
 {%- endif %}
 {%- if f.description %}
       AND STRPOS(LOWER(SeriesDescription), LOWER(@description)) > 0
