@@ -817,7 +817,9 @@ def make_seg(
     ``.nii.gz``/``.nii``/``.nrrd`` files, sorted by name). Segments are described by ``meta``
     (dcmqi's metadata JSON), by ``labels`` (``"1=liver,2=spleen"``, ``{1: "liver"}``, a preset
     such as ``"totalsegmentator"``) or by the files' names; names resolve to SNOMED CT codes
-    through the structure table shipped with idcseg (:func:`idcseg.structures`). Options:
+    through the structure table shipped with idcseg (:func:`idcseg.structures`); masks written
+    by :meth:`Masks.to_nifti` / ``idcseg masks`` are described by the ``segments.json`` beside
+    them (codes, labels, algorithm) unless ``meta`` or ``labels`` is given. Options:
     ``segmentation_type`` (``binary``, ``fractional``, ``labelmap``), ``compression``
     (``none``, ``deflate``, ``jpeg-ls``, ``rle``), ``algorithm_type``, ``algorithm_name``,
     ``series_description``, ``uid_root``... — see :func:`idcseg.dicom.makeseg.make_seg`.

@@ -415,6 +415,104 @@ def test_dcmqi_metadata_json_drives_make_seg_as_it_drives_itkimage2segimage(worl
     assert np.array_equal(read_back(ours, world), dcmqis)
 
 
+def _described(path: Path) -> list[tuple]:
+    """What a SEG says of each segment, as pydicom reads it: label, codes, modifiers, algorithm,
+    tracking and colour."""
+
+    def code(item, keyword):
+        seq = item.get(keyword)
+        return (
+            (seq[0].CodingSchemeDesignator, seq[0].CodeValue, seq[0].CodeMeaning) if seq else None
+        )
+
+    out = []
+    for item in pydicom.dcmread(path).SegmentSequence:
+        kind = item.SegmentedPropertyTypeCodeSequence[0]
+        region = item.get("AnatomicRegionSequence")
+        out.append((
+            item.SegmentLabel, item.get("SegmentDescription"),
+            code(item, "SegmentedPropertyCategoryCodeSequence"),
+            code(item, "SegmentedPropertyTypeCodeSequence"),
+            code(kind, "SegmentedPropertyTypeModifierCodeSequence"),
+            code(item, "AnatomicRegionSequence"),
+            code(region[0], "AnatomicRegionModifierSequence") if region else None,
+            item.SegmentAlgorithmType, item.get("SegmentAlgorithmName"),
+            item.get("TrackingID"), item.get("TrackingUID"),
+            tuple(item.get("RecommendedDisplayCIELabValue") or ()),
+        ))  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("merge", [False, True], ids=["one-file-per-segment", "label-map"])
+def test_masks_written_by_idcseg_go_back_with_their_segments_json(world, tmp_path, merge):
+    """SEG → idcseg masks → make-seg, describing nothing: segments.json keeps every code."""
+    files = _masks_as_files(world, tmp_path / "in", names=("kidney_left", "lung_nodule"))
+    meta = {
+        "segmentAttributes": [
+            [{
+                "labelID": 1, "SegmentLabel": "Kidney L", "SegmentDescription": "left kidney",
+                "SegmentedPropertyCategoryCodeSequence": {
+                    "CodeValue": "91723000", "CodingSchemeDesignator": "SCT",
+                    "CodeMeaning": "Anatomical Structure"},
+                "SegmentedPropertyTypeCodeSequence": {
+                    "CodeValue": "64033007", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Kidney"},
+                "SegmentedPropertyTypeModifierCodeSequence": {
+                    "CodeValue": "7771000", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Left"},
+                "SegmentAlgorithmType": "AUTOMATIC", "SegmentAlgorithmName": "TotalSegmentator",
+                "recommendedDisplayRGBValue": [185, 102, 83],
+            }],
+            [{
+                "labelID": 1, "SegmentLabel": "Nodule 1",
+                "SegmentedPropertyCategoryCodeSequence": {
+                    "CodeValue": "49755003", "CodingSchemeDesignator": "SCT",
+                    "CodeMeaning": "Morphologically Abnormal Structure"},
+                "SegmentedPropertyTypeCodeSequence": {
+                    "CodeValue": "27925004", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Nodule"},
+                "AnatomicRegionSequence": {
+                    "CodeValue": "39607008", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Lung"},
+                "AnatomicRegionModifierSequence": {
+                    "CodeValue": "7771000", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Left"},
+                "SegmentAlgorithmType": "MANUAL",
+                "TrackingIdentifier": "Nodule 1", "TrackingUniqueIdentifier": "2.25.99887766",
+            }],
+        ],
+    }  # fmt: skip
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    first = idcseg.make_seg(files, world.ct, tmp_path / "first.dcm", meta=tmp_path / "meta.json")
+    with idcseg.masks(first.path, reference=world.ct) as masks:
+        written = masks.to_nifti(tmp_path / "out", merge=merge)
+    assert (tmp_path / "out" / "segments.json").is_file()
+
+    again = idcseg.make_seg(tmp_path / "out", world.ct, tmp_path / "again.dcm")  # no description
+    assert _described(again.path) == _described(first.path)
+    assert np.array_equal(read_back(again.path, world), read_back(first.path, world))
+    # what the command line gives still wins over the file
+    renamed = idcseg.make_seg(
+        written, world.ct, tmp_path / "named.dcm", algorithm_type="AUTOMATIC", algorithm_name="Mine"
+    )
+    segments = pydicom.dcmread(renamed.path).SegmentSequence
+    assert {(s.SegmentAlgorithmType, s.SegmentAlgorithmName) for s in segments} == {
+        ("AUTOMATIC", "Mine")
+    }
+    assert [s.SegmentLabel for s in segments] == ["Kidney L", "Nodule 1"]
+
+
+def test_a_damaged_segments_json_is_named_not_trusted(world, tmp_path, cli):
+    folder = tmp_path / "masks"
+    files = _masks_as_files(world, folder, names=("liver",))
+    (folder / "segments.json").write_text('{"segments": [{"file": "liver.nii.gz", ')  # cut short
+    line = _fails(cli, tmp_path, files[0], "--source", world.ct)
+    assert f"{folder / 'segments.json'} is not the JSON `idcseg masks` writes" in line
+    assert "repair or delete it" in line
+    # --labels (or --meta) describes the segments instead: the file is not read
+    made = idcseg.make_seg(files, world.ct, tmp_path / "s.dcm", labels="liver.nii.gz=liver")
+    assert [s["SegmentLabel"] for s in made.segments] == ["Liver"]
+    # a sidecar that does not list the files given is someone else's: names describe them
+    (folder / "segments.json").write_text(json.dumps({"segments": [{"file": "other.nii.gz"}]}))
+    made = idcseg.make_seg(files, world.ct, tmp_path / "t.dcm")
+    assert [s["SegmentLabel"] for s in made.segments] == ["Liver"]
+
+
 # --- bad input: one line, non-zero exit, no file ------------------------------------------------
 
 

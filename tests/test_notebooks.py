@@ -31,7 +31,9 @@ EXPECTED = [
     "03_segment_metadata_in_pandas.ipynb",
     "04_nodule_masks.ipynb",
     "05_nodule_ratings.ipynb",
+    "06_download_a_cohort.ipynb",
 ]
+OFFLINE = EXPECTED[:-1]  # 06 downloads: it runs against a local S3 (test_notebook_06_...)
 CELL_TIMEOUT = 60  # seconds, per cell
 NOTEBOOK_BUDGET = 60  # seconds, per notebook, kernel start included
 CLOSED = "http://127.0.0.1:9"
@@ -141,9 +143,8 @@ def html_of(nb: Any) -> str:
     return "".join(o.data.get("text/html", "") for o in found)
 
 
-@pytest.mark.parametrize("name", EXPECTED)
-def test_notebook_runs_offline(name: str, tmp_path: Path) -> None:
-    nb, seconds = run_notebook(name, tmp_path)
+def check_ran_cleanly(name: str, nb: Any, seconds: float, tmp_path: Path) -> None:
+    """Every cell ran in time, without errors or warnings, and the notebook cleaned up."""
     assert seconds < NOTEBOOK_BUDGET, f"{name} took {seconds:.0f} s"
     assert all(c.execution_count for c in code_cells(nb)), "every cell ran"
     assert outputs(nb, "error") == []
@@ -154,6 +155,11 @@ def test_notebook_runs_offline(name: str, tmp_path: Path) -> None:
     assert list((tmp_path / "home").iterdir()) == []
     assert code_cells(nbformat.read(NOTEBOOKS / name, as_version=4))[0].outputs == []
 
+
+@pytest.mark.parametrize("name", OFFLINE)
+def test_notebook_runs_offline(name: str, tmp_path: Path) -> None:
+    nb, seconds = run_notebook(name, tmp_path)
+    check_ran_cleanly(name, nb, seconds, tmp_path)
     text, html = text_of(nb), html_of(nb)
     if name.startswith("01"):
         assert "6,859 SEG series in 883 studies of 875 patients" in text
@@ -190,6 +196,8 @@ def test_notebook_runs_offline(name: str, tmp_path: Path) -> None:
         )
         assert "(128, 128, 3) (column, row, slice)" in text
         assert html.count("SRT:M-03010") == 2 and html.count("SCT:27925004") >= 2  # stats frames
+        # the masks back into a SEG through their segments.json: the same segments
+        assert "nodules_again.dcm - 2 segments\nsame voxels: True\nsame codes: True\n" in text
 
 
 def example_nodules() -> Any:
@@ -244,3 +252,36 @@ def test_notebook_05_bigquery_cell_on_the_emulator(
     assert "skipped: BigQuery" not in text
     # the emulator's LIDC readers 1 and 2 rated the nodule 4 and 5, volumes 523.6 and 610 mm3
     assert "BigQuery: 2 readings (limit 20)" in text
+
+
+def test_notebook_06_downloads_from_a_local_bucket(tmp_path: Path) -> None:
+    """Notebook 06 downloads LIDC-IDRI-0001's four SEGs and the CT they segment from a local S3
+    holding those real series' folders (tests/downloadworld.py), as it would from IDC's bucket."""
+    from tests import downloadworld
+
+    world = downloadworld.build(tmp_path / "world")
+    try:
+        nb, seconds = run_notebook(
+            "06_download_a_cohort.ipynb", tmp_path, IDCSEG_S3_ENDPOINT=world.endpoint
+        )
+    finally:
+        world.stop()
+    check_ran_cleanly("06_download_a_cohort.ipynb", nb, seconds, tmp_path)
+    text = text_of(nb)
+    ct, segs = world.series["ct"], [world.series[n] for n in world.series if n.startswith("seg")]
+    files = len(ct.keys) + len(segs)
+    assert len(segs) == 4
+    # the plan, then the download: 4 SEGs and the CT three of them name (one names nothing)
+    assert "plan: 5 series (4 SEG, 1 source image)" in text
+    assert "1.2.276.0.7230010.3.1.3.0.89358.1553284079.860324: the SEG's header names no" in text
+    assert f"downloaded {files} files" in text
+    assert f"downloaded again: 0 - already present: {files}" in text
+    assert "CC BY 3.0" in text and "10.7937/k9/tcia.2015.lo9ql9sx" in text  # the CT's source
+    assert f'cp s3://idc-open-data/{ct.uuid}/* "lidc_idri/LIDC-IDRI-0001/' in text
+    assert "(exit 0)" in text and "(exit 1)" not in text
+    plain = "".join(o.data.get("text/plain", "") for o in outputs(nb, "execute_result"))
+    assert "voxel_count" in plain and "volume_ml" in plain, plain
+    stats = plain[plain.index("SegmentNumber") :].splitlines()
+    # the first SEG (segfactory's binary_multi) on the downloaded CT: 3 segments over 5 slices
+    assert [line.split()[2] for line in stats[1:]] == ["Liver", "Kidney", "Kidney"], stats
+    assert all(line.split()[-3] == "1500" and line.split()[-1] == "5" for line in stats[1:])

@@ -153,11 +153,14 @@ def make_seg(
     may differ): nothing is resampled, a different grid is an error naming the difference.
     Structure names resolve to SNOMED CT codes from the table shipped with idcseg; an unknown
     name is an error listing the closest ones. Empty frames are omitted; segments without a
-    voxel are left out (and named). The SEG's path is printed on stdout.
+    voxel are left out (and named). Masks written by `idcseg masks` keep their segments'
+    codes, labels and algorithm through the segments.json beside them (unless --labels or
+    --meta is given). The SEG's path is printed on stdout.
 
     \b
     Examples:
       idcseg make-seg liver.nii.gz spleen.nii.gz --source ct/ -o seg.dcm
+      idcseg make-seg masks/ --source ct/ -o again.dcm    # masks/ from `idcseg masks`
       idcseg make-seg segmentations.nii.gz --labels totalsegmentator \\
           --algorithm-name TotalSegmentator --source ct/ -o seg.dcm
       idcseg make-seg tumor.nrrd --meta dcmqi-meta.json --source ct/ -o seg.dcm

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import IdcsegError, UsageError
-from . import dcmqimeta, segwrite, structures
+from . import dcmqimeta, segwrite, sidecar, structures
 from .geometry import RTOL, GeometryError, Grid
 from .segmentspec import ALGORITHM_TYPES, SegmentSpec, SeriesSpec, from_structure, with_algorithm
 
@@ -585,6 +585,16 @@ def make_seg(
             )
             for f, g in zip(files, groups, strict=True)
         ]
+    elif not labels and (described := sidecar.describe(paths)) is not None:
+        series_spec = SeriesSpec()  # idcseg masks' segments.json describes these very files
+        say(f"segments described by {paths[0].parent / sidecar.SIDECAR}")
+        layers_specs = [
+            (
+                _sidecar_layer_kind(f, g, kind == "FRACTIONAL"),
+                [with_algorithm(s, algorithm_type, algorithm_name, algorithm_version) for s in g],
+            )
+            for f, g in zip(files, described, strict=True)
+        ]
     else:
         series_spec = SeriesSpec()
         mapping = (
@@ -658,6 +668,14 @@ def _segment_row(number: int, spec: SegmentSpec, files: list[_MaskFile]) -> dict
         "SegmentAlgorithmType": spec.algorithm_type,
         "SegmentAlgorithmName": spec.algorithm_name,
     }
+
+
+def _sidecar_layer_kind(mask: _MaskFile, specs: list[SegmentSpec], fractional: bool) -> str:
+    """How a mask file described by ``segments.json`` holds its segments: one segment in any
+    nonzero voxel (or fractions), or several by voxel value (a merged label map)."""
+    if len(specs) == 1 and specs[0].label_value == 1:
+        return "fractional" if fractional and mask.floating else "nonzero"
+    return "label"
 
 
 def expand_masks(items: Sequence[str | os.PathLike[str]]) -> list[Path]:

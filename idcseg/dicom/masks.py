@@ -34,9 +34,9 @@ from ..errors import IdcsegError, UsageError
 from . import maskio
 from .geometry import GeometryError, Grid, orientation_name, same_orientation
 from .segfile import FRACTIONAL, LABELMAP, SegFile, code_text
+from .sidecar import SIDECAR
 
 OVERLAP_POLICIES = ("error", "first", "last")
-SIDECAR = "segments.json"
 
 
 class OverlapError(IdcsegError):
@@ -527,6 +527,12 @@ def _code_json(code: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"code": code_text(code), "meaning": code.get("CodeMeaning")}
 
 
+def _first(kind: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The structure's (first) type modifier, e.g. laterality."""
+    found = (kind or {}).get("SegmentedPropertyTypeModifierCodeSequence") or []
+    return found[0] if found else None
+
+
 def segment_json(seg: SegFile, number: int) -> dict[str, Any]:
     """A segment's description for the sidecar: number, label, codes, algorithm, colour."""
     segment = seg.segments[number]
@@ -539,6 +545,8 @@ def segment_json(seg: SegFile, number: int) -> dict[str, Any]:
         "structure": _code_json(row.get("SegmentedPropertyType")),
         "anatomy": _code_json(row.get("AnatomicRegion")),
         "modifiers": [_code_json(c) for c in segment.modifiers],
+        "structure_modifier": _code_json(_first(row.get("SegmentedPropertyType"))),
+        "anatomy_modifier": _code_json(row.get("AnatomicRegionModifier")),
         "SegmentAlgorithmType": row.get("SegmentAlgorithmType"),
         "SegmentAlgorithmName": row.get("SegmentAlgorithmName"),
         "TrackingID": row.get("TrackingID"),
