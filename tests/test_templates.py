@@ -120,9 +120,9 @@ def test_every_template_is_covered() -> None:
     assert used == set(render.template_names())
 
 
-@pytest.mark.parametrize("dataset", ["idc_current", "idc_v25"])
 @pytest.mark.parametrize("target", render.TARGETS)
-def test_templates_parse_as_bigquery_and_hold_no_values(dataset: str, target: str) -> None:
+def test_templates_parse_as_bigquery_and_hold_no_values(target: str) -> None:
+    dataset = "idc_v25"  # the dataset only names the tables (test_dataset_names_reach_the_sql)
     for query in all_queries():
         sql = render.render(query, dataset=dataset, target=target)
         assert sqlglot.parse_one(sql, read="bigquery") is not None
@@ -134,6 +134,17 @@ def test_templates_parse_as_bigquery_and_hold_no_values(dataset: str, target: st
         assert used == set(query.params), (query.template, used, set(query.params))
         assert f"`bigquery-public-data.{dataset}." in sql
         assert transpile(sql)
+
+
+@pytest.mark.parametrize("dataset", ["idc_current", "idc_v12", "idc_v25"])
+def test_dataset_names_reach_the_sql(dataset: str) -> None:
+    first_of_each = {q.template: q for q in reversed(all_queries())}.values()
+    assert len(first_of_each) == len(render.template_names())
+    for query in first_of_each:
+        sql = render.render(query, dataset=dataset, target="bigquery")
+        body = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+        tables = re.findall(r"`bigquery-public-data\.([a-z0-9_]+)\.", body)
+        assert tables and set(tables) == {dataset}, (query.template, set(tables))
 
 
 def test_each_template_has_a_header_comment() -> None:
