@@ -353,6 +353,22 @@ def test_progress_bar_and_plain_summary(world, proxy, tmp_path) -> None:
     assert plain.splitlines()[-1].startswith("downloaded 5 files")
 
 
+def test_files_already_there_do_not_count_in_the_rate() -> None:
+    import time
+
+    from idcseg.present.progress import TransferProgress, human_bytes
+
+    bar = TransferProgress(enabled=False)
+    first = bar.render(0, 10**9, 0, 100, 0, 10, moved=0)
+    time.sleep(0.05)
+    # a resume: 900 MB recognised as complete at once, nothing transferred yet
+    line = bar.render(900 * 10**6, 10**9, 90, 100, 9, 10, moved=0)
+    assert f"{human_bytes(0)}/s  ETA --:--" in line and " 90%" in line, (first, line)
+    time.sleep(0.05)
+    moving = bar.render(950 * 10**6, 10**9, 95, 100, 9, 10, moved=50 * 10**6)
+    assert "ETA --:--" not in moving and f"{human_bytes(0)}/s" not in moving
+
+
 def test_dry_run_prints_the_plan_and_writes_nothing(world, proxy, tmp_path) -> None:
     out = tmp_path / "never"
     done = run(
@@ -424,6 +440,7 @@ def test_full_disk_stops_with_one_line_and_keeps_whole_files(world, proxy, tmp_p
         (["--series", "1.2.3.4.5.6.7.8.9"], "not in IDC's index: 1.2.3.4.5.6.7.8.9"),
         (["--series", "1.2.x"], "not a DICOM SeriesInstanceUID"),
         (["-j", "0"], "-j/--concurrency must be a whole number"),
+        (["--timeout", "nan"], "--timeout must be a number of seconds > 0, not nan"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(world, proxy, tmp_path, args, message):
@@ -434,6 +451,21 @@ def test_bad_input_is_one_line_and_writes_nothing(world, proxy, tmp_path, args, 
     assert message in one_error_line(done.stderr)
     assert "Traceback" not in done.stderr
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("command", ["download", "manifest", "cite"])
+def test_a_selection_of_nothing_is_an_error_not_an_empty_result(world, tmp_path, command):
+    out = tmp_path / "out"
+    target = [] if command == "cite" else ["-o", str(out)]
+    typo = run(world, command, "--collection", "lidc", *target)  # LIDC-IDRI is lidc_idri
+    assert typo.returncode == 2, typo.stderr
+    assert "no collection 'lidc' in this IDC release (did you mean 'lidc_idri'?)" in one_error_line(
+        typo.stderr
+    )
+    none = run(world, command, "--collection", "lidc_idri", "--patient", "NOBODY", *target)
+    assert none.returncode == 1, none.stderr
+    assert "no SEG series match these filters" in one_error_line(none.stderr)
+    assert not out.exists() and typo.stdout == none.stdout == ""
 
 
 def test_unwritable_or_odd_output(world, proxy, tmp_path) -> None:

@@ -428,6 +428,20 @@ def test_bad_input_is_one_line(cli, args: list[str], message: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("idcseg: error: ") and message in lines[0]
 
 
+def test_an_empty_answer_says_why(cli, world) -> None:
+    empty = cli("measurements", "--quantity", "Volume")  # nothing stored yet
+    assert empty.code == 0 and "(0 rows)" in empty.out
+    assert "holds no measurements yet" in empty.err and "--with-measurements" in empty.err
+    report = ingest([world.seg, *world.reports.values()], progress=False)
+    assert report.ok, report.failures
+    whole = cli("measurements", "-e", "Malignancy=Moderately Unlikely")  # part of a meaning
+    assert whole.code == 0 and "(0 rows)" in whole.out
+    assert "matches a value's whole meaning" in whole.err
+    assert "--evaluation 'Malignancy~Moderately Unlikely'" in whole.err
+    part = cli("measurements", "-e", "Malignancy~Moderately Unlikely", "-f", "csv")
+    assert part.code == 0 and len(part.out.splitlines()) > 1 and part.err == ""
+
+
 def test_with_measurements_needs_segment_rows(cli) -> None:
     run = cli("find", "--with-measurements", "--per", "series")
     assert run.code == 2 and "use --per segment" in run.err

@@ -158,9 +158,10 @@ def download_command(
 
     Before starting it prints the plan: series, files and size from IDC's index, what the folder
     already holds, and the free disk space; it refuses (exit 1) when the download would not fit,
-    unless --force. Files are checked (size, and ETag MD5 where there is one), written under a
-    temporary name and renamed when complete, and named <SOPInstanceUID>.dcm. Ctrl-C stops
-    cleanly; run the same command again to continue: complete files are skipped. At the end
+    unless --force. Each file is written under a temporary name, renamed when every byte of the
+    object arrived, and named <SOPInstanceUID>.dcm. Ctrl-C stops cleanly; run the same command
+    again to continue: complete files are skipped (files from elsewhere when their size and,
+    for single-part objects, the MD5 their ETag names match; --verify: every file). At the end
     the folder gets LICENSES.csv and CITATIONS.txt. Exit code 1 when some files failed.
 
     \b

@@ -105,7 +105,44 @@ def measurements(
     m = MeasurementFilter.build(
         quantity=quantity, min=minimum, max=maximum, unit=unit, evaluation=evaluation, kind=kind
     )
-    emit(measurements_query(filters, segment_filter, m, limit), engine, fmt, output, display)
+    emit(
+        measurements_query(filters, segment_filter, m, limit),
+        engine,
+        fmt,
+        output,
+        display,
+        on_empty=lambda engine: _say_why_none(engine, m),
+    )
+
+
+def _say_why_none(engine: Any, m: Any) -> None:
+    """After an empty answer: an empty store says how to fill it; an ``=`` evaluation whose
+    value is a meaning says that it compares whole meanings, and how to match part of one."""
+    import shlex
+    import sys
+
+    if engine.name == "duckdb" and not engine.stored_measurements():
+        print(
+            f"idcseg: the local store ({engine.store.path}) holds no measurements yet. Add "
+            "some: `idcseg ingest FOLDER` (TID 1500 SR files, beside or with your SEGs), "
+            "`idcseg fetch-segments --collection ID --with-measurements` (IDC's SRs, from its "
+            "public buckets) or `idcseg sync --measurements` (from BigQuery).",
+            file=sys.stderr,
+        )
+        return
+    for evaluation in m.evaluations:
+        if evaluation.values is None or not evaluation.values.meanings:
+            continue
+        concept, value = evaluation.concept.term, evaluation.values.terms[0]
+        print(
+            f"idcseg: --evaluation {concept}={value} matches a value's whole meaning (any "
+            "case), e.g. '5 out of 5 (Highly Suspicious for Cancer)' as LIDC-IDRI's SRs spell "
+            f"it; to match part of one: --evaluation {shlex.quote(f'{concept}~{value}')}; "
+            f"`idcseg measurements --quantity {shlex.quote(concept)} --kind qualitative` lists "
+            "the values stored.",
+            file=sys.stderr,
+        )
+        return
 
 
 def find_with_measurements(

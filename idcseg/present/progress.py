@@ -96,12 +96,14 @@ class TransferProgress(ProgressLine):
         series: int,
         series_total: int,
         failed: int = 0,
+        moved: int | None = None,
     ) -> str:
-        """The line for these counts."""
+        """The line for these counts. *moved*: the bytes this run transferred, for the rate
+        (default *done*; files found already complete count in *done*, not in the rate)."""
         fraction = min(1.0, done / total) if total else 0.0
         filled = int(round(fraction * self.width))
         bar = "#" * filled + "-" * (self.width - filled)
-        rate = self.rate(done)
+        rate = self.rate(done if moved is None else moved)
         left = max(0, total - done)
         eta = duration(left / rate) if rate > 0 and left else ("0:00" if not left else "--:--")
         failed_text = f"  {failed} failed" if failed else ""

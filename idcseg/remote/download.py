@@ -352,6 +352,7 @@ class _Run:
                 self.series_done,
                 len(self.plan.series),
                 len(r.failures),
+                moved=live,
             )
         )
 

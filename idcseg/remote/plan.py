@@ -295,7 +295,14 @@ def selected_uids(
         return (chosen[:limit] if limit is not None else chosen), None
     if series_filter is None:
         raise UsageError("say which series to download: filters, --series, --from or --manifest")
-    rows = _rows(engine.run(spec.series_query(series_filter, limit)))
+    query = spec.series_query(series_filter, limit)
+    rows = _rows(engine.run(query))
+    if not rows:
+        spec.explain_empty(engine, query)  # an unknown collection: exit 2, with the closest
+        raise IdcsegError(
+            "no SEG series match these filters, so there is nothing to take; `idcseg series` "
+            "with the same filters shows what they match"
+        )
     chosen = [r["SeriesInstanceUID"] for r in rows]
     return chosen, {r["SeriesInstanceUID"]: r.get("segmented_SeriesInstanceUID") for r in rows}
 

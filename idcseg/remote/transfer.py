@@ -20,6 +20,7 @@ Errors become :class:`TransferError` with a short ``kind`` for reports.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import threading
@@ -138,8 +139,8 @@ class ObjectClient:
 
         if attempts < 1:
             raise UsageError(f"attempts must be ≥ 1, not {attempts}")
-        if timeout <= 0:
-            raise UsageError(f"the timeout must be > 0 seconds, not {timeout}")
+        if not math.isfinite(timeout) or timeout <= 0:
+            raise UsageError(f"--timeout must be a number of seconds > 0, not {timeout}")
         self.endpoint = endpoint_from_env(endpoint)
         self.timeout = timeout
         self.attempts = attempts

@@ -358,6 +358,13 @@ class DuckDBEngine:
         row = self.connection().execute(statement("stored_segments")).fetchone()
         return int(row[0]) if row else 0
 
+    def stored_measurements(self) -> int:
+        """How many SR measurement rows the local store holds (ingested, fetched or synced)."""
+        from ...local.store import statement
+
+        row = self.connection().execute(statement("stored_measurements")).fetchone()
+        return int(row[0]) if row else 0
+
     def close(self) -> None:
         """Close the connection (reopened on next use)."""
         if self._con is not None:
