@@ -564,6 +564,24 @@ def test_portal_manifest_aws_gcs_and_instance_lines(world, proxy, tmp_path) -> N
     assert tree(out) == want
 
 
+def test_instance_lines_count_their_share_of_the_series_size(tmp_path) -> None:
+    from pathlib import PurePosixPath
+
+    from idcseg.remote.layout import parse_layout
+    from idcseg.remote.plan import Plan, SeriesPlan
+
+    def series(only):
+        return SeriesPlan(
+            "1.2.3", "idc-open-data", "u", PurePosixPath("f"), {}, files=200, size=100_000_000,
+            only=only,
+        )  # fmt: skip
+
+    whole, two = series(None), series(frozenset({"u/a.dcm", "u/b.dcm"}))
+    assert whole.expected_size == 100_000_000 and two.expected_size == 1_000_000
+    plan = Plan(tmp_path, parse_layout("{SeriesInstanceUID}"), [two])
+    assert (plan.files, plan.size) == (2, 1_000_000)  # a 2-file manifest needs ~1 MB, not 100
+
+
 def test_malformed_manifest_is_refused_before_anything(world, proxy, tmp_path) -> None:
     manifest = tmp_path / "m.s5cmd"
     manifest.write_text(

@@ -57,6 +57,15 @@ class SeriesPlan:
         return f"s3://{self.bucket}/{self.prefix}*"
 
     @property
+    def expected_size(self) -> int:
+        """Bytes to expect: the series' size, or for an instance-level manifest its share of it
+        (the index has no per-file sizes: the series' mean file size times the files named)."""
+        size = self.size or 0
+        if self.only is None or not self.files:
+            return size
+        return -(-size * min(len(self.only), self.files) // self.files)
+
+    @property
     def is_seg(self) -> bool:
         """True for DICOM Segmentation series."""
         return self.facts.get("SOPClassUID") in SEG_SOP_CLASSES
@@ -85,8 +94,8 @@ class Plan:
 
     @property
     def size(self) -> int:
-        """Bytes of all series, by the index."""
-        return sum(s.size or 0 for s in self.series)
+        """Bytes of all series, by the index (instance-level manifests: their files' share)."""
+        return sum(s.expected_size for s in self.series)
 
     @property
     def needed(self) -> int:
