@@ -75,7 +75,8 @@ LATERALITY = (("272741003", "SCT"), ("G-C171", "SRT"))
 SOURCE_SERIES = ("121232", "DCM")
 DERIVATION = ("121401", "DCM")
 
-_GROUP_COLUMNS = (
+#: Columns every measurement row shares with its group (IDC's views), in order.
+GROUP_COLUMNS = (
     "PatientID",
     "SOPInstanceUID",
     "SeriesInstanceUID",
@@ -89,10 +90,10 @@ _GROUP_COLUMNS = (
     "trackingUniqueIdentifier",
 )
 #: Columns of the store's ``measurement_groups`` (IDC's view), in order.
-MEASUREMENT_GROUP_COLUMNS = (*_GROUP_COLUMNS, "finding", "findingSite", "contentSequence")
+MEASUREMENT_GROUP_COLUMNS = (*GROUP_COLUMNS, "finding", "findingSite", "contentSequence")
 #: Columns of the store's ``quantitative_measurements`` (IDC's view), in order.
 QUANTITATIVE_COLUMNS = (
-    *_GROUP_COLUMNS,
+    *GROUP_COLUMNS,
     "Quantity",
     "derivationModifier",
     "Value",
@@ -102,7 +103,7 @@ QUANTITATIVE_COLUMNS = (
     "lateralityModifier",
 )
 #: Columns of the store's ``qualitative_measurements`` (IDC's view), in order.
-QUALITATIVE_COLUMNS = (*_GROUP_COLUMNS, "Quantity", "Value", "finding", "findingSite")
+QUALITATIVE_COLUMNS = (*GROUP_COLUMNS, "Quantity", "Value", "finding", "findingSite")
 
 
 class NotMeasurementReport(SegReadError):

@@ -177,20 +177,6 @@ def sync(
 
 # --- measurements -------------------------------------------------------------------------------
 
-_GROUP_COLUMNS = (
-    "PatientID",
-    "SOPInstanceUID",
-    "SeriesInstanceUID",
-    "SeriesDescription",
-    "measurementGroup_number",
-    "segmentationInstanceUID",
-    "segmentationSeriesUID",
-    "segmentationSegmentNumber",
-    "sourceSegmentedSeriesUID",
-    "trackingIdentifier",
-    "trackingUniqueIdentifier",
-)
-
 
 def _code4(row: dict[str, Any], prefix: str, version: bool = True) -> dict[str, Any] | None:
     names = ("value", "scheme", "version", "meaning") if version else ("value", "scheme", "meaning")
@@ -210,7 +196,7 @@ def _flat_code(row: dict[str, Any], prefix: str) -> dict[str, Any] | None:
 
 def measurement_records(rows: list[dict[str, Any]], location: str) -> list[Any]:
     """Group sync_measurements.sql rows by SR instance into records :func:`store_parsed` writes."""
-    from ..dicom.sr import Report, numeric
+    from ..dicom.sr import GROUP_COLUMNS, Report, numeric
     from .ingest import parse_report
 
     by_sop: dict[str, list[dict[str, Any]]] = {}
@@ -228,7 +214,7 @@ def measurement_records(rows: list[dict[str, Any]], location: str) -> list[Any]:
         )
         seen: set[int] = set()
         for row in group_rows:
-            common = {name: row[name] for name in _GROUP_COLUMNS}
+            common = {name: row[name] for name in GROUP_COLUMNS}
             if common["segmentationSegmentNumber"] is not None:
                 common["segmentationSegmentNumber"] = int(common["segmentationSegmentNumber"])
             common["measurementGroup_number"] = int(common["measurementGroup_number"])
