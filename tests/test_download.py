@@ -728,6 +728,24 @@ def test_ledger_survives_a_torn_line(tmp_path) -> None:
     assert len(ledger.path.read_text().splitlines()) == 2
 
 
+def test_ledger_is_rewritten_only_when_it_holds_stale_lines(tmp_path) -> None:
+    from idcseg.remote.resume import Entry
+
+    ledger = Ledger(tmp_path).load()
+    for i in range(3):
+        ledger.record(Entry(f"s3://b/k{i}", "e", 3, f"a/k{i}", 1, "1.2"))
+    ledger.close()
+    before = ledger.path.stat()
+    Ledger(tmp_path).load().compact()  # one line per file already: left as it is
+    assert ledger.path.stat().st_ino == before.st_ino
+    again = Ledger(tmp_path).load()
+    again.record(Entry("s3://b/k1", "e2", 4, "a/k1", 2, "1.2"))  # the object changed
+    again.compact()
+    lines = ledger.path.read_text().splitlines()
+    assert len(lines) == 3 and '"etag":"e2"' in lines[1]
+    assert ledger.path.stat().st_ino != before.st_ino
+
+
 # --- citations --------------------------------------------------------------------------------
 
 

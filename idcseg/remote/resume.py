@@ -67,6 +67,7 @@ class Ledger:
         self.path = self.root / STATE_DIR / LEDGER
         self.entries: dict[str, Entry] = {}
         self.torn = 0  # lines that could not be read (a torn last line after a kill)
+        self.lines = 0  # lines the file holds (read and appended): more than entries → compact
         self._fp: int | None = None
 
     def load(self) -> Ledger:
@@ -78,6 +79,7 @@ class Ledger:
         for line in text.splitlines():
             if not line.strip():
                 continue
+            self.lines += 1
             try:
                 entry = Entry(**json.loads(line))
                 if not isinstance(entry.size, int) or not isinstance(entry.path, str):
@@ -102,6 +104,7 @@ class Ledger:
             if self.torn or self._ends_torn():
                 os.write(self._fp, b"\n")  # a torn last line stays alone on its line
         os.write(self._fp, line)
+        self.lines += 1
 
     def _ends_torn(self) -> bool:
         try:
@@ -118,13 +121,16 @@ class Ledger:
             self._fp = None
 
     def compact(self) -> None:
-        """Rewrite the ledger with one line per known file (temporary file, then rename).
+        """Rewrite the ledger with one line per known file (temporary file, then rename), when
+        it holds more lines than that (files replaced, torn lines); else leave it.
 
         A failure (e.g. a full disk) leaves the appended ledger as it was.
         """
         from ..files import temp_beside
 
         self.close()
+        if self.lines == len(self.entries) and not self.torn:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = temp_beside(self.path)
         try:
@@ -132,6 +138,7 @@ class Ledger:
                 for entry in self.entries.values():
                     fp.write(json.dumps(_fields(entry), separators=(",", ":")) + "\n")
             os.replace(tmp, self.path)
+            self.lines = len(self.entries)
         except OSError:
             with contextlib.suppress(OSError):
                 tmp.unlink()
