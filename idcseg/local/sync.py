@@ -143,17 +143,34 @@ def sync(
     progress: bool = True,
 ) -> SyncReport:
     """Copy matching segment rows from BigQuery (*engine*) into the local *store*."""
-    store = store or Store()
     query = spec.sync_query(series_filter, segment_filter)
+    report, rows = _copy(query, records, "sync", "SEG instances", engine, store, dry_run, progress)
+    report.segments = rows
+    return report
+
+
+def _copy(
+    query: spec.Query,
+    parse: Any,
+    what: str,
+    noun: str,
+    engine: Any,
+    store: Store | None,
+    dry_run: bool,
+    progress: bool,
+) -> tuple[SyncReport, int]:
+    """What a sync shares: estimate *query* (a dry run stops there), run it, *parse* its rows
+    into instances and store them in batches; return the report and the number of rows."""
     estimate = engine.estimate(query)
-    report = SyncReport(estimate, dry_run=dry_run)
+    report = SyncReport(estimate, dry_run=dry_run, what=what)
     if dry_run:
-        return report
+        return report, 0
+    store = store or Store()
     if progress:
-        print(f"idcseg: sync scans {estimate}", file=sys.stderr)
+        print(f"idcseg: {what} scans {estimate}", file=sys.stderr)
     frame = engine.run(query).to_pandas()
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    parsed = records(rows, f"bigquery://bigquery-public-data.{engine.dataset}")
+    parsed = parse(rows, f"bigquery://bigquery-public-data.{engine.dataset}")
     from .ingest import IngestReport, store_parsed
 
     written = IngestReport()
@@ -161,18 +178,17 @@ def sync(
         store_parsed(parsed[start : start + BATCH], store, report=written)
         if progress:
             done = min(start + BATCH, len(parsed))
-            print(f"\ridcseg: stored {done}/{len(parsed)} instances", end="", file=sys.stderr)
+            print(f"\ridcseg: stored {done}/{len(parsed)} {noun}", end="", file=sys.stderr)
     if progress and parsed:
         print(file=sys.stderr)
     if written.failures:
         from ..errors import IdcsegError
 
         path, reason = written.failures[0]
-        raise IdcsegError(f"could not store {len(written.failures)} instances ({path}: {reason})")
-    report.segments = len(rows)
+        raise IdcsegError(f"could not store {len(written.failures)} {noun} ({path}: {reason})")
     report.instances = len(parsed)
     report.series = len({p.series for p in parsed})
-    return report
+    return report, len(rows)
 
 
 # --- measurements -------------------------------------------------------------------------------
@@ -262,28 +278,16 @@ def sync_measurements(
     progress: bool = True,
 ) -> SyncReport:
     """Copy the SR measurements of the matching segments from BigQuery into the local store."""
-    store = store or Store()
     query = spec.sync_measurements_query(series_filter, segment_filter)
-    estimate = engine.estimate(query)
-    report = SyncReport(estimate, dry_run=dry_run, what="sync of measurements")
-    if dry_run:
-        return report
-    if progress:
-        print(f"idcseg: sync of measurements scans {estimate}", file=sys.stderr)
-    frame = engine.run(query).to_pandas()
-    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    parsed = measurement_records(rows, f"bigquery://bigquery-public-data.{engine.dataset}")
-    from .ingest import IngestReport, store_parsed
-
-    written = IngestReport()
-    for start in range(0, len(parsed), BATCH):
-        store_parsed(parsed[start : start + BATCH], store, report=written)
-    if written.failures:
-        from ..errors import IdcsegError
-
-        path, reason = written.failures[0]
-        raise IdcsegError(f"could not store {len(written.failures)} reports ({path}: {reason})")
-    report.measurements = len(rows)
-    report.instances = len(parsed)
-    report.series = len({p.series for p in parsed})
+    report, rows = _copy(
+        query,
+        measurement_records,
+        "sync of measurements",
+        "SR instances",
+        engine,
+        store,
+        dry_run,
+        progress,
+    )
+    report.measurements = rows
     return report
