@@ -29,6 +29,25 @@ LABELMAP_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 
 
+# dcmqi's segmentAttributes item of a left-lung nodule: every code a segment can carry
+NODULE_ATTRIBUTES = {
+    "labelID": 1,
+    "SegmentLabel": "Nodule 1",
+    "SegmentedPropertyCategoryCodeSequence": {
+        "CodeValue": "49755003", "CodingSchemeDesignator": "SCT",
+        "CodeMeaning": "Morphologically Abnormal Structure"},
+    "SegmentedPropertyTypeCodeSequence": {
+        "CodeValue": "27925004", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Nodule"},
+    "AnatomicRegionSequence": {
+        "CodeValue": "39607008", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Lung"},
+    "AnatomicRegionModifierSequence": {
+        "CodeValue": "7771000", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Left"},
+    "SegmentAlgorithmType": "MANUAL",
+    "TrackingIdentifier": "Nodule 1",
+    "TrackingUniqueIdentifier": "2.25.99887766",
+}  # fmt: skip
+
+
 @dataclass
 class World:
     root: Path
@@ -359,22 +378,7 @@ def test_dcmqi_metadata_json_drives_make_seg_as_it_drives_itkimage2segimage(worl
                 "SegmentAlgorithmName": "SlicerEditor",
                 "recommendedDisplayRGBValue": [221, 130, 101],
             }],
-            [{
-                "labelID": 1,
-                "SegmentLabel": "Nodule 1",
-                "SegmentedPropertyCategoryCodeSequence": {
-                    "CodeValue": "49755003", "CodingSchemeDesignator": "SCT",
-                    "CodeMeaning": "Morphologically Abnormal Structure"},
-                "SegmentedPropertyTypeCodeSequence": {
-                    "CodeValue": "27925004", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Nodule"},
-                "AnatomicRegionSequence": {
-                    "CodeValue": "39607008", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Lung"},
-                "AnatomicRegionModifierSequence": {
-                    "CodeValue": "7771000", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Left"},
-                "SegmentAlgorithmType": "MANUAL",
-                "TrackingIdentifier": "Nodule 1",
-                "TrackingUniqueIdentifier": "2.25.99887766",
-            }],
+            [NODULE_ATTRIBUTES],
         ],
     }  # fmt: skip
     meta_path = tmp_path / "meta.json"
@@ -461,20 +465,7 @@ def test_masks_written_by_idcseg_go_back_with_their_segments_json(world, tmp_pat
                 "SegmentAlgorithmType": "AUTOMATIC", "SegmentAlgorithmName": "TotalSegmentator",
                 "recommendedDisplayRGBValue": [185, 102, 83],
             }],
-            [{
-                "labelID": 1, "SegmentLabel": "Nodule 1",
-                "SegmentedPropertyCategoryCodeSequence": {
-                    "CodeValue": "49755003", "CodingSchemeDesignator": "SCT",
-                    "CodeMeaning": "Morphologically Abnormal Structure"},
-                "SegmentedPropertyTypeCodeSequence": {
-                    "CodeValue": "27925004", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Nodule"},
-                "AnatomicRegionSequence": {
-                    "CodeValue": "39607008", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Lung"},
-                "AnatomicRegionModifierSequence": {
-                    "CodeValue": "7771000", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Left"},
-                "SegmentAlgorithmType": "MANUAL",
-                "TrackingIdentifier": "Nodule 1", "TrackingUniqueIdentifier": "2.25.99887766",
-            }],
+            [NODULE_ATTRIBUTES],
         ],
     }  # fmt: skip
     (tmp_path / "meta.json").write_text(json.dumps(meta))
