@@ -9,6 +9,8 @@ up on its own.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as dt
 import io
 from pathlib import Path
@@ -36,7 +38,6 @@ IGNORED = {
     "DimensionOrganizationUID",  # highdicom makes its own; idcseg's is ROOT.3
     "InstanceCreationDate",
     "InstanceCreationTime",
-    "ContributionDateTime",
 }
 
 
@@ -82,6 +83,47 @@ def _label_map(n: int, segments: int) -> np.ndarray:
     return labels
 
 
+def _coded(code: Code):
+    import highdicom as hd
+
+    return hd.sr.CodedConcept(value=code.value, scheme_designator=code.scheme, meaning=code.meaning)
+
+
+def _highdicom_description(number: int, spec: SegmentSpec, tracking_uid: str | None):
+    """highdicom's SegmentDescription of *spec*: what idcseg's segment items must equal."""
+    import highdicom as hd
+    from pydicom.sequence import Sequence
+
+    algorithm = None
+    if spec.algorithm_type != "MANUAL":
+        algorithm = hd.AlgorithmIdentificationSequence(
+            name=spec.algorithm_name or "unnamed",
+            family=_coded(Code("DCM", "123110", "Artificial Intelligence")),
+            version=spec.algorithm_version or "unknown",
+        )
+    description = hd.seg.SegmentDescription(
+        segment_number=number,
+        segment_label=spec.label,
+        segmented_property_category=_coded(spec.category),
+        segmented_property_type=_coded(spec.type),
+        algorithm_type=spec.algorithm_type,
+        algorithm_identification=algorithm,
+        tracking_id=spec.tracking_id,
+        tracking_uid=tracking_uid if spec.tracking_id else None,
+        anatomic_regions=[_coded(spec.region)] if spec.region else None,
+        display_color=hd.color.CIELabColor.from_rgb(*spec.rgb) if spec.rgb else None,
+    )
+    if spec.type_modifier is not None:
+        kind = description.SegmentedPropertyTypeCodeSequence[0]
+        kind.SegmentedPropertyTypeModifierCodeSequence = Sequence([_coded(spec.type_modifier)])
+    if spec.region_modifier is not None and spec.region is not None:
+        region = description.AnatomicRegionSequence[0]
+        region.AnatomicRegionModifierSequence = Sequence([_coded(spec.region_modifier)])
+    if spec.description:
+        description.SegmentDescription = spec.description
+    return description
+
+
 def _reference(ct, pixels, kind, specs, options, numbers=None):
     """highdicom's SEG of the same input, built the usual way, as a file read back."""
     import highdicom as hd
@@ -92,40 +134,60 @@ def _reference(ct, pixels, kind, specs, options, numbers=None):
         for n, s in zip(numbers, specs, strict=True)
         if s.tracking_id
     }
+    series = options.series
     seg = hd.seg.Segmentation(
         source_images=ct,
         pixel_array=pixels,
         segmentation_type=kind,
         segment_descriptions=[
-            segwrite._description(n, s, uids.get(f"tracking.{n}"))
+            _highdicom_description(n, s, uids.get(f"tracking.{n}"))
             for n, s in zip(numbers, specs, strict=True)
         ],
         series_instance_uid=f"{ROOT}.1",
-        series_number=300,
+        series_number=series.series_number or 300,
         sop_instance_uid=f"{ROOT}.2",
-        instance_number=1,
+        instance_number=series.instance_number or 1,
         manufacturer=options.manufacturer,
         manufacturer_model_name=options.manufacturer_model_name,
         software_versions=segwrite._version(),
         device_serial_number=options.device_serial_number,
         fractional_type=options.fractional_type,
+        content_description=series.content_description,
+        content_creator_name=series.content_creator_name,
+        content_label=series.content_label,
         transfer_syntax_uid={
             "jpeg-ls": pydicom.uid.JPEGLSLossless,
             "rle": pydicom.uid.RLELossless,
         }.get(options.compression, pydicom.uid.ExplicitVRLittleEndian),
-        series_description="Segmentation",
+        series_description=series.series_description or "Segmentation",
         content_date=WHEN.date(),
         content_time=WHEN.time(),
         series_date=WHEN.date(),
         series_time=WHEN.time(),
         omit_empty_frames=options.omit_empty_frames,
     )
-    if "BodyPartExamined" in ct[0]:
-        seg.BodyPartExamined = ct[0].BodyPartExamined
+    body_part = series.body_part_examined or ct[0].get("BodyPartExamined")
+    if body_part:
+        seg.BodyPartExamined = body_part
+    for keyword, value in series.clinical_trial.items():
+        setattr(seg, keyword, value)
     buffer = io.BytesIO()
     seg.save_as(buffer)
     buffer.seek(0)
-    return pydicom.dcmread(buffer)
+    return _without_highdicom(pydicom.dcmread(buffer))
+
+
+def _without_highdicom(ds: pydicom.Dataset) -> pydicom.Dataset:
+    """highdicom lists itself as processing equipment; idcseg, which does not use it to build
+    the header, does not (the SEG's own General Equipment names idcseg)."""
+    items = list(ds.ContributingEquipmentSequence)
+    kept = [item for item in items if item.Manufacturer != "Highdicom open-source contributors"]
+    assert len(kept) == len(items) - 1
+    if kept:
+        ds.ContributingEquipmentSequence = kept
+    else:
+        del ds.ContributingEquipmentSequence
+    return ds
 
 
 def _differences(a, b, path="", out=None) -> list[str]:
@@ -262,5 +324,157 @@ def test_nothing_is_left_behind_when_the_masks_are_refused(tmp_path, ct):
     with pytest.raises(UsageError, match="label value\\(s\\) 3 have no segment description"):
         segwrite.write(
             ct, [segwrite.Layer("labels.nii.gz", specs, lambda: labels)], tmp_path / "x.dcm"
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def _rich_source(ct: list[pydicom.Dataset]) -> list[pydicom.Dataset]:
+    """The CT with patient, study, clinical trial, specimen and equipment attributes set, some
+    of them empty, and some attributes highdicom does not need absent."""
+    from pydicom.dataset import Dataset
+
+    rich = []
+    for ds in ct:
+        ds = copy.deepcopy(ds)
+        ds.PatientName = ""
+        ds.PatientBirthTime = "101500"
+        ds.IssuerOfPatientID = "IDC"
+        ds.PatientIdentityRemoved = "YES"
+        ds.DeidentificationMethod = "Per DICOM PS 3.15 AnnexE"
+        code = Dataset()
+        code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "113100", "DCM", "Basic"
+        ds.DeidentificationMethodCodeSequence = [code]
+        ds.ClinicalTrialSponsorName = "NCI"
+        ds.ClinicalTrialProtocolID = "LIDC-IDRI"
+        ds.ClinicalTrialSiteID = ""
+        ds.ClinicalTrialSubjectID = "LIDC-0001"
+        ds.ClinicalTrialTimePointID = "baseline"
+        ds.StudyDescription = "Chest CT"
+        ds.StudyID = ""
+        ds.PatientAge = "061Y"
+        ds.PatientSize = "1.72"
+        ds.SmokingStatus = "NO"
+        ds.ContainerIdentifier = "slide 4"  # Specimen module: part of the CT Image IOD
+        ds.AcquisitionDateTime = "20040119072730"
+        ds.InstitutionName = "Somewhere"
+        ds.StationName = "CT2"
+        ds.LossyImageCompression = "01"
+        ds.LossyImageCompressionRatio = "2.5"
+        ds.LossyImageCompressionMethod = "ISO_10918_1"
+        ds.SpacingBetweenSlices = "5"
+        for keyword in ("ReferringPhysicianName", "PositionReferenceIndicator", "OtherPatientIDsSequence"):
+            if keyword in ds:
+                delattr(ds, keyword)
+        rich.append(ds)
+    return rich
+
+
+def test_patient_study_trial_and_series_attributes_as_highdicom_writes_them(tmp_path, ct):
+    from idcseg.dicom.segmentspec import SeriesSpec
+
+    source = _rich_source(ct)
+    labels = _label_map(len(ct), 4)
+    specs = _specs(4)
+    specs[2] = dataclasses.replace(
+        specs[2],
+        region_modifier=LEFT,
+        description="a nodule, seen twice",
+        type=Code("SCT", "1234567890123456789", "A concept with a long code value"),
+    )
+    series = SeriesSpec(
+        series_description="Liver model v2",
+        series_number=7,
+        instance_number=3,
+        content_creator_name="Doe^Jane",
+        content_label="LIVER_V2",
+        content_description="model output",
+        body_part_examined="ABDOMEN",
+        clinical_trial={"ClinicalTrialSeriesID": "S1", "ClinicalTrialCoordinatingCenterName": "C"},
+    )
+    for kind in ("BINARY", "LABELMAP"):
+        (tmp_path / kind).mkdir()
+        ours, opts = _write(
+            tmp_path / kind,
+            source,
+            [segwrite.Layer("labels.nii.gz", specs, lambda: labels)],
+            segmentation_type=kind,
+            series=series,
+        )
+        theirs = _reference(source, labels, kind, specs, opts)
+        assert _differences(ours, theirs) == []
+        assert ours.ClinicalTrialSubjectID == "LIDC-0001"
+        assert ours.ContainerIdentifier == "slide 4"
+        assert ours.ContentCreatorName == "Doe^Jane"
+        assert ours.ContributingEquipmentSequence[0].StationName == "CT2"
+        third = next(s for s in ours.SegmentSequence if s.SegmentNumber == 3)
+        assert third.SegmentedPropertyTypeCodeSequence[0].LongCodeValue == "1234567890123456789"
+
+
+def test_sources_without_equipment_or_colours_as_highdicom_writes_them(tmp_path, ct):
+    source = copy.deepcopy(ct)
+    for ds in source:
+        del ds.Manufacturer
+        del ds.SpacingBetweenSlices  # highdicom computes it from the positions
+        ds.PatientSex = ""
+    labels = _label_map(len(ct), 3)
+    specs = [dataclasses.replace(s, rgb=None) for s in _specs(3)]
+    ours, opts = _write(
+        tmp_path,
+        source,
+        [segwrite.Layer("labels.nii.gz", specs, lambda: labels)],
+        segmentation_type="LABELMAP",
+    )
+    theirs = _reference(source, labels, "LABELMAP", specs, opts)
+    assert "ContributingEquipmentSequence" not in ours
+    assert "RecommendedDisplayCIELabValue" not in ours.SegmentSequence[0]
+    assert _differences(ours, theirs) == []
+
+
+def test_absent_type_2_attributes_are_written_empty(tmp_path, ct):
+    """highdicom needs the source to hold AccessionNumber, StudyID...: idcseg writes them empty
+    when it does not, as highdicom writes a source's empty values."""
+    labels = _label_map(len(ct), 2)
+    specs = _specs(2)
+    absent, empty = copy.deepcopy(ct), copy.deepcopy(ct)
+    for a, e in zip(absent, empty, strict=True):
+        for keyword in ("AccessionNumber", "StudyID", "PatientBirthDate", "StudyTime"):
+            delattr(a, keyword)
+            setattr(e, keyword, "")
+    ours, opts = _write(tmp_path, absent, [segwrite.Layer("l.nii.gz", specs, lambda: labels)])
+    theirs = _reference(empty, labels, "BINARY", specs, opts)
+    assert _differences(ours, theirs) == []
+    assert ours.AccessionNumber == ""
+
+
+@pytest.mark.parametrize("compression", ["none", "rle"])
+def test_a_uint16_label_map_of_300_segments_as_highdicom_writes_it(tmp_path, ct, compression):
+    labels = np.zeros((len(ct), 30, 30), dtype=np.uint16)
+    flat = labels.reshape(len(ct), -1)
+    for k in range(1, 301):
+        flat[k % len(ct), 2 * k : 2 * k + 2] = k
+    specs = _specs(300)
+    ours, opts = _write(
+        tmp_path,
+        ct,
+        [segwrite.Layer("labels.nii.gz", specs, lambda: labels)],
+        segmentation_type="LABELMAP",
+        compression=compression,
+    )
+    theirs = _reference(ct, labels, "LABELMAP", specs, opts)
+    assert ours.BitsAllocated == 16
+    assert len(ours.SegmentSequence) == 301
+    assert _differences(ours, theirs) == []
+
+
+def test_bad_content_label_is_refused_before_anything_is_written(tmp_path, ct):
+    from idcseg.dicom.segmentspec import SeriesSpec
+
+    labels = _label_map(len(ct), 1)
+    with pytest.raises(UsageError, match="content label 'my label'"):
+        _write(
+            tmp_path,
+            ct,
+            [segwrite.Layer("l.nii.gz", _specs(1), lambda: labels)],
+            series=SeriesSpec(content_label="my label"),
         )
     assert list(tmp_path.iterdir()) == []

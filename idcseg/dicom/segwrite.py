@@ -28,7 +28,6 @@ import os
 import re
 import struct
 import tempfile
-import warnings
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,15 +37,14 @@ from typing import IO, Any
 import numpy as np
 
 from ..errors import IdcsegError, UsageError
+from . import segattributes
+from .segattributes import MAX_FRACTIONAL_VALUE
 from .segmentspec import SegmentSpec, SeriesSpec
-from .structures import Code
 
 SEGMENTATION_TYPES = ("BINARY", "FRACTIONAL", "LABELMAP")
 FRACTIONAL_TYPES = ("PROBABILITY", "OCCUPANCY")
 COMPRESSIONS = ("none", "deflate", "jpeg-ls", "rle")
-MAX_FRACTIONAL_VALUE = 255
 _UID_ROOT = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
-_ALGORITHM_FAMILY = Code("DCM", "123110", "Artificial Intelligence")
 
 # explicit VR little endian pieces of the per-frame functional groups
 _ITEM = b"\xfe\xff\x00\xe0\xff\xff\xff\xff"
@@ -56,10 +54,6 @@ _PFFG = b"\x00\x52\x30\x92SQ\x00\x00\xff\xff\xff\xff"  # (5200,9230)
 _FRAME_CONTENT = b"\x20\x00\x11\x91SQ\x00\x00\xff\xff\xff\xff" + _ITEM  # (0020,9111)
 _DIMENSION_INDEX = b"\x20\x00\x57\x91UL"  # (0020,9157)
 _SEGMENT_ID = b"\x62\x00\x0a\x00SQ\x00\x00\xff\xff\xff\xff" + _ITEM + b"\x62\x00\x0b\x00US\x02\x00"
-# per-frame items: derivation, frame content, plane position (and segment identification when
-# there are several segments: highdicom puts a single segment's in the shared groups)
-_EXPECTED_ITEM = [0x00089124, 0x00209111, 0x00209113]
-_SEGMENT_IDENTIFICATION = 0x0062000A
 
 
 class SegWriteError(IdcsegError):
@@ -303,117 +297,6 @@ def _encoder(options: Options, bits_allocated: int) -> Callable[[np.ndarray], by
     return encode
 
 
-# --- the header from highdicom ----------------------------------------------------------------
-
-
-def _coded(code: Code) -> Any:
-    import highdicom as hd
-
-    return hd.sr.CodedConcept(value=code.value, scheme_designator=code.scheme, meaning=code.meaning)
-
-
-def _item(code: Code) -> Any:
-    from pydicom.dataset import Dataset
-
-    item = Dataset()
-    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = (
-        code.value,
-        code.scheme,
-        code.meaning,
-    )
-    return item
-
-
-def _description(number: int, spec: SegmentSpec, tracking_uid: str | None) -> Any:
-    import highdicom as hd
-    from pydicom.sequence import Sequence
-
-    algorithm = None
-    if spec.algorithm_type != "MANUAL":
-        algorithm = hd.AlgorithmIdentificationSequence(
-            name=spec.algorithm_name or "unnamed",
-            family=_coded(_ALGORITHM_FAMILY),
-            version=spec.algorithm_version or "unknown",
-        )
-    description = hd.seg.SegmentDescription(
-        segment_number=number,
-        segment_label=spec.label,
-        segmented_property_category=_coded(spec.category),
-        segmented_property_type=_coded(spec.type),
-        algorithm_type=spec.algorithm_type,
-        algorithm_identification=algorithm,
-        tracking_id=spec.tracking_id,
-        tracking_uid=tracking_uid if spec.tracking_id else None,
-        anatomic_regions=[_coded(spec.region)] if spec.region else None,
-        display_color=hd.color.CIELabColor.from_rgb(*spec.rgb) if spec.rgb else None,
-    )
-    if spec.type_modifier is not None:
-        kind = description.SegmentedPropertyTypeCodeSequence[0]
-        kind.SegmentedPropertyTypeModifierCodeSequence = Sequence([_item(spec.type_modifier)])
-    if spec.region_modifier is not None and spec.region is not None:
-        region = description.AnatomicRegionSequence[0]
-        region.AnatomicRegionModifierSequence = Sequence([_item(spec.region_modifier)])
-    if spec.description:
-        description.SegmentDescription = spec.description
-    return description
-
-
-def _probe(
-    source: Sequence[Any],
-    numbered: list[tuple[int, SegmentSpec]],
-    options: Options,
-    uids: dict[str, str],
-) -> Any:
-    """highdicom's SEG of *source* with every segment described and one pixel set."""
-    import highdicom as hd
-    from pydicom.uid import ExplicitVRLittleEndian, JPEGLSLossless, RLELossless
-
-    numbers = [n for n, _ in numbered]
-    dtype = np.uint8 if max(numbers) < 256 else np.uint16
-    # np.zeros maps untouched pages: highdicom reads them, the process barely grows
-    probe = np.zeros((len(source), int(source[0].Rows), int(source[0].Columns)), dtype=dtype)
-    probe[0, 0, 0] = min(numbers)
-    syntax = {"jpeg-ls": JPEGLSLossless, "rle": RLELossless}.get(
-        options.compression, ExplicitVRLittleEndian
-    )
-    when = options.timestamp
-    with warnings.catch_warnings():
-        # dcmqi's default creator "Reader1" is one name component: kept as the user gave it
-        warnings.filterwarnings("ignore", message=".*person name.*", category=UserWarning)
-        return _segmentation(hd, source, probe, numbered, options, uids, syntax, when)
-
-
-def _segmentation(hd, source, probe, numbered, options, uids, syntax, when):  # noqa: ANN001
-    series = options.series
-    return hd.seg.Segmentation(
-        source_images=list(source),
-        pixel_array=probe,
-        segmentation_type=options.segmentation_type,
-        segment_descriptions=[
-            _description(n, spec, uids.get(f"tracking.{n}")) for n, spec in numbered
-        ],
-        series_instance_uid=uids["series"],
-        series_number=series.series_number if series.series_number is not None else 300,
-        sop_instance_uid=uids["sop"],
-        instance_number=series.instance_number if series.instance_number is not None else 1,
-        manufacturer=options.manufacturer,
-        manufacturer_model_name=options.manufacturer_model_name,
-        software_versions=options.software_versions or _version(),
-        device_serial_number=options.device_serial_number,
-        fractional_type=options.fractional_type,
-        max_fractional_value=MAX_FRACTIONAL_VALUE,
-        content_description=series.content_description,
-        content_creator_name=series.content_creator_name,
-        content_label=series.content_label,
-        transfer_syntax_uid=syntax,
-        series_description=series.series_description or "Segmentation",
-        content_date=when.date() if when else None,
-        content_time=when.time() if when else None,
-        series_date=when.date() if when else None,
-        series_time=when.time() if when else None,
-    )
-
-
 def _version() -> str:
     from .. import __version__
 
@@ -458,73 +341,28 @@ class _Encoder:
         return b"".join(self.element(element) for element in dataset)
 
 
-def _plane_pieces(header: Any, source: Sequence[Any], per_frame_segment: bool) -> tuple[list, list]:
-    """Encoded DerivationImageSequence and PlanePositionSequence of each source slice, made
-    from highdicom's item for slice 0 (checked to be byte for byte what pydicom writes)."""
-    import highdicom as hd
-
-    items = header.PerFrameFunctionalGroupsSequence
-    template = items[0]
-    found = [int(element.tag) for element in template]
-    expected = _EXPECTED_ITEM + ([_SEGMENT_IDENTIFICATION] if per_frame_segment else [])
-    if len(items) != 1 or found != expected:
-        raise SegWriteError(
-            "this highdicom writes per-frame functional groups idcseg does not know "
-            f"({[hex(t) for t in found]}); install highdicom 0.28 or tell the idcseg authors"
-        )
-    derivation = template["DerivationImageSequence"]
-    reference = derivation.value[0].SourceImageSequence[0]
-    if reference.ReferencedSOPInstanceUID != source[0].SOPInstanceUID:
-        raise SegWriteError("highdicom's probe frame does not reference the first source image")
-    pydicoms = (
-        _encode_element(derivation),
-        _encode_element(template["PlanePositionSequence"]),
-    )
+def _plane_pieces(source: Sequence[Any]) -> tuple[list[bytes], list[bytes]]:
+    """Encoded DerivationImageSequence and PlanePositionSequence of each source slice (the
+    first checked to be byte for byte what pydicom writes)."""
     encoder = _Encoder()
     derived, planes = [], []
     for ds in source:
-        reference.ReferencedSOPClassUID = ds.SOPClassUID
-        reference.ReferencedSOPInstanceUID = ds.SOPInstanceUID
-        derived.append(encoder.element(derivation))
-        position = hd.PlanePositionSequence("PATIENT", ds.ImagePositionPatient)
-        planes.append(encoder.element(_sequence(0x00209113, position)))
+        derived.append(encoder.element(segattributes.frame_references(ds)))
+        planes.append(encoder.element(segattributes.plane_position(ds)))
+    pydicoms = (
+        _encode_element(segattributes.frame_references(source[0])),
+        _encode_element(segattributes.plane_position(source[0])),
+    )
     if (derived[0], planes[0]) != pydicoms:
         raise SegWriteError("idcseg's encoding of a frame's references differs from pydicom's")
     return derived, planes
 
 
-def _sequence(tag: int, items: Any) -> Any:
-    from pydicom.dataelem import DataElement
-
-    return DataElement(tag, "SQ", items)
-
-
 def _plane_order(source: Sequence[Any]) -> np.ndarray:
     """Source indices in highdicom's frame order: ascending along its volume normal."""
-    from highdicom.spatial import VOLUME_INDEX_CONVENTION, get_normal_vector
-
-    normal = get_normal_vector(
-        [float(v) for v in source[0].ImageOrientationPatient],
-        index_convention=VOLUME_INDEX_CONVENTION,
-    )
+    normal = segattributes.volume_normal(source[0].ImageOrientationPatient)
     positions = np.array([[float(v) for v in ds.ImagePositionPatient] for ds in source])
     return np.argsort(positions @ normal, kind="stable")
-
-
-def _dimension_organization(
-    source: Sequence[Any], included: list[int], channels: int
-) -> str | None:
-    """'3D' when highdicom would say so: one channel, several equidistant planes."""
-    from highdicom.spatial import get_volume_positions
-
-    if channels != 1 or len(included) < 2:
-        return None
-    spacing, _ = get_volume_positions(
-        image_positions=[[float(v) for v in source[j].ImagePositionPatient] for j in included],
-        image_orientation=[float(v) for v in source[0].ImageOrientationPatient],
-        sort=False,
-    )
-    return "3D" if spacing is not None and spacing > 0.0 else None
 
 
 class _Deflater:
@@ -540,30 +378,6 @@ class _Deflater:
 
     def close(self) -> None:
         self.raw.write(self.zip.flush())
-
-
-def _stamp(header: Any, when: dt.datetime | None, uids: dict[str, str]) -> None:
-    """Fixed times and UIDs where highdicom made its own (for byte-identical output)."""
-    for item in header.DimensionOrganizationSequence:
-        item.DimensionOrganizationUID = uids["dimension"]
-    for item in header.get("DimensionIndexSequence", []):
-        item.DimensionOrganizationUID = uids["dimension"]
-    if when is None:
-        return
-    header.InstanceCreationDate = header.ContentDate  # highdicom's, from the timestamp
-    header.InstanceCreationTime = header.ContentTime
-    for item in header.get("ContributingEquipmentSequence", []):
-        if "ContributionDateTime" in item:
-            item.ContributionDateTime = f"{header.ContentDate}{header.ContentTime}"
-
-
-def _series_extras(header: Any, source: Sequence[Any], series: SeriesSpec) -> None:
-    """Attributes highdicom leaves to the caller: body part, dcmqi's clinical trial fields."""
-    body_part = series.body_part_examined or source[0].get("BodyPartExamined")
-    if body_part:
-        header.BodyPartExamined = body_part
-    for keyword, value in series.clinical_trial.items():
-        setattr(header, keyword, value)
 
 
 def _planes(present: np.ndarray, order: np.ndarray, options: Options) -> list[int]:
@@ -825,7 +639,6 @@ def _write(
     single: bool,
 ) -> Written:
     kind = options.segmentation_type
-    _load_highdicom_tables()
     all_specs = [s for layer in layers for s in layer.segments]
     provisional = {id(s): number for number, s in _segment_numbers(layers, kind, lambda s: True)}
     wide = kind == "LABELMAP" and max(provisional.values()) > 255
@@ -903,35 +716,29 @@ def _write(
     else:
         overlap_value = "YES" if overlap else "NO"
 
-    say("building the header with highdicom")
-    uids = {
-        "series": _uid(options.uid_root, "1"),
-        "sop": _uid(options.uid_root, "2"),
-        "dimension": _uid(options.uid_root, "3"),
-    }
-    for number, spec in numbered:
-        if spec.tracking_id:
-            uids[f"tracking.{number}"] = spec.tracking_uid or _uid(options.uid_root, f"4.{number}")
-    header = _probe(source, numbered, options, uids)
-    per_frame_segment = kind != "LABELMAP" and len(numbered) > 1
-    derived, planes = _plane_pieces(header, source, per_frame_segment)
-    del header.PerFrameFunctionalGroupsSequence
-    del header.PixelData
-    header.NumberOfFrames = len(frames)
-    header.SegmentsOverlap = overlap_value
-    organization = _dimension_organization(
-        source, included, 1 if kind == "LABELMAP" else len(numbered)
+    say("building the header")
+    uids = segattributes.SegUids(
+        series=_uid(options.uid_root, "1"),
+        sop=_uid(options.uid_root, "2"),
+        dimension_organization=_uid(options.uid_root, "3"),
+        tracking={
+            number: spec.tracking_uid or _uid(options.uid_root, f"4.{number}")
+            for number, spec in numbered
+            if spec.tracking_id
+        },
     )
-    if organization:
-        header.DimensionOrganizationType = organization
-    elif "DimensionOrganizationType" in header:
-        del header.DimensionOrganizationType
-    _series_extras(header, source, options.series)
-    _stamp(header, options.timestamp, uids)
-    if options.compression == "deflate":
-        from pydicom.uid import DeflatedExplicitVRLittleEndian
-
-        header.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    header = segattributes.seg_header(
+        source,
+        numbered,
+        options,
+        uids,
+        frames=len(frames),
+        overlap=overlap_value,
+        included=included,
+        software_versions=options.software_versions or _version(),
+    )
+    per_frame_segment = kind != "LABELMAP" and len(numbered) > 1
+    derived, planes = _plane_pieces(source)
 
     # pass 2: the file
     spec_of = {number: spec for number, spec in numbered}
@@ -970,20 +777,10 @@ def _write(
         segments=numbered,
         frames=len(frames),
         bytes=size,
-        series_instance_uid=uids["series"],
-        sop_instance_uid=uids["sop"],
+        series_instance_uid=uids.series,
+        sop_instance_uid=uids.sop,
         skipped=skipped,
     )
-
-
-def _load_highdicom_tables() -> None:
-    """Have highdicom parse its table of DICOM modules (22 MB of JSON: ~100 MB while parsed,
-    60 MB kept) now, before any mask is in memory, not on top of one."""
-    try:
-        from highdicom._standard_utils import get_module_attribute_map
-    except ImportError:  # another highdicom: it loads what it needs when it needs it
-        return
-    get_module_attribute_map()
 
 
 def _relabel(spec: SegmentSpec, number: int) -> SegmentSpec:
