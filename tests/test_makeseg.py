@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -671,3 +672,47 @@ def test_oblique_and_tilted_series_round_trip(tmp_path, orientation, step):
         .PlaneOrientationSequence[0]
         .ImageOrientationPatient
     ] == pytest.approx(orientation)
+
+
+# make-seg run in a fresh process, then what it imported and loaded is reported
+_PRODUCT_PATH = """
+import json, runpy, sys
+sys.argv = ["idcseg", *sys.argv[1:]]
+try:
+    runpy.run_module("idcseg", run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+tables = None
+if "highdicom._standard_utils" in sys.modules:
+    from highdicom._standard_utils import get_module_attribute_map
+    tables = get_module_attribute_map.cache_info().currsize
+print(json.dumps({"code": code, "highdicom": "highdicom" in sys.modules, "tables": tables}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("options", "imports_highdicom"),
+    [
+        ([], False),
+        (["--type", "labelmap", "--compress", "deflate"], False),
+        (["--type", "fractional", "--compress", "rle"], True),  # highdicom encodes the frames
+    ],
+)
+def test_make_seg_loads_no_table_of_the_standard(world, tmp_path, options, imports_highdicom):
+    """The header is built without highdicom's 22 MB module tables (issue 15's memory target);
+    highdicom is imported only to compress frames with JPEG-LS or RLE."""
+    labels = np.zeros(world.grid.shape, dtype=np.uint8)
+    labels[world.masks["liver"]] = 1
+    labels[world.masks["kidney_left"]] = 2
+    path = save_nifti(tmp_path / "labels.nii.gz", labels, world.grid)
+    out = tmp_path / "seg.dcm"
+    run = subprocess.run(
+        [sys.executable, "-c", _PRODUCT_PATH, "make-seg", str(path), "--source", str(world.ct),
+         "-o", str(out), "--labels", "1=liver,2=Left Kidney", *options],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["code"] in (0, None), run.stderr
+    assert pydicom.dcmread(out).NumberOfFrames
+    assert report["highdicom"] is imports_highdicom
+    assert report["tables"] in (None, 0)

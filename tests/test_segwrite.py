@@ -362,7 +362,11 @@ def _rich_source(ct: list[pydicom.Dataset]) -> list[pydicom.Dataset]:
         ds.LossyImageCompressionRatio = "2.5"
         ds.LossyImageCompressionMethod = "ISO_10918_1"
         ds.SpacingBetweenSlices = "5"
-        for keyword in ("ReferringPhysicianName", "PositionReferenceIndicator", "OtherPatientIDsSequence"):
+        for keyword in (
+            "ReferringPhysicianName",
+            "PositionReferenceIndicator",
+            "OtherPatientIDsSequence",
+        ):
             if keyword in ds:
                 delattr(ds, keyword)
         rich.append(ds)
