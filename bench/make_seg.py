@@ -19,9 +19,10 @@ wall time (Popen → ``os.wait4``) and peak RSS (``ru_maxrss`` from ``wait4``):
 
 The outputs are checked: idcseg's and highdicom's must hold the same frames (pixel data equal
 byte for byte: the same frames in the same order) and dcmqi's the same segments with the same
-voxel count each. Memory is reported as peak RSS, and as peak RSS above the same process's
-import baseline (``python -c 'import idcseg.dicom.makeseg, highdicom, nibabel'``), against the
-input volume (slices × 512 × 512 bytes). The data are built in a child process and this one
+voxel count each. Memory is reported as peak RSS, and as peak RSS above the import baseline
+of idcseg's process (a process importing what ``make-seg`` imports before it reads a mask:
+typer, idcseg's CLI and SEG writer, pydicom, numpy, nibabel; not highdicom, which make-seg
+imports only to compress with JPEG-LS or RLE), against the input volume (slices × 512 × 512 bytes). The data are built in a child process and this one
 imports nothing heavy before the timed runs end: on Linux a child's ``ru_maxrss`` starts from its
 parent's RSS at fork. Results go to ``bench/out/make_seg-<time>.json``.
 
@@ -48,6 +49,14 @@ BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
 ROOT = BENCH.parent
 MIB = 1024 * 1024
+
+
+# what `idcseg make-seg` imports before it reads a mask (tests/test_makeseg.py checks that
+# highdicom is not among them)
+BASELINE_IMPORTS = (
+    "import typer.main, idcseg.cli, idcseg.cli.makeseg, idcseg.dicom.makeseg, "
+    "idcseg.dicom.segwrite, idcseg.dicom.reference, idcseg.present.progress, nibabel, pydicom"
+)
 
 
 def build_data(folder: Path, slices: int, seed: int = 0) -> dict[str, Path]:
@@ -228,10 +237,7 @@ def main() -> int:
         contenders.pop("dcmqi itkimage2segimage")
     if args.no_highdicom:
         contenders.pop("highdicom script")
-    baseline = [
-        run([sys.executable, "-c", "import idcseg.dicom.makeseg, highdicom, nibabel, pydicom"], env)
-        for _ in range(2)
-    ]
+    baseline = [run([sys.executable, "-c", BASELINE_IMPORTS], env) for _ in range(2)]
     base_rss = statistics.median(r["peak_rss_mib"] for r in baseline)
     results: dict[str, list[dict[str, float]]] = {name: [] for name in contenders}
     for i in range(args.runs):
