@@ -1,16 +1,22 @@
 """Write a DICOM Segmentation (SEG) from mask volumes on the grid of a source image series.
 
-highdicom is the authority on what the file contains: :func:`write` asks
-``highdicom.seg.Segmentation`` for the whole object — patient, study, series, equipment, frame of
-reference, segment descriptions, shared functional groups, dimension index, references to every
-source image — built from the real source images and segment descriptions but from a one-pixel
-*probe* mask. It then writes that header and adds the two bulky parts itself: the
-per-frame functional groups (one item per frame, assembled from byte pieces encoded once per
-source slice and per segment) and the pixel data (bit-packed, 8/16-bit or compressed frames
-encoded one at a time, streamed to the file). The frames, their order (segment by segment,
-planes along highdicom's volume axis), their dimension index values and every attribute are what
-highdicom would write for the full masks — ``tests/test_segwrite.py`` compares the two element
-by element — without building thousands of pydicom datasets: a 104-segment 512×512×200 SEG takes
+The header — patient, study, series, equipment, frame of reference, segment descriptions,
+shared functional groups, dimension index, references to every source image — is built with
+pydicom by :func:`.segattributes.seg_header` (the patient and study modules copied from the
+source with the keyword lists of :mod:`.modulekeywords`). :func:`write` writes it and adds the
+two bulky parts itself: the per-frame functional groups (one item per frame, assembled from byte
+pieces encoded once per source slice and per segment) and the pixel data (bit-packed, 8/16-bit
+or compressed frames encoded one at a time, streamed to the file). highdicom is imported only to
+compress frames with JPEG-LS or RLE (``highdicom.frame.encode_frame``); its tables of the
+standard (~60 MB in memory) are never loaded.
+
+highdicom is the authority in tests: the frames, their order (segment by segment, planes along
+highdicom's volume axis), their dimension index values and every attribute are what
+``highdicom.seg.Segmentation`` writes for the full masks — ``tests/test_segwrite.py`` compares
+the two element by element, for binary, fractional and label-map SEGs, every compression,
+sources with and without patient, study and clinical-trial attributes; the only differences are
+made up by highdicom on its own (UIDs, creation time) or name highdicom as the software that
+made the file. No thousands of pydicom datasets are built: a 110-segment 512×512×220 SEG takes
 seconds instead of minutes, in the memory of one mask volume.
 
 Masks come as :class:`Layer`\\ s: arrays ``(slice, row, column)`` aligned with the source images
