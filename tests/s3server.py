@@ -1,8 +1,10 @@
 """A local S3 for tests: moto's server on 127.0.0.1 behind a fault-injecting proxy.
 
-- :class:`LocalS3` runs ``moto.server.ThreadedMotoServer`` on a free port of 127.0.0.1 and
-  creates buckets that anyone may list and read (IDC's buckets are public), so unsigned requests
-  work as they do against AWS.
+- :class:`LocalS3` runs moto's S3 server in a process of its own on a free port of 127.0.0.1
+  and creates buckets that anyone may list and read (IDC's buckets are public), so unsigned
+  requests work as they do against AWS. A process per server: moto keeps every bucket in module
+  state, so two servers in one test process (a session's world and a notebook's, under
+  pytest-xdist) would share one bucket and mix their objects under IDC's real prefixes.
 - :class:`FaultProxy` forwards GETs to it and can misbehave on purpose, per request whose path
   contains some text: answer 5xx, reset the connection, cut the body short (with the promised
   Content-Length, or a 206 whose Content-Range promises more than it sends), answer only after
@@ -18,10 +20,14 @@ Nothing here talks to anything but 127.0.0.1.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import http.client
 import json
+import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -31,20 +37,25 @@ from pathlib import Path
 
 
 class LocalS3:
-    """moto's S3 server on 127.0.0.1 (a free port) with public-read buckets."""
+    """moto's S3 server, in a process of its own, on 127.0.0.1 (a free port), with public-read
+    buckets."""
 
     def __init__(self) -> None:
-        import logging
-
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.host, self.port = host, port
-        self.endpoint = f"http://{host}:{port}"
+        for _ in range(5):  # another process may take the free port first: try another
+            self.port = _free_port()
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
+            if _listening(self._process, self.port):
+                break
+            self._stop_process()
+        else:
+            raise RuntimeError("moto's S3 server did not start")
+        self.host = "127.0.0.1"
+        self.endpoint = f"http://{self.host}:{self.port}"
         import boto3
 
         self.client = boto3.client(
@@ -77,8 +88,53 @@ class LocalS3:
         self.client.put_object(Bucket=bucket, Key=key, Body=body)
 
     def stop(self) -> None:
-        """Stop the server thread."""
-        self._server.stop()
+        """Stop the server (its buckets go with it)."""
+        self._stop_process()
+
+    def _stop_process(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _listening(process: subprocess.Popen, port: int, seconds: float = 60.0) -> bool:
+    """Whether *process* came to accept connections on *port* (False: it ended first)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            time.sleep(0.05)
+            continue
+        return process.poll() is None  # ours answered, not another server on that port
+    return False
+
+
+def _die_with_parent() -> None:
+    """In the server's process before it starts: end it when the test process ends (Linux;
+    libc is loaded beforehand, as nothing may be imported between fork and exec)."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
 
 
 @dataclass
