@@ -131,6 +131,26 @@ def test_without_a_cache_the_parquet_files_are_read_in_place(
     assert names(in_place) == names(native)
 
 
+def test_a_download_plan_reads_the_parquet_in_place_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any, index_db: duckdb.DuckDBPyConnection
+) -> None:
+    """Without a copy, a download's look-ups read the 1 M-row parquet file, whose one row group
+    does not fit the 64 MB a download gives DuckDB with the copy: it plans all the same."""
+    uid, files = index_db.execute(
+        "SELECT SeriesInstanceUID, instanceCount FROM idx "
+        "WHERE collection_id = 'lidc_idri' AND Modality = 'CT' ORDER BY 1 LIMIT 1"
+    ).fetchone()
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("IDCSEG_CACHE", str(blocker))
+    out = tmp_path / "cohort"
+    run = cli("download", "--series", uid, "-o", str(out), "--dry-run")
+    assert run.code == 0, run.err
+    assert "reading the parquet files in place" in run.err
+    assert f"plan: 1 series, {files} files" in run.out
+    assert not out.exists()
+
+
 # --- meaning filters on a seg_index file -----------------------------------------------------
 
 

@@ -136,7 +136,9 @@ def run_cohort(
         raise UsageError(f"--output {folder}: not a folder")
     client = ObjectClient(endpoint, timeout=timeout, attempts=attempts)
     engine = DuckDBEngine()
-    engine.connection().execute(statement("download_settings"))
+    con = engine.connection()
+    if engine.native_index:  # the parquet file read in place needs more than the cap
+        con.execute(statement("download_settings"))
     rows = None
     try:
         plan = plan_cohort(

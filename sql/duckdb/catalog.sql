@@ -14,6 +14,7 @@
 --                    else an empty table of the same shape
 --   local.main.idc_seg_index_meanings   (kind, meaning): the distinct CodeMeanings of its
 --                    arrays, kind 'category', 'type' or 'region'
+--   local.main.series_index   dicom_all's rows with `index_row` (see below)
 -- The parquet files are read through DuckDB-native copies of them (idcseg.prepared) when there
 -- are copies: `series_db`, `seg_index_db`; else in place.
 -- Paths are rendered as string literals by the `literal` filter; no user value enters here.
@@ -54,6 +55,19 @@ CREATE VIEW local.main.idc_seg_index_meanings AS
   SELECT DISTINCT 'region' AS kind, meaning
   FROM local.main.idc_seg_index, UNNEST(AnatomicRegion_CodeMeanings) AS u(meaning);
 {% endif %}
+-- local.main.series_index: dicom_all's rows, each with `index_row`, a number that finds it
+-- again cheaply: series_level() (macros/idc.sql) picks rows by a condition on a column or two
+-- first, then reads its other columns of those rows only
+CREATE VIEW local.main.series_index AS
+{%- if series_db %}
+  SELECT rowid AS index_row, * FROM idc_series.main.dicom_all
+{%- else %}
+  SELECT file_row_number AS index_row, * EXCLUDE (file_row_number)
+  FROM read_parquet({{ (index_dir ~ "/idc_index.parquet") | literal }}, file_row_number = true)
+{%- endif %}
+  UNION ALL BY NAME
+  SELECT -1 - rowid AS index_row, * FROM store.main.local_series;
+
 {% for schema in schemas %}
 CREATE SCHEMA "bigquery-public-data".{{ schema }};
 

@@ -27,7 +27,10 @@
                          else 'local' (SEGs you ingested that IDC does not have)
   series_level(columns)  series-level facts of any series: SeriesInstanceUID, `columns` (IDC's
                          series-level column names), instanceCount and series_size_MB; the caller's
-                         body is the WHERE condition (aggregated on BigQuery, as seg_series())
+                         body is the WHERE condition (aggregated on BigQuery, as seg_series()).
+                         Embedded, the rows are found first and only theirs are read: given a
+                         plain WHERE, DuckDB reads every column of the 1 M-row index (100 series:
+                         0.18 s against 0.07 s on a new connection)
   series_filters(f)      AND-clauses of the series filters, for seg_series()'s body
 -#}
 
@@ -134,8 +137,8 @@ CASE WHEN {{ crdc_series_uuid }} IS NOT NULL THEN 'idc' ELSE 'local' END
 {%- endfor %}
       instanceCount,
       series_size_MB
-    FROM {{ table("dicom_all") }}
-    WHERE {{ caller() }}
+    FROM `local.main.series_index`
+    WHERE index_row IN (SELECT index_row FROM `local.main.series_index` WHERE {{ caller() }})
 {%- endif %}
 {%- endmacro -%}
 

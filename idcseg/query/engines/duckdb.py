@@ -122,6 +122,9 @@ class DuckDBEngine:
         self._sql = SqlCache(self.store.cache_dir / "sql")
         self._con: duckdb.DuckDBPyConnection | None = None
         self._store_attached = False
+        # True once a connection reads the DuckDB-native copy of the series index (False: the
+        # parquet file in place, after the copy could not be made)
+        self.native_index = False
 
     @property
     def release(self) -> str:
@@ -192,6 +195,7 @@ class DuckDBEngine:
             con = duckdb.connect()
             try:
                 self._waiting(lambda c, sql=catalog: c.execute(sql), con, paths)
+                self.native_index = paths["series_db"] is not None
                 return con
             except duckdb.CatalogException as exc:
                 con.close()
