@@ -69,6 +69,8 @@ SPACING_RTOL = 1e-2
 PERPENDICULAR_TOL = 1e-3
 MAX_FRACTIONAL_VALUE = 255
 _CODE_STRING = re.compile(r"[A-Z0-9_ ]{1,16}")
+_SHORT_STRING = 16  # SH, and CodeValue
+_LONG_STRING = 64  # LO
 
 
 @dataclass(frozen=True)
@@ -85,50 +87,93 @@ class SegUids:
 
 
 def code_item(code: Code) -> Dataset:
-    """A Code Sequence item (PS3.3 8.8): CodeValue, or LongCodeValue / URNCodeValue for values
-    longer than 16 characters."""
+    """A Code Sequence item (PS3.3 8.8, Table 8.8-1a).
+
+    Which attribute holds the value follows the conditions of that table: a URN or URL goes in
+    URNCodeValue (UR); any other value of more than 16 characters in LongCodeValue (UC); the rest
+    in CodeValue (SH). The values themselves are checked by :func:`check_code`.
+    """
     item = Dataset()
-    if len(code.value) > 16:
-        if code.value.startswith("urn") or "://" in code.value:
-            item.URNCodeValue = code.value
-        else:
-            item.LongCodeValue = code.value
+    if _is_urn_or_url(code.value):
+        item.URNCodeValue = code.value
+    elif len(code.value) > _SHORT_STRING:
+        item.LongCodeValue = code.value
     else:
         item.CodeValue = code.value
     item.CodingSchemeDesignator = code.scheme
-    if len(code.meaning) > 64:
-        raise UsageError(f"code meaning {code.meaning!r} is longer than 64 characters")
     item.CodeMeaning = code.meaning
     return item
 
 
+def _is_urn_or_url(value: str) -> bool:
+    """A URN (RFC 8141, "urn:" then a namespace) or a URL with an authority ("scheme://")."""
+    return value[:4].lower() == "urn:" or re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value) is not None
+
+
+def check_code(code: Code, where: str) -> None:
+    """Raise UsageError for a code DICOM cannot hold: CodingSchemeDesignator is a short string
+    (SH, 16 characters), CodeMeaning a long string (LO, 64), neither holds a backslash."""
+    for name, value, limit in (
+        ("coding scheme designator", code.scheme, _SHORT_STRING),
+        ("code meaning", code.meaning, _LONG_STRING),
+    ):
+        if not value or len(value) > limit or "\\" in value:
+            raise UsageError(
+                f"{where}: {name} {value!r} must be 1 to {limit} characters, no backslash"
+            )
+    if not code.value or "\\" in code.value:
+        raise UsageError(f"{where}: code value {code.value!r} must be non-empty, no backslash")
+
+
+# Colour (PS3.3 C.10.7.1.1: RecommendedDisplayCIELabValue is CIE L*a*b*, L* 0..100 and a*, b*
+# -128..127 each scaled linearly onto 0..0xFFFF). From sRGB in three published steps:
+# IEC 61966-2-1 (sRGB): 8-bit code values -> linear light, then the sRGB primaries and D65 white
+# -> CIE 1931 XYZ; CIE 15 (CIE 1976 L*a*b*): XYZ relative to the D65 reference white -> L*a*b*,
+# whose cube-root function is continued by a straight line below epsilon = (6/29)**3.
+_SRGB_TO_XYZ = np.array(
+    [
+        [0.4124, 0.3576, 0.1805],
+        [0.2126, 0.7152, 0.0722],
+        [0.0193, 0.1192, 0.9505],
+    ]
+)
+_D65_WHITE = np.array([0.95047, 1.0, 1.08883])
+_DELTA = 6.0 / 29.0
+
+
+def _srgb_decode(code_value: int) -> float:
+    """IEC 61966-2-1: an 8-bit sRGB code value as linear light in [0, 1]."""
+    v = code_value / 255.0
+    if v <= 0.04045:
+        return v / 12.92
+    return ((v + 0.055) / 1.055) ** 2.4
+
+
+def _lab_f(t: float) -> float:
+    """CIE 1976: the cube root above (6/29)**3, the tangent line t / (3 (6/29)**2) + 4/29 below."""
+    if t > _DELTA**3:
+        return t ** (1.0 / 3.0)
+    return t / (3.0 * _DELTA**2) + 4.0 / 29.0
+
+
 def cielab(rgb: tuple[int, int, int]) -> list[int]:
-    """RecommendedDisplayCIELabValue of an sRGB colour (0–255 each): CIE L*a*b* (D65 white)
+    """RecommendedDisplayCIELabValue of an sRGB colour (0–255 each): CIE L*a*b* under D65,
     scaled to 0–65535 as PS3.3 C.10.7.1.1 says."""
     if any(not 0 <= c <= 255 for c in rgb):
         raise UsageError(f"colour {rgb}: RGB components are 0..255")
-
-    def linear(c: float) -> float:  # IEC 61966-2-1 sRGB transfer function, in percent
-        c = c / 255.0
-        return 100 * (((c + 0.055) / 1.055) ** 2.4 if c > 0.04045 else c / 12.92)
-
-    r, g, b = (linear(c) for c in rgb)
-    x = (r * 0.4124 + g * 0.3576 + b * 0.1805) / 95.047
-    y = (r * 0.2126 + g * 0.7152 + b * 0.0722) / 100.0
-    z = (r * 0.0193 + g * 0.1192 + b * 0.9505) / 108.883
-
-    def f(t: float) -> float:  # CIE 1976 L*a*b* companding, (6/29)^3 = 0.00885645...
-        return t ** (1.0 / 3) if t >= 8.85645167903563082e-3 else (841.0 / 108.0) * t + 4.0 / 29.0
-
-    fx, fy, fz = f(x), f(y), f(z)
-    return _scaled_lab(116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz))
+    linear = np.array([_srgb_decode(c) for c in rgb])
+    relative = (_SRGB_TO_XYZ @ linear) / _D65_WHITE
+    fx, fy, fz = (_lab_f(float(t)) for t in relative)
+    return _scaled_lab(116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz))
 
 
 def _scaled_lab(l_star: float, a_star: float, b_star: float) -> list[int]:
+    """L* in 0..100 and a*, b* in -128..127 as PS3.3 C.10.7.1.1's unsigned 16-bit values."""
+    full = 0xFFFF
     return [
-        round(l_star * 0xFFFF / 100.0),
-        round((a_star + 128.0) * 0xFFFF / 255.0),
-        round((b_star + 128.0) * 0xFFFF / 255.0),
+        round(full * l_star / 100.0),
+        round(full * (a_star + 128.0) / 255.0),
+        round(full * (b_star + 128.0) / 255.0),
     ]
 
 
