@@ -520,6 +520,52 @@ def _fails(cli, tmp_path, *args, code=2):
     return lines[0]
 
 
+def _meta_file(tmp_path: Path, **changes) -> Path:
+    """A dcmqi metadata JSON for one mask file holding the nodule, with *changes* to its
+    segment (keys of the segment) or series (keys starting with a capital and no segment key)."""
+    segment = {**NODULE_ATTRIBUTES, **changes.pop("segment", {})}
+    path = tmp_path / "meta.json"
+    path.write_text(json.dumps({**changes, "segmentAttributes": [[segment]]}), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("segment", "message"),
+    [
+        ({"SegmentLabel": "left\\right"}, "holds a backslash"),
+        ({"SegmentAlgorithmType": "AUTOMATIC", "SegmentAlgorithmName": "m" * 65},
+         "algorithm name is longer than 64"),
+        ({"SegmentedPropertyTypeCodeSequence": {
+            "CodeValue": "1", "CodingSchemeDesignator": "S" * 17, "CodeMeaning": "x"}},
+         "coding scheme designator is longer than 16"),
+    ],
+)  # fmt: skip
+def test_meta_values_dicom_cannot_hold_are_one_line_errors(world, tmp_path, cli, segment, message):
+    mask = _masks_as_files(world, tmp_path / "masks", names=("lung_nodule",))[0]
+    meta = _meta_file(tmp_path, segment=segment)
+    line = _fails(cli, tmp_path, mask, "--source", world.ct, "--meta", meta)
+    assert message in line
+
+
+def test_non_ascii_meta_makes_a_utf8_seg_without_warnings(world, tmp_path, cli):
+    mask = _masks_as_files(world, tmp_path / "masks", names=("lung_nodule",))[0]
+    meta = _meta_file(
+        tmp_path,
+        segment={"SegmentLabel": "Läsion 肝臓"},
+        SeriesDescription="Łódź Läsionen",
+        ContentCreatorName="Müller^Jörg",
+    )
+    out = tmp_path / "seg.dcm"
+    run = cli("make-seg", mask, "--source", world.ct, "--meta", meta, "-o", out)
+    assert run.code == 0, run.err
+    assert "Warning" not in run.err and "encode" not in run.err, run.err
+    ds = pydicom.dcmread(out)
+    assert ds.SpecificCharacterSet == "ISO_IR 192"
+    assert ds.SegmentSequence[0].SegmentLabel == "Läsion 肝臓"
+    assert ds.SeriesDescription == "Łódź Läsionen"
+    assert ds.ContentCreatorName == "Müller^Jörg"
+
+
 def test_a_mask_on_another_grid_is_refused_naming_the_difference(world, tmp_path, cli):
     liver = world.masks["liver"].astype(np.uint8)
     short = save_nifti(tmp_path / "liver.nii.gz", liver[:-1], world.grid)
@@ -699,7 +745,8 @@ print(json.dumps({"code": code, "highdicom": "highdicom" in sys.modules, "tables
     ],
 )
 def test_make_seg_loads_no_table_of_the_standard(world, tmp_path, options, imports_highdicom):
-    """The header is built without highdicom's 22 MB module tables (issue 15's memory target);
+    """The header is built without highdicom's tables of the standard (22 MB of JSON on disk,
+    ~60 MB held in memory: issue 15's memory target);
     highdicom is imported only to compress frames with JPEG-LS or RLE."""
     labels = np.zeros(world.grid.shape, dtype=np.uint8)
     labels[world.masks["liver"]] = 1

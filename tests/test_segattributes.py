@@ -22,6 +22,7 @@ MODULES = {
     "general-study": modulekeywords.GENERAL_STUDY,
     "patient-study": modulekeywords.PATIENT_STUDY,
     "clinical-trial-study": modulekeywords.CLINICAL_TRIAL_STUDY,
+    "clinical-trial-series": modulekeywords.CLINICAL_TRIAL_SERIES,
     "specimen": modulekeywords.SPECIMEN,
 }
 

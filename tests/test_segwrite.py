@@ -1,10 +1,13 @@
 """The SEG writer against highdicom: the same input gives the same DICOM, element by element.
 
-idcseg's writer asks highdicom for the header and streams the per-frame functional groups and
-pixel data itself (idcseg/dicom/segwrite.py). Here highdicom builds the whole object from the
-same masks, the slow way, and every element of the two files must agree — frames, their order
-and dimension indices, references, pixel data bytes — except the UIDs and times highdicom makes
-up on its own.
+idcseg builds the header with pydicom (idcseg/dicom/segattributes.py) and streams the per-frame
+functional groups and pixel data itself (idcseg/dicom/segwrite.py). Here highdicom builds the
+whole object from the same masks, the slow way, and every element of the two files must agree,
+value and VR, file meta information included — frames, their order and dimension indices,
+references, pixel data bytes — except the UIDs and times highdicom makes up on its own and the
+implementation the file meta names. Both files must also be consistent in themselves (file meta
+against the dataset, one dimension organisation). What idcseg does where highdicom cannot
+follow (text outside the source's character set, values DICOM cannot hold) is tested on its own.
 """
 
 from __future__ import annotations
@@ -190,8 +193,36 @@ def _without_highdicom(ds: pydicom.Dataset) -> pydicom.Dataset:
     return ds
 
 
-def _differences(a, b, path="", out=None) -> list[str]:
+IMPLEMENTATION = {"ImplementationClassUID", "ImplementationVersionName"}
+
+
+def _consistency(ds: pydicom.Dataset) -> list[str]:
+    """What a SEG file must agree with itself on: the file meta's SOP class and instance are
+    the dataset's, every dimension index names the one dimension organisation."""
+    out = []
+    meta = ds.file_meta
+    if meta.MediaStorageSOPClassUID != ds.SOPClassUID:
+        out.append(f"MediaStorageSOPClassUID {meta.MediaStorageSOPClassUID} vs {ds.SOPClassUID}")
+    if meta.MediaStorageSOPInstanceUID != ds.SOPInstanceUID:
+        out.append("MediaStorageSOPInstanceUID is not the SOPInstanceUID")
+    organization = ds.DimensionOrganizationSequence[0].DimensionOrganizationUID
+    for i, item in enumerate(ds.DimensionIndexSequence):
+        if item.DimensionOrganizationUID != organization:
+            out.append(f"DimensionIndexSequence[{i}] names another dimension organisation")
+    return out
+
+
+def _differences(a, b, path="", out=None, meta_ignored=frozenset()) -> list[str]:
+    """Elements of *a* (idcseg's) and *b* (highdicom's) that differ in value or VR — the file
+    meta too (but for the implementation it names) — and what either gets wrong on its own."""
     out = [] if out is None else out
+    if not path:
+        out.extend(f"ours: {problem}" for problem in _consistency(a))
+        out.extend(f"highdicom: {problem}" for problem in _consistency(b))
+        skip = IMPLEMENTATION | {"FileMetaInformationGroupLength"} | meta_ignored
+        meta_a = pydicom.Dataset({e.tag: e for e in a.file_meta if e.keyword not in skip})
+        meta_b = pydicom.Dataset({e.tag: e for e in b.file_meta if e.keyword not in skip})
+        _differences(meta_a, meta_b, "file_meta.", out)
     tags_a, tags_b = {e.tag for e in a}, {e.tag for e in b}
     for tag in sorted(tags_a ^ tags_b):
         out.append(
@@ -200,6 +231,9 @@ def _differences(a, b, path="", out=None) -> list[str]:
     for tag in sorted(tags_a & tags_b):
         x, y = a[tag], b[tag]
         if x.keyword in IGNORED:
+            continue
+        if x.VR != y.VR:
+            out.append(f"{path}{x.keyword}: VR {x.VR} vs {y.VR}")
             continue
         if x.VR == "SQ":
             if len(x.value) != len(y.value):
@@ -309,7 +343,7 @@ def test_deflate_holds_the_same_dataset(tmp_path, ct):
     (tmp_path / "d").mkdir()
     deflated, _ = _write(tmp_path / "d", ct, layer, compression="deflate")
     assert deflated.file_meta.TransferSyntaxUID == pydicom.uid.DeflatedExplicitVRLittleEndian
-    assert _differences(deflated, plain) == []
+    assert _differences(deflated, plain, meta_ignored={"TransferSyntaxUID"}) == []
     assert (tmp_path / "d" / "ours.dcm").stat().st_size < (tmp_path / "ours.dcm").stat().st_size / 3
 
 
@@ -480,5 +514,200 @@ def test_bad_content_label_is_refused_before_anything_is_written(tmp_path, ct):
             ct,
             [segwrite.Layer("l.nii.gz", _specs(1), lambda: labels)],
             series=SeriesSpec(content_label="my label"),
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_differences_sees_a_vr_a_file_meta_and_a_dimension_organisation(tmp_path, ct):
+    """The comparison itself: a changed VR, a file meta naming another SOP class and a dimension
+    index naming another organisation are each reported (else the tests above prove nothing)."""
+    labels = _label_map(len(ct), 2)
+    ours, _ = _write(tmp_path, ct, [segwrite.Layer("l.nii.gz", _specs(2), lambda: labels)])
+    again = pydicom.dcmread(tmp_path / "ours.dcm")
+    assert _differences(ours, again) == []
+    again.PerFrameFunctionalGroupsSequence[0].SegmentIdentificationSequence[0][
+        "ReferencedSegmentNumber"
+    ].VR = "SS"
+    again.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.66.7"
+    again.DimensionIndexSequence[1].DimensionOrganizationUID = "1.2.3"
+    found = "\n".join(_differences(ours, again))
+    assert "ReferencedSegmentNumber: VR US vs SS" in found
+    assert "highdicom: MediaStorageSOPClassUID" in found
+    assert "highdicom: DimensionIndexSequence[1] names another" in found
+
+
+def test_the_file_meta_names_idcseg(tmp_path, ct):
+    from idcseg import __version__
+    from idcseg.dicom import segattributes
+
+    labels = _label_map(len(ct), 2)
+    ours, _ = _write(tmp_path, ct, [segwrite.Layer("l.nii.gz", _specs(2), lambda: labels)])
+    uid = ours.file_meta.ImplementationClassUID
+    assert uid == segattributes.IMPLEMENTATION_CLASS_UID
+    assert uid.startswith("2.25.") and uid.is_valid and len(uid) <= 64
+    name = ours.file_meta.ImplementationVersionName
+    assert name == f"IDCSEG_{__version__}"[:16] and len(name) <= 16
+
+
+@pytest.mark.parametrize("compression", ["none", "rle"])
+def test_a_label_map_described_beyond_255_holding_low_values_is_8_bit(tmp_path, ct, compression):
+    """--meta describes segment 300, the masks hold 1..3: the SEG holds those three (8 bits),
+    header and pixels alike."""
+    labels = _label_map(len(ct), 3)
+    specs = _specs(3) + [dataclasses.replace(_specs(1)[0], label_value=300, label="absent")]
+    ours, opts = _write(
+        tmp_path,
+        ct,
+        [segwrite.Layer("labels.nii.gz", specs, lambda: labels)],
+        segmentation_type="LABELMAP",
+        compression=compression,
+    )
+    theirs = _reference(ct, labels, "LABELMAP", specs[:3], opts)
+    assert ours.BitsAllocated == 8
+    assert _differences(ours, theirs) == []
+
+
+def test_empty_slice_thickness_is_left_out_as_highdicom_does(tmp_path, ct):
+    source = copy.deepcopy(ct)
+    for ds in source:
+        ds.SliceThickness = None
+    labels = _label_map(len(ct), 3)
+    specs = _specs(3)
+    ours, opts = _write(tmp_path, source, [segwrite.Layer("l.nii.gz", specs, lambda: labels)])
+    theirs = _reference(source, labels, "BINARY", specs, opts)
+    measures = ours.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0]
+    assert "SliceThickness" not in measures
+    assert _differences(ours, theirs) == []
+
+
+def test_empty_lossy_compression_is_written_00_and_a_trial_series_has_its_center(tmp_path, ct):
+    from idcseg.dicom.segmentspec import SeriesSpec
+
+    source = copy.deepcopy(ct)
+    for ds in source:
+        ds.LossyImageCompression = ""
+    labels = _label_map(len(ct), 1)
+    ours, _ = _write(
+        tmp_path,
+        source,
+        [segwrite.Layer("l.nii.gz", _specs(1), lambda: labels)],
+        series=SeriesSpec(clinical_trial={"ClinicalTrialSeriesID": "S1"}),
+    )
+    assert ours.LossyImageCompression == "00"
+    assert ours.ClinicalTrialSeriesID == "S1"
+    assert ours["ClinicalTrialCoordinatingCenterName"].value in (None, "")
+
+
+def _saved(source: list[pydicom.Dataset], folder: Path, **attributes) -> list[pydicom.Dataset]:
+    """*source* with *attributes* set, written to *folder* and read back (raw elements, as a
+    user's files are read)."""
+    folder.mkdir()
+    read = []
+    for k, ds in enumerate(source):
+        ds = copy.deepcopy(ds)
+        for keyword, value in attributes.items():
+            if value is None:
+                if keyword in ds:
+                    delattr(ds, keyword)
+            else:
+                setattr(ds, keyword, value)
+        ds.save_as(folder / f"{k}.dcm", enforce_file_format=True)
+        read.append(pydicom.dcmread(folder / f"{k}.dcm"))
+    return read
+
+
+@pytest.mark.parametrize(
+    ("charset", "labels_", "written"),
+    [
+        # no character set declared, labels outside ASCII: UTF-8 declared
+        (None, ["Läsion", "肝臓"], "ISO_IR 192"),
+        # Latin-1 declared, a label outside it: UTF-8, the Latin-1 patient name re-encoded
+        ("ISO_IR 100", ["Łódź lesion", "肝臓"], "ISO_IR 192"),
+        # Latin-1 declared and every value fits: kept
+        ("ISO_IR 100", ["Läsion", "Ödem"], "ISO_IR 100"),
+        # none declared, all ASCII: none written
+        (None, ["lesion", "edema"], None),
+    ],
+)
+def test_text_outside_the_sources_character_set_makes_the_seg_utf8(
+    tmp_path, ct, charset, labels_, written
+):
+    import warnings
+
+    from idcseg.dicom.segmentspec import SeriesSpec
+
+    ascii_only = written is None
+    name = "Muller^Jorg" if ascii_only else "Müller^Jörg"
+    study = "Thorax" if ascii_only else "Thorax-Übersicht"
+    source = _saved(
+        ct,
+        tmp_path / "src",
+        SpecificCharacterSet=charset,
+        PatientName=name,
+        StudyDescription=study,
+        StationName=study[:10],  # copied into the Contributing Equipment Sequence item
+    )
+    specs = [dataclasses.replace(s, label=t) for s, t in zip(_specs(2), labels_, strict=True)]
+    labels = _label_map(len(ct), 2)
+    creator = "Doe^John" if ascii_only else "Doe^Jürgen"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pydicom's "Failed to encode value" among them
+        ours, _ = _write(
+            tmp_path,
+            source,
+            [segwrite.Layer("l.nii.gz", specs, lambda: labels)],
+            series=SeriesSpec(series_description=labels_[0] + " map", content_creator_name=creator),
+        )
+    assert ours.get("SpecificCharacterSet") == written
+    assert [s.SegmentLabel for s in ours.SegmentSequence] == labels_
+    assert ours.SeriesDescription == labels_[0] + " map"
+    assert ours.PatientName == name
+    assert ours.StudyDescription == study
+    assert ours.ContentCreatorName == creator
+    assert ours.ContributingEquipmentSequence[0].StationName == study[:10]
+    raw = (tmp_path / "ours.dcm").read_bytes()
+    if written == "ISO_IR 192":
+        assert name.encode("utf-8") in raw and labels_[0].encode("utf-8") in raw
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"label": "a\\b"}, "holds a backslash"),
+        ({"algorithm_name": "x" * 65}, "algorithm name is longer than 64"),
+        ({"algorithm_version": "v" * 65}, "algorithm version is longer than 64"),
+        ({"type": Code("SCT-VERY-LONG-SCHEME", "1", "x")}, "coding scheme designator is longer"),
+        ({"type": Code("SCT", "1", "x" * 65)}, "code meaning is longer than 64"),
+    ],
+)
+def test_segment_values_dicom_cannot_hold_are_refused_before_anything_is_written(
+    tmp_path, ct, change, message
+):
+    labels = _label_map(len(ct), 1)
+    specs = [dataclasses.replace(_specs(1)[0], **change)]
+    with pytest.raises(UsageError, match=message):
+        _write(tmp_path, ct, [segwrite.Layer("l.nii.gz", specs, lambda: labels)])
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("series", "message"),
+    [
+        ({"content_creator_name": "D" * 65}, "content creator name"),
+        ({"content_creator_name": "a\\b"}, "content creator name"),
+        ({"series_number": 2**40}, "series number"),
+        ({"clinical_trial": {"ClinicalTrialSeriesID": "x" * 65}}, "ClinicalTrialSeriesID"),
+    ],
+)
+def test_series_values_dicom_cannot_hold_are_refused(tmp_path, ct, series, message):
+    from idcseg.dicom.segmentspec import SeriesSpec
+
+    labels = _label_map(len(ct), 1)
+    with pytest.raises(UsageError, match=message):
+        _write(
+            tmp_path,
+            ct,
+            [segwrite.Layer("l.nii.gz", _specs(1), lambda: labels)],
+            series=SeriesSpec(**series),
         )
     assert list(tmp_path.iterdir()) == []

@@ -124,6 +124,12 @@ CLINICAL_TRIAL_STUDY = (
     "IssuerOfClinicalTrialTimePointID",
     "ConsentForClinicalTrialUseSequence",
 )
+CLINICAL_TRIAL_SERIES = (  # of the SEG's own series; the first is type 2
+    "ClinicalTrialCoordinatingCenterName",
+    "ClinicalTrialSeriesID",
+    "ClinicalTrialSeriesDescription",
+    "IssuerOfClinicalTrialSeriesID",
+)
 SPECIMEN = (
     "ContainerIdentifier",
     "IssuerOfTheContainerIdentifierSequence",

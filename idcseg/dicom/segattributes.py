@@ -11,11 +11,14 @@ slice.
 
 The result is the header highdicom 0.28's ``highdicom.seg.Segmentation`` builds from the same
 source images and segments, attribute for attribute (``tests/test_segwrite.py`` and
-``tests/test_segattributes.py`` compare the two), but made directly with pydicom: no table of
-the standard is loaded (highdicom's takes ~60 MB while a SEG is made) and highdicom is not
-imported. Two things differ on purpose: the file meta information names pydicom, the writer,
-and the Contributing Equipment Sequence lists the source's acquisition equipment only (highdicom
-adds itself as processing equipment; idcseg is the General Equipment of the SEG already).
+``tests/test_segattributes.py`` compare the two), but made directly with pydicom: highdicom is
+not imported and its tables of the standard (22 MB of JSON on disk, ~60 MB held in memory) are
+not loaded. A few things differ on purpose: the file meta information names idcseg as the
+implementation (its own ImplementationClassUID, ImplementationVersionName "IDCSEG_<version>");
+the Contributing Equipment Sequence lists the source's acquisition equipment only (highdicom
+adds itself as processing equipment; idcseg is the General Equipment of the SEG already); text
+the source's character set cannot hold makes the SEG UTF-8 (ISO_IR 192) where highdicom writes
+"?"; and a source's empty LossyImageCompression (type 1) is written "00", not copied empty.
 
 The geometry helpers (:func:`volume_normal`, :func:`regular_spacing`) answer the two questions
 the header asks of the source positions (spacing between slices, "3D" organisation) with the
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -35,7 +39,6 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
-    PYDICOM_IMPLEMENTATION_UID,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRLittleEndian,
     JPEGLSLossless,
@@ -45,7 +48,7 @@ from pydicom.valuerep import DA, DS, TM, format_number_as_ds
 
 from ..errors import UsageError
 from . import modulekeywords
-from .segmentspec import SegmentSpec, SeriesSpec
+from .segmentspec import SegmentSpec
 from .structures import Code
 
 if TYPE_CHECKING:
@@ -53,6 +56,9 @@ if TYPE_CHECKING:
 
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 LABEL_MAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
+# idcseg's own ImplementationClassUID (PS3.7 D.3.3.2), fixed: a UUID-derived UID (PS3.5 B.2),
+# 2.25 and the decimal integer of uuid.uuid5(uuid.NAMESPACE_URL, "https://pypi.org/project/idcseg/")
+IMPLEMENTATION_CLASS_UID = "2.25.170370505894828334354673733050655796446"
 TRANSFER_SYNTAXES = {
     "none": ExplicitVRLittleEndian,
     "deflate": DeflatedExplicitVRLittleEndian,
@@ -69,6 +75,7 @@ SPACING_RTOL = 1e-2
 PERPENDICULAR_TOL = 1e-3
 MAX_FRACTIONAL_VALUE = 255
 _CODE_STRING = re.compile(r"[A-Z0-9_ ]{1,16}")
+_SHORT_STRING = 16  # the longest CodeValue (SH)
 
 
 @dataclass(frozen=True)
@@ -85,50 +92,78 @@ class SegUids:
 
 
 def code_item(code: Code) -> Dataset:
-    """A Code Sequence item (PS3.3 8.8): CodeValue, or LongCodeValue / URNCodeValue for values
-    longer than 16 characters."""
+    """A Code Sequence item (PS3.3 8.8, Table 8.8-1a).
+
+    Which attribute holds the value follows the conditions of that table: a URN or URL goes in
+    URNCodeValue (UR); any other value of more than 16 characters in LongCodeValue (UC); the rest
+    in CodeValue (SH). ``SegmentSpec.check`` has checked the values fit.
+    """
     item = Dataset()
-    if len(code.value) > 16:
-        if code.value.startswith("urn") or "://" in code.value:
-            item.URNCodeValue = code.value
-        else:
-            item.LongCodeValue = code.value
+    if _is_urn_or_url(code.value):
+        item.URNCodeValue = code.value
+    elif len(code.value) > _SHORT_STRING:
+        item.LongCodeValue = code.value
     else:
         item.CodeValue = code.value
     item.CodingSchemeDesignator = code.scheme
-    if len(code.meaning) > 64:
-        raise UsageError(f"code meaning {code.meaning!r} is longer than 64 characters")
     item.CodeMeaning = code.meaning
     return item
 
 
+def _is_urn_or_url(value: str) -> bool:
+    """A URN (RFC 8141, "urn:" then a namespace) or a URL with an authority ("scheme://")."""
+    return value[:4].lower() == "urn:" or re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value) is not None
+
+
+# Colour (PS3.3 C.10.7.1.1: RecommendedDisplayCIELabValue is CIE L*a*b*, L* 0..100 and a*, b*
+# -128..127 each scaled linearly onto 0..0xFFFF). From sRGB in three published steps:
+# IEC 61966-2-1 (sRGB): 8-bit code values -> linear light, then the sRGB primaries and D65 white
+# -> CIE 1931 XYZ; CIE 15 (CIE 1976 L*a*b*): XYZ relative to the D65 reference white -> L*a*b*,
+# whose cube-root function is continued by a straight line below epsilon = (6/29)**3.
+_SRGB_TO_XYZ = np.array(
+    [
+        [0.4124, 0.3576, 0.1805],
+        [0.2126, 0.7152, 0.0722],
+        [0.0193, 0.1192, 0.9505],
+    ]
+)
+_D65_WHITE = np.array([0.95047, 1.0, 1.08883])
+_DELTA = 6.0 / 29.0
+
+
+def _srgb_decode(code_value: int) -> float:
+    """IEC 61966-2-1: an 8-bit sRGB code value as linear light in [0, 1]."""
+    v = code_value / 255.0
+    if v <= 0.04045:
+        return v / 12.92
+    return ((v + 0.055) / 1.055) ** 2.4
+
+
+def _lab_f(t: float) -> float:
+    """CIE 1976: the cube root above (6/29)**3, the tangent line t / (3 (6/29)**2) + 4/29 below."""
+    if t > _DELTA**3:
+        return t ** (1.0 / 3.0)
+    return t / (3.0 * _DELTA**2) + 4.0 / 29.0
+
+
 def cielab(rgb: tuple[int, int, int]) -> list[int]:
-    """RecommendedDisplayCIELabValue of an sRGB colour (0–255 each): CIE L*a*b* (D65 white)
+    """RecommendedDisplayCIELabValue of an sRGB colour (0–255 each): CIE L*a*b* under D65,
     scaled to 0–65535 as PS3.3 C.10.7.1.1 says."""
     if any(not 0 <= c <= 255 for c in rgb):
         raise UsageError(f"colour {rgb}: RGB components are 0..255")
-
-    def linear(c: float) -> float:  # IEC 61966-2-1 sRGB transfer function, in percent
-        c = c / 255.0
-        return 100 * (((c + 0.055) / 1.055) ** 2.4 if c > 0.04045 else c / 12.92)
-
-    r, g, b = (linear(c) for c in rgb)
-    x = (r * 0.4124 + g * 0.3576 + b * 0.1805) / 95.047
-    y = (r * 0.2126 + g * 0.7152 + b * 0.0722) / 100.0
-    z = (r * 0.0193 + g * 0.1192 + b * 0.9505) / 108.883
-
-    def f(t: float) -> float:  # CIE 1976 L*a*b* companding, (6/29)^3 = 0.00885645...
-        return t ** (1.0 / 3) if t >= 8.85645167903563082e-3 else (841.0 / 108.0) * t + 4.0 / 29.0
-
-    fx, fy, fz = f(x), f(y), f(z)
-    return _scaled_lab(116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz))
+    linear = np.array([_srgb_decode(c) for c in rgb])
+    relative = (_SRGB_TO_XYZ @ linear) / _D65_WHITE
+    fx, fy, fz = (_lab_f(float(t)) for t in relative)
+    return _scaled_lab(116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz))
 
 
 def _scaled_lab(l_star: float, a_star: float, b_star: float) -> list[int]:
+    """L* in 0..100 and a*, b* in -128..127 as PS3.3 C.10.7.1.1's unsigned 16-bit values."""
+    full = 0xFFFF
     return [
-        round(l_star * 0xFFFF / 100.0),
-        round((a_star + 128.0) * 0xFFFF / 255.0),
-        round((b_star + 128.0) * 0xFFFF / 255.0),
+        round(full * l_star / 100.0),
+        round(full * (a_star + 128.0) / 255.0),
+        round(full * (b_star + 128.0) / 255.0),
     ]
 
 
@@ -262,13 +297,18 @@ def seg_header(
     overlap: str,
     included: Sequence[int],
     software_versions: str,
+    bits_allocated: int,
 ) -> Dataset:
     """The SEG's dataset (with ``file_meta``) but for its per-frame functional groups and pixels.
 
     *source*: the single-frame images the masks lie on (the order the references list them);
     *segments*: (segment number, description) of the segments written; *frames*: their number;
     *overlap*: SegmentsOverlap; *included*: the source indices that have a frame, in frame
-    order (they decide the "3D" dimension organisation).
+    order (they decide the "3D" dimension organisation); *bits_allocated*: the pixels' bits,
+    what :func:`bits_allocated` says of the segments written.
+
+    SpecificCharacterSet is the source's while every text value fits it, else ISO_IR 192
+    (UTF-8), the values copied from the source re-encoded (see :func:`character_set`).
     """
     kind = options.segmentation_type
     first = source[0]
@@ -278,11 +318,10 @@ def seg_header(
             "ImageOrientationPatient): a SEG needs images placed in the patient"
         )
     series = options.series
-    _check_text(options, series)
+    check_text(options)
     labelmap = kind == "LABELMAP"
     sop_class = LABEL_MAP_SEGMENTATION_STORAGE if labelmap else SEGMENTATION_STORAGE
-    numbers = [number for number, _ in segments]
-    bits = 1 if kind == "BINARY" else (16 if labelmap and max(numbers) > 255 else 8)
+    bits = bits_allocated
     when = options.timestamp or dt.datetime.now()
 
     ds = Dataset()
@@ -304,8 +343,6 @@ def seg_header(
     ds.InstanceCreationTime = ds.ContentTime = TM(when.time())
     if options.timestamp is not None:
         ds.SeriesDate, ds.SeriesTime = DA(when.date()), TM(when.time())
-    if "SpecificCharacterSet" in first:
-        ds.SpecificCharacterSet = first.SpecificCharacterSet
     acquisition = _acquisition_equipment(first)
     if acquisition is not None:
         ds.ContributingEquipmentSequence = [acquisition]
@@ -339,7 +376,7 @@ def seg_header(
     ds.ImageType = ["DERIVED", "PRIMARY"]
     ds.PresentationLUTShape = "IDENTITY"
     _source_references(ds, source)
-    ds.LossyImageCompression = first.get("LossyImageCompression", "00")
+    ds.LossyImageCompression = first.get("LossyImageCompression") or "00"  # type 1
     if ds.LossyImageCompression == "01":
         for keyword in ("LossyImageCompressionRatio", "LossyImageCompressionMethod"):
             if keyword in first:
@@ -367,19 +404,92 @@ def seg_header(
         ds.BodyPartExamined = body_part
     for keyword, value in series.clinical_trial.items():
         setattr(ds, keyword, value)
+    if any(keyword in ds for keyword in modulekeywords.CLINICAL_TRIAL_SERIES):
+        # the Clinical Trial Series module is there: its type 2 attribute too
+        ds.ClinicalTrialCoordinatingCenterName = ds.get("ClinicalTrialCoordinatingCenterName")
+    charset = character_set(ds, first.get("SpecificCharacterSet"))
+    if charset is not None:
+        ds.SpecificCharacterSet = charset
     return ds
 
 
-def _file_meta(sop_class: str, sop_instance: str, syntax: str) -> FileMetaDataset:
-    from pydicom import __version__ as pydicom_version
+def bits_allocated(segmentation_type: str, segment_numbers: Sequence[int]) -> int:
+    """BitsAllocated of a SEG of *segmentation_type* holding the segments *segment_numbers*
+    (those written, which have voxels): 1 for BINARY, 8 for FRACTIONAL, 8 or 16 for a label map
+    (its pixels are segment numbers)."""
+    if segmentation_type == "BINARY":
+        return 1
+    if segmentation_type == "LABELMAP" and max(segment_numbers) > 255:
+        return 16
+    return 8
 
+
+_TEXT_VRS = frozenset({"SH", "LO", "ST", "LT", "UT", "UC", "PN"})
+UTF8 = "ISO_IR 192"
+
+
+def character_set(ds: Dataset, source_charset: str | list[str] | None) -> str | list[str] | None:
+    """The SpecificCharacterSet to write *ds* with: the source's when every text value of *ds*
+    (its own and the ones copied from the source, in sequences too) can be encoded in it — or,
+    for a source that declares none, is ASCII — else ISO_IR 192 (UTF-8, which holds any text).
+    None: declare none (the source did not, and all text is ASCII).
+
+    pydicom encodes each value in the character set the dataset declares when it writes it;
+    copied person names, which remember the bytes they were read as, are made again from their
+    text so that they are re-encoded too.
+    """
+    from pydicom.charset import convert_encodings, decode_bytes, encode_string
+    from pydicom.valuerep import PersonName
+
+    encodings = convert_encodings(source_charset) if source_charset else None
+
+    def fits(text: str) -> bool:
+        if encodings is None or text.isascii():
+            return text.isascii()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                encoded = encode_string(text, encodings)
+                return decode_bytes(encoded, encodings, set()) == text
+        except (UnicodeError, UserWarning, LookupError):
+            return False
+
+    texts: list[DataElement] = []
+    pending = [ds]
+    while pending:
+        for element in pending.pop():
+            if element.VR == "SQ":
+                pending.extend(element.value)
+            elif element.VR in _TEXT_VRS and element.value not in (None, ""):
+                texts.append(element)
+    if all(fits(str(value)) for element in texts for value in _values(element)):
+        return source_charset
+    for element in texts:
+        if element.VR == "PN":
+            fresh = [PersonName(str(value)) for value in _values(element)]
+            element.value = fresh if element.VM > 1 else fresh[0]
+    return UTF8
+
+
+def _values(element: DataElement) -> list:
+    return list(element.value) if element.VM > 1 else [element.value]
+
+
+def implementation_version_name() -> str:
+    """ImplementationVersionName: "IDCSEG_" and the version, cut to the 16 characters of SH."""
+    from .. import __version__
+
+    return f"IDCSEG_{__version__}"[:16]
+
+
+def _file_meta(sop_class: str, sop_instance: str, syntax: str) -> FileMetaDataset:
     meta = FileMetaDataset()
     meta.FileMetaInformationVersion = b"\x00\x01"
     meta.MediaStorageSOPClassUID = sop_class
     meta.MediaStorageSOPInstanceUID = sop_instance
     meta.TransferSyntaxUID = syntax
-    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    meta.ImplementationVersionName = f"PYDICOM {pydicom_version}"[:16]
+    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationVersionName = implementation_version_name()
     return meta
 
 
@@ -480,8 +590,9 @@ def _shared_groups(
     shared.PlaneOrientationSequence = [orientation]
     measures = Dataset()
     measures.PixelSpacing = [DS(v, auto_format=True) for v in first.PixelSpacing]
-    if "SliceThickness" in first:
-        measures.SliceThickness = DS(first.SliceThickness, auto_format=True)
+    thickness = first.get("SliceThickness")
+    if thickness is not None:  # type 1C here: absent rather than empty, as highdicom writes it
+        measures.SliceThickness = DS(thickness, auto_format=True)
     between = first.get("SpacingBetweenSlices")
     if between is not None:
         measures.SpacingBetweenSlices = DS(between, auto_format=True)
@@ -499,14 +610,18 @@ def _shared_groups(
     return shared
 
 
-def _check_text(options: Options, series: SeriesSpec) -> None:
-    """Refuse values DICOM cannot hold (long strings of 64 characters, code strings)."""
+def check_text(options: Options) -> None:
+    """Raise UsageError for series values DICOM cannot hold: long strings (LO) of at most 64
+    characters without a backslash, a code string ContentLabel, a person name of at most five
+    components of 64 characters (no backslash), series and instance numbers in IS's range."""
+    series = options.series
     for name, value in (
         ("series description", series.series_description),
         ("content description", series.content_description),
         ("manufacturer", options.manufacturer),
         ("manufacturer model name", options.manufacturer_model_name),
         ("device serial number", options.device_serial_number),
+        *((keyword, value) for keyword, value in series.clinical_trial.items()),
     ):
         if value is not None and (len(value) > 64 or "\\" in value):
             raise UsageError(f"{name} {value!r}: at most 64 characters, no backslash")
@@ -516,3 +631,22 @@ def _check_text(options: Options, series: SeriesSpec) -> None:
             f"content label {label!r}: at most 16 upper-case letters, digits, spaces or "
             "underscores (a DICOM code string)"
         )
+    creator = series.content_creator_name
+    if creator is not None:
+        groups = creator.split("=")
+        if (
+            "\\" in creator
+            or len(groups) > 3
+            or any(len(part) > 64 for group in groups for part in group.split("^"))
+            or any(group.count("^") > 4 for group in groups)
+        ):
+            raise UsageError(
+                f"content creator name {creator!r}: a DICOM person name (Family^Given^Middle"
+                "^Prefix^Suffix, each part at most 64 characters, no backslash)"
+            )
+    for name, number in (
+        ("series number", series.series_number),
+        ("instance number", series.instance_number),
+    ):
+        if number is not None and not -(2**31) <= number < 2**31:
+            raise UsageError(f"{name} {number}: DICOM holds -2147483648..2147483647")

@@ -15,6 +15,8 @@ from ..errors import UsageError
 from .structures import Code, Structure
 
 ALGORITHM_TYPES = ("AUTOMATIC", "SEMIAUTOMATIC", "MANUAL")
+SHORT_STRING = 16  # characters of an SH value
+LONG_STRING = 64  # characters of an LO value
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,44 @@ class SegmentSpec:
             )
         if not self.label.strip():
             raise UsageError(f"{where}: the segment label is empty")
-        if len(self.label) > 64:
-            raise UsageError(f"{where}: the segment label is longer than 64 characters")
         if self.tracking_uid and not self.tracking_id:
             raise UsageError(f"{where}: a tracking UID needs a tracking identifier too")
+        for name, value in (
+            ("the segment label", self.label),
+            ("the algorithm name", self.algorithm_name),
+            ("the algorithm version", self.algorithm_version),
+            ("the tracking identifier", self.tracking_id),
+        ):
+            _check_string(where, name, value, LONG_STRING)
+        for name, code in (
+            ("category", self.category),
+            ("type", self.type),
+            ("type modifier", self.type_modifier),
+            ("anatomic region", self.region),
+            ("anatomic region modifier", self.region_modifier),
+        ):
+            if code is not None:
+                _check_code(f"{where}, {name} {code.meaning!r}", code)
+
+
+def _check_string(where: str, name: str, value: str | None, limit: int | None) -> None:
+    """A string DICOM holds as one value of at most *limit* characters (LO, SH)."""
+    if value is None:
+        return
+    if limit is not None and len(value) > limit:
+        raise UsageError(f"{where}: {name} is longer than {limit} characters")
+    if "\\" in value:
+        raise UsageError(f"{where}: {name} {value!r} holds a backslash, which DICOM cannot store")
+
+
+def _check_code(where: str, code: Code) -> None:
+    """A Code Sequence item's values (PS3.3 8.8): CodingSchemeDesignator is a short string
+    (SH, 16 characters), CodeMeaning a long string (LO, 64); no value holds a backslash."""
+    if not code.value or not code.scheme or not code.meaning:
+        raise UsageError(f"{where}: a code needs a value, a coding scheme and a meaning")
+    _check_string(where, "the code value", code.value, None)  # LongCodeValue: any length
+    _check_string(where, "the coding scheme designator", code.scheme, SHORT_STRING)
+    _check_string(where, "the code meaning", code.meaning, LONG_STRING)
 
 
 @dataclass

@@ -8,16 +8,17 @@ two bulky parts itself: the per-frame functional groups (one item per frame, ass
 pieces encoded once per source slice and per segment) and the pixel data (bit-packed, 8/16-bit
 or compressed frames encoded one at a time, streamed to the file). highdicom is imported only to
 compress frames with JPEG-LS or RLE (``highdicom.frame.encode_frame``); its tables of the
-standard (~60 MB in memory) are never loaded.
+standard (22 MB of JSON on disk, ~60 MB held in memory) are never loaded.
 
 highdicom is the authority in tests: the frames, their order (segment by segment, planes along
 highdicom's volume axis), their dimension index values and every attribute are what
 ``highdicom.seg.Segmentation`` writes for the full masks — ``tests/test_segwrite.py`` compares
 the two element by element, for binary, fractional and label-map SEGs, every compression,
 sources with and without patient, study and clinical-trial attributes; the only differences are
-made up by highdicom on its own (UIDs, creation time) or name highdicom as the software that
-made the file. No thousands of pydicom datasets are built: a 110-segment 512×512×220 SEG takes
-seconds instead of minutes, in the memory of one mask volume.
+made up by highdicom on its own (UIDs, creation time), name highdicom or idcseg as the software
+that made the file, or are the few :mod:`.segattributes` lists. No thousands of pydicom datasets
+are built: a 110-segment 512×512×220 SEG takes seconds instead of minutes, in the memory of one
+mask volume.
 
 Masks come as :class:`Layer`\\ s: arrays ``(slice, row, column)`` aligned with the source images
 (as given, one slice per image), each holding one or more segments (label values, any nonzero
@@ -126,6 +127,7 @@ class Options:
                     f"--uid-root {self.uid_root!r} is not a UID prefix (digits and dots, no "
                     "leading zeros, at most 54 characters, e.g. 2.25.1234)"
                 )
+        segattributes.check_text(self)
 
 
 @dataclass
@@ -470,10 +472,12 @@ def _layer_payloads(
     frames: list[tuple[int, int]],
     spec_of: dict[int, SegmentSpec],
     kind: str,
+    bits: int,
     packer: _BitPacker,
     encoder: Callable[[np.ndarray], bytes] | None,
 ) -> Iterator[bytes]:
-    """Frames of a layer kept in memory, encoded as they are written."""
+    """Frames of a layer kept in memory, encoded as they are written (a label map's pixels as
+    *bits*-bit segment numbers)."""
     if kind == "LABELMAP":
         lut: np.ndarray | None = None
         if any(number != spec.label_value for number, spec in spec_of.items()):
@@ -482,7 +486,7 @@ def _layer_payloads(
             for number, spec in spec_of.items():
                 if spec.label_value <= top:
                     lut[spec.label_value] = number
-        dtype = np.uint8 if max(spec_of) < 256 else np.uint16
+        dtype = np.uint16 if bits == 16 else np.uint8
         for _, j in frames:
             plane = array[j] if lut is None else lut[array[j]]
             if layer.kind == "nonzero":
@@ -647,9 +651,10 @@ def _write(
     kind = options.segmentation_type
     all_specs = [s for layer in layers for s in layer.segments]
     provisional = {id(s): number for number, s in _segment_numbers(layers, kind, lambda s: True)}
-    wide = kind == "LABELMAP" and max(provisional.values()) > 255
-    encoder = _encoder(options, 16 if wide else 8)
-    bits = 1 if kind == "BINARY" else (16 if wide else 8)
+    # frames spooled in pass 1 are BINARY or FRACTIONAL: their bits do not depend on numbering
+    spool_encoder = (
+        _encoder(options, segattributes.bits_allocated(kind, [])) if kind != "LABELMAP" else None
+    )
     # pass 1: each layer read once: checked, its frames found (and, for several, encoded)
     present: dict[int, np.ndarray] = {}
     spool = _Spool(work)
@@ -687,12 +692,16 @@ def _write(
                     continue
                 for j in _planes(present[id(spec)], order, options):
                     frame = _frame_array(array, j, layer, spec, kind)
-                    spool.add(_payload(frame, kind, packer, encoder))
+                    spool.add(_payload(frame, kind, packer, spool_encoder))
         del array
     numbered = _segment_numbers(layers, kind, lambda s: bool(present[id(s)].any()))
     skipped = [s for s in all_specs if not present[id(s)].any()]
     if not numbered:
         raise UsageError("the masks are empty: no segment has a voxel")
+    # the one place the pixels' bits are decided: from the segments written (a label map
+    # described up to 300 whose masks hold 1..3 only is 8-bit), for the header and the pixels
+    bits = segattributes.bits_allocated(kind, [number for number, _ in numbered])
+    encoder = _encoder(options, bits)
     if kind == "LABELMAP" and not single and combined is not None:
         renumber = {provisional[id(s)]: number for number, s in numbered}
         if any(old != new for old, new in renumber.items()):
@@ -742,6 +751,7 @@ def _write(
         overlap=overlap_value,
         included=included,
         software_versions=options.software_versions or _version(),
+        bits_allocated=bits,
     )
     per_frame_segment = kind != "LABELMAP" and len(numbered) > 1
     derived, planes = _plane_pieces(source)
@@ -751,12 +761,14 @@ def _write(
     payloads: Iterator[bytes]
     if single:
         assert kept is not None
-        payloads = _layer_payloads(kept, layers[0], frames, spec_of, kind, packer, encoder)
+        payloads = _layer_payloads(kept, layers[0], frames, spec_of, kind, bits, packer, encoder)
     elif kind == "LABELMAP":
         assert combined is not None
         as_numbers = {number: _relabel(spec, number) for number, spec in numbered}
         merged = Layer("label map", list(as_numbers.values()), lambda: combined)
-        payloads = _layer_payloads(combined, merged, frames, as_numbers, kind, packer, encoder)
+        payloads = _layer_payloads(
+            combined, merged, frames, as_numbers, kind, bits, packer, encoder
+        )
     else:
         payloads = spool.replay()
     tmp = work / "seg.dcm"
