@@ -225,7 +225,8 @@ def _session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     is made once per session, never in the user's cache."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("IDCSEG_HOME", str(tmp_path_factory.mktemp("idcseg-session-home")))
-        mp.setenv("IDCSEG_CACHE", str(tmp_path_factory.mktemp("idcseg-session-cache")))
+        cache = str(tmp_path_factory.mktemp("idcseg-session-cache"))
+        mp.setenv("IDCSEG_CACHE", cache)
         from idcseg.local import prepared
 
         # made now, quietly: no test's output depends on being the first to need it
@@ -233,6 +234,8 @@ def _session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
         prepared.series_index(index_dir() / "idc_index.parquet", quiet=True)
         yield
+        # a test that dropped it sent every later test's copies to the user's cache
+        assert os.environ.get("IDCSEG_CACHE") == cache, "a test changed IDCSEG_CACHE for good"
 
 
 @dataclass

@@ -332,7 +332,9 @@ def test_a_damaged_copy_that_cannot_be_deleted_is_named(
     assert str(e.value).endswith("delete it and run the command again")
 
 
-def test_a_killed_build_leaves_nothing_for_the_next_one(tmp_path: Path) -> None:
+def test_a_killed_build_leaves_nothing_for_the_next_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """kill -9 during the first copy of the real index: the next build removes its files."""
     import signal
     import subprocess
@@ -356,11 +358,9 @@ def test_a_killed_build_leaves_nothing_for_the_next_one(tmp_path: Path) -> None:
     left = list(folder.glob(".*.tmp*"))
     assert left, "the build was not interrupted"
     other = _small_index(tmp_path / "world")  # another copy, made in the same folder
-    os.environ["IDCSEG_CACHE"] = str(cache)
-    try:
-        prepared.series_index(other, quiet=True)
-    finally:
-        os.environ.pop("IDCSEG_CACHE")
+    # (monkeypatch: the session's own IDCSEG_CACHE comes back after the test)
+    monkeypatch.setenv("IDCSEG_CACHE", str(cache))
+    prepared.series_index(other, quiet=True)
     assert not list(folder.glob(".*.tmp*")), "a killed build's files were left behind"
 
 
