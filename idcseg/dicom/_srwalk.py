@@ -17,7 +17,7 @@ the file with pydicom instead. Running out of bytes raises :class:`Short`.
 
 from __future__ import annotations
 
-from struct import Struct
+from ._skim import _EXPLICIT, _LONG_VRS, _SHORT_VRS, _TAG_LEN, _TAG_VR_LEN, _U32
 
 ITEM = 0xFFFEE000
 ITEM_END = 0xFFFEE00D
@@ -159,19 +159,6 @@ DOCUMENT: Schema = {
 IMAGE_LIBRARY = b"111028"  # DCM: the Image Library container, skipped whole
 
 _IMPLICIT = "1.2.840.10008.1.2"
-_EXPLICIT = "1.2.840.10008.1.2.1"
-_LONG_VRS = frozenset(
-    (b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV")
-)
-_SHORT_VRS = frozenset(
-    (
-        b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT",
-        b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
-    )
-)  # fmt: skip
-_TAG_LEN = Struct("<HHI")
-_TAG_VR_LEN = Struct("<HH2sH")
-_U32 = Struct("<I")
 
 
 class Unsure(Exception):
